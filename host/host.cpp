@@ -1,0 +1,403 @@
+#include "host.hpp"
+
+#include <dlfcn.h>
+#include <sys/stat.h>
+
+#include <boost/asio.hpp>
+#include <boost/json.hpp>
+
+#include <cstring>
+#include <iostream>
+
+#include "common/fs_util.hpp"
+#include "common/json_util.hpp"
+#include "common/text.hpp"
+
+namespace pb::host {
+
+namespace bj = boost::json;
+
+namespace {
+
+std::string str(pb_str s) { return std::string(s.data ? s.data : "", s.len); }
+pb_str view(const std::string& s) { return pb_str{s.data(), s.size()}; }
+
+Host* self(void* ctx) { return static_cast<Host*>(ctx); }
+
+// The ABI table: captureless, noexcept, nothing thrown across.
+void c_log(void* ctx, pb_log_level level, pb_str message) {
+    try { self(ctx)->log(level, std::string_view(message.data ? message.data : "", message.len)); } catch (...) {}
+}
+pb_status c_register_setting(void* ctx, const pb_setting_desc* d) {
+    try { return d ? self(ctx)->add_setting(*d) : PB_ERR_INVALID_ARGUMENT; } catch (...) { return PB_ERR_INTERNAL; }
+}
+pb_status c_register_route(void* ctx, const pb_route_desc* d) {
+    try { return d ? self(ctx)->add_route(*d) : PB_ERR_INVALID_ARGUMENT; } catch (...) { return PB_ERR_INTERNAL; }
+}
+pb_status c_subscribe(void* ctx, pb_str name) {
+    try { return self(ctx)->add_subscription(str(name)); } catch (...) { return PB_ERR_INTERNAL; }
+}
+pb_status c_settings_read(void* ctx, pb_str_sink sink, void* sink_ctx) {
+    try { return self(ctx)->read_settings(sink, sink_ctx); } catch (...) { return PB_ERR_INTERNAL; }
+}
+pb_status c_settings_write(void* ctx, pb_str patch, pb_str_sink es, void* ec) {
+    try { return self(ctx)->write_settings(std::string_view(patch.data ? patch.data : "", patch.len), es, ec); }
+    catch (...) { return PB_ERR_INTERNAL; }
+}
+
+struct Pending {  // what a pb_responder* points to
+    server::Responder respond;
+};
+
+void c_respond(void*, pb_responder* r, const pb_http_response* resp) {
+    auto* p = reinterpret_cast<Pending*>(r);
+    try {
+        pb_http_response copy{};
+        std::memcpy(&copy, resp, std::min<std::size_t>(resp->struct_size, sizeof copy));
+        server::Response out;
+        out.status = copy.status;
+        out.content_type = copy.content_type.len ? str(copy.content_type) : "application/json";
+        for (std::size_t i = 0; i < copy.header_count; ++i)
+            out.headers.emplace_back(str(copy.headers[i].name), str(copy.headers[i].value));
+        out.body = str(copy.body);
+        p->respond(std::move(out));
+    } catch (...) {
+    }
+    delete p;
+}
+
+pb_search_outcome c_search(void* ctx, const pb_search_request* r) {
+    try { return r ? self(ctx)->search(*r) : PB_SEARCH_REFUSED; } catch (...) { return PB_SEARCH_REFUSED; }
+}
+
+server::Response json_response(int status, const bj::value& v) {
+    return server::Response{status, "application/json", {}, bj::serialize(v)};
+}
+server::Response error_response(int status, const std::string& code, const std::string& message) {
+    return json_response(status, bj::object{{"error", message}, {"code", code}});
+}
+
+}  // namespace
+
+Host::Host(HostOptions options) : opts_(std::move(options)) {}
+Host::~Host() { stop(); }
+
+void Host::log(pb_log_level level, std::string_view message) {
+    static const char* names[] = {"?", "debug", "info", "warning", "error"};
+    std::string line = std::string(names[level >= 1 && level <= 4 ? level : 0]) + " " + std::string(message);
+    {
+        std::lock_guard lock(mu_);
+        log_lines_.push_back(line);
+        if (log_lines_.size() > 2000) log_lines_.pop_front();
+    }
+    if (level >= PB_LOG_INFO) std::cerr << "plexbridge-host: " << line << "\n";
+}
+
+pb_status Host::add_setting(const pb_setting_desc& in) {
+    pb_setting_desc d{};
+    std::memcpy(&d, &in, std::min<std::size_t>(in.struct_size, sizeof d));
+    std::string name = str(d.name);
+    boost::system::error_code ec;
+    bj::value def = bj::parse(str(d.default_json), ec);
+    if (name.empty() || ec) return PB_ERR_INVALID_ARGUMENT;
+    static const char* types[] = {"?", "bool", "int", "string", "string_list", "json"};
+    bj::object desc{{"name", name},
+                    {"type", types[d.type >= 1 && d.type <= 5 ? d.type : 0]},
+                    {"default", def},
+                    {"description", str(d.description)},
+                    {"secret", d.secret != 0}};
+    settings_.register_setting(name, def, d.secret != 0, std::move(desc));
+    return PB_OK;
+}
+
+pb_status Host::add_route(const pb_route_desc& in) {
+    pb_route_desc d{};
+    std::memcpy(&d, &in, std::min<std::size_t>(in.struct_size, sizeof d));
+    RouteEntry e{str(d.method), str(d.path_pattern), d.auth, d.max_body_bytes ? d.max_body_bytes : 64 * 1024,
+                 d.handler, d.route_ctx};
+    if (e.method.empty() || !text::starts_with(e.pattern, "/api/") || e.handler == nullptr ||
+        (e.auth != PB_ROUTE_AUTH_HOST_APIKEY && e.auth != PB_ROUTE_AUTH_NONE))
+        return PB_ERR_INVALID_ARGUMENT;
+    routes_.push_back(std::move(e));
+    return PB_OK;
+}
+
+pb_status Host::add_subscription(std::string name) {
+    if (name.empty()) return PB_ERR_INVALID_ARGUMENT;
+    subscriptions_.push_back(std::move(name));
+    return PB_OK;
+}
+
+pb_status Host::read_settings(pb_str_sink sink, void* ctx) {
+    std::string s = bj::serialize(settings_.snapshot());
+    sink(ctx, view(s));
+    return PB_OK;
+}
+
+pb_status Host::write_settings(std::string_view patch_text, pb_str_sink error_sink, void* error_ctx) {
+    auto fail = [&](pb_status st, const std::string& msg) {
+        if (error_sink) error_sink(error_ctx, view(msg));
+        return st;
+    };
+    auto v = json::parse_lenient(patch_text);
+    if (!v || !v->is_object()) return fail(PB_ERR_INVALID_ARGUMENT, "settings patch must be a JSON object");
+    std::string err;
+    if (!settings_.merge(v->get_object(), &err)) return fail(PB_ERR_IO, err);
+    if (plugin_loaded_ && plugin_.settings_changed) {
+        std::string all = bj::serialize(settings_.snapshot());
+        plugin_.settings_changed(plugin_.plugin_ctx, view(all));
+    }
+    return PB_OK;
+}
+
+pb_search_outcome Host::search(const pb_search_request& in) {
+    pb_search_request r{};
+    std::memcpy(&r, &in, std::min<std::size_t>(in.struct_size, sizeof r));
+    SearchRecord rec;
+    rec.media_type = r.media_type == PB_MEDIA_MOVIE ? "movie" : r.media_type == PB_MEDIA_EPISODE ? "episode" : "?";
+    rec.imdb = str(r.imdb_id);
+    rec.tmdb = r.tmdb_id;
+    rec.tvdb = r.tvdb_id;
+    rec.season = r.season;
+    rec.episode = r.episode;
+    rec.episode_tvdb = r.episode_tvdb_id;
+    rec.episode_imdb = str(r.episode_imdb_id);
+    rec.title = str(r.title);
+    rec.reason = str(r.reason);
+    bool known = catalog_ && catalog_->knows(r);
+    rec.outcome = known ? "queued" : "unknown_media";
+    {
+        std::lock_guard lock(mu_);
+        searches_.push_back(rec);
+        if (searches_.size() > 1000) searches_.pop_front();
+    }
+    log(PB_LOG_INFO, "subtitle search " + rec.outcome + " for " + rec.media_type + " " + rec.title);
+    return known ? PB_SEARCH_QUEUED : PB_SEARCH_UNKNOWN_MEDIA;
+}
+
+std::vector<SearchRecord> Host::searches() const {
+    std::lock_guard lock(mu_);
+    return {searches_.begin(), searches_.end()};
+}
+
+std::vector<std::string> Host::log_lines() const {
+    std::lock_guard lock(mu_);
+    return {log_lines_.begin(), log_lines_.end()};
+}
+
+bool Host::start(std::string* error) {
+    auto fail = [&](const std::string& m) {
+        if (error) *error = m;
+        return false;
+    };
+    if (opts_.data_dir.empty()) return fail("--data-dir is required");
+    ::mkdir(opts_.data_dir.c_str(), 0700);
+    if (!settings_.open(fs::join(opts_.data_dir, "settings.json"), error)) return false;
+
+    // API key: given, else stored, else generated and stored.
+    std::string key_path = fs::join(opts_.data_dir, "host-apikey");
+    apikey_ = opts_.apikey;
+    if (apikey_.empty()) {
+        if (auto k = fs::read_file(key_path)) apikey_ = std::string(text::trim(*k));
+        if (apikey_.empty()) {
+            apikey_ = text::random_hex(16);
+            std::string err;
+            if (!fs::atomic_write(key_path, apikey_, &err, 0600)) return fail("cannot store the API key: " + err);
+            std::cerr << "plexbridge-host: generated API key " << apikey_ << " (stored in " << key_path << ")\n";
+        }
+    }
+    if (!opts_.catalog_path.empty()) {
+        catalog_ = Catalog::load(opts_.catalog_path, error);
+        if (!catalog_) return false;
+    }
+
+    // Load and negotiate.
+    lib_ = ::dlopen(opts_.plugin_path.c_str(), RTLD_NOW | RTLD_LOCAL);
+    if (!lib_) return fail(std::string("cannot load the plugin: ") + ::dlerror());
+    auto version_fn = reinterpret_cast<pb_abi_version_fn>(::dlsym(lib_, PB_ABI_VERSION_SYMBOL));
+    auto entry_fn = reinterpret_cast<pb_entry_fn>(::dlsym(lib_, PB_ENTRY_SYMBOL));
+    if (!version_fn || !entry_fn) return fail(opts_.plugin_path + " is not a plexbridge plugin (missing entry points)");
+    uint32_t v = version_fn();
+    if (PB_ABI_MAJOR(v) != PB_ABI_VERSION_MAJOR)
+        return fail("the plugin speaks ABI " + std::to_string(PB_ABI_MAJOR(v)) + "." + std::to_string(PB_ABI_MINOR(v)) +
+                    ", this host speaks " + std::to_string(PB_ABI_VERSION_MAJOR) + "." +
+                    std::to_string(PB_ABI_VERSION_MINOR) + ": not loaded");
+    PB_STRUCT_INIT(host_api_);
+    host_api_.abi_version = PB_ABI_VERSION;
+    host_api_.host_ctx = this;
+    host_api_.host_name = view(host_name_);
+    host_api_.data_dir = view(opts_.data_dir);
+    host_api_.log = c_log;
+    host_api_.register_setting = c_register_setting;
+    host_api_.register_route = c_register_route;
+    host_api_.subscribe_event = c_subscribe;
+    host_api_.settings_read = c_settings_read;
+    host_api_.settings_write = c_settings_write;
+    host_api_.respond = c_respond;
+    host_api_.request_search = c_search;
+    PB_STRUCT_INIT(plugin_);
+    pb_status st = entry_fn(&host_api_, &plugin_);
+    if (st != PB_OK) return fail("the plugin refused to load (status " + std::to_string(st) + "); see the log above");
+    plugin_loaded_ = true;
+
+    // Presets (--set plex.KEY=VALUE): JSON values, or plain strings.
+    if (!opts_.presets.empty()) {
+        bj::object patch;
+        for (const auto& [k, val] : opts_.presets) {
+            boost::system::error_code ec;
+            bj::value jv = bj::parse(val, ec);
+            patch[k] = ec ? bj::value(bj::string(val)) : jv;
+        }
+        std::string candidate = bj::serialize(settings_.preview(patch));
+        std::string verr;
+        auto sink = [](void* c, pb_str m) { static_cast<std::string*>(c)->assign(m.data, m.len); };
+        if (plugin_.validate_settings(plugin_.plugin_ctx, view(candidate), sink, &verr) != PB_OK)
+            return fail("--set: " + verr);
+        std::string ignored;
+        if (write_settings(bj::serialize(patch), nullptr, nullptr) != PB_OK) return fail("--set: cannot store settings");
+    }
+
+    http_ = std::make_unique<server::HttpServer>(ioc_);
+    auto colon = opts_.listen.rfind(':');
+    if (colon == std::string::npos) return fail("--listen must be ADDR:PORT");
+    server::ListenOptions lo;
+    lo.address = opts_.listen.substr(0, colon);
+    if (!lo.address.empty() && lo.address.front() == '[') lo.address = lo.address.substr(1, lo.address.size() - 2);
+    lo.port = static_cast<uint16_t>(std::atoi(opts_.listen.c_str() + colon + 1));
+    lo.server_header = "plexbridge-host";
+    lo.handler = [this](server::Request&& r, server::Responder respond) { handle(std::move(r), std::move(respond)); };
+    lo.body_limit = [this](const std::string& method, const std::string& target) -> std::size_t {
+        std::string path = target.substr(0, target.find('?'));
+        if (const RouteEntry* e = find_route(method, path)) return e->max_body;
+        return 1024 * 1024;
+    };
+    std::string err;
+    port_ = http_->listen(lo, &err);
+    if (port_ == 0) return fail(err);
+    if (plugin_.start && plugin_.start(plugin_.plugin_ctx) != PB_OK) return fail("the plugin failed to start");
+    for (int i = 0; i < std::max(1, opts_.threads); ++i) threads_.emplace_back([this] { ioc_.run(); });
+    return true;
+}
+
+void Host::stop() {
+    if (http_) http_->stop();
+    if (plugin_loaded_) {
+        plugin_loaded_ = false;
+        plugin_.destroy(plugin_.plugin_ctx);
+    }
+    ioc_.stop();
+    for (auto& t : threads_)
+        if (t.joinable()) t.join();
+    threads_.clear();
+    http_.reset();
+    // The plugin's code must stay mapped until nothing references it; the
+    // host process is ending anyway, so dlclose only after everything stopped.
+    if (lib_) {
+        ::dlclose(lib_);
+        lib_ = nullptr;
+    }
+}
+
+bool Host::authorized(const server::Request& req) const {
+    std::string key = req.header("X-API-KEY");
+    if (key.empty()) key = text::query_get(text::parse_query(req.query), "apikey").value_or("");
+    return text::constant_time_equals(key, apikey_);
+}
+
+const Host::RouteEntry* Host::find_route(const std::string& method, const std::string& path) const {
+    for (const auto& r : routes_) {
+        if (r.method != method) continue;
+        auto p = text::split(r.pattern, '/');
+        auto s = text::split(path, '/');
+        if (p.size() != s.size()) continue;
+        bool ok = true;
+        for (std::size_t i = 0; i < p.size() && ok; ++i) {
+            bool param = p[i].size() > 2 && p[i].front() == '{' && p[i].back() == '}';
+            ok = param ? !s[i].empty() : p[i] == s[i];
+        }
+        if (ok) return &r;
+    }
+    return nullptr;
+}
+
+bool Host::fire_event(const std::string& name, const std::string& payload, std::string* error) {
+    if (std::find(subscriptions_.begin(), subscriptions_.end(), name) == subscriptions_.end()) {
+        if (error) *error = "the plugin does not subscribe to " + name;
+        return false;
+    }
+    pb_event e{};
+    e.struct_size = sizeof e;
+    e.name = view(name);
+    e.payload_json = view(payload);
+    plugin_.on_event(plugin_.plugin_ctx, &e);
+    return true;
+}
+
+void Host::handle(server::Request&& req, server::Responder respond) {
+    const RouteEntry* route = find_route(req.method, req.path);
+    bool needs_key = route == nullptr || route->auth == PB_ROUTE_AUTH_HOST_APIKEY;
+    if (needs_key && !authorized(req))
+        return respond(error_response(401, "HOST_UNAUTHORIZED", "missing or wrong API key (X-API-KEY header or apikey parameter)"));
+
+    if (route != nullptr) {
+        std::vector<pb_http_header> headers;
+        headers.reserve(req.headers.size());
+        for (const auto& [k, v] : req.headers) headers.push_back({view(k), view(v)});
+        pb_http_request r{};
+        r.struct_size = sizeof r;
+        r.method = view(req.method);
+        r.path = view(req.path);
+        r.query = view(req.query);
+        r.headers = headers.data();
+        r.header_count = headers.size();
+        r.body = view(req.body);
+        r.remote_address = view(req.remote_address);
+        auto* pending = new Pending{std::move(respond)};
+        route->handler(route->ctx, &r, reinterpret_cast<pb_responder*>(pending));
+        return;
+    }
+
+    // Host-side routes.
+    if (req.path == "/api/settings/plex" && req.method == "GET")
+        return respond(json_response(200, bj::object{{"data", settings_.masked()}, {"schema", settings_.schema()}}));
+    if (req.path == "/api/settings/plex" && (req.method == "PATCH" || req.method == "POST")) {
+        auto v = json::parse_lenient(req.body);
+        if (!v || !v->is_object()) return respond(error_response(400, "HOST_BAD_REQUEST", "the body must be a JSON object"));
+        bj::object patch = v->get_object();
+        // A masked secret sent back unchanged means "keep it".
+        for (auto it = patch.begin(); it != patch.end();)
+            it = it->value().is_string() && it->value().get_string() == "********" ? patch.erase(it) : std::next(it);
+        std::string candidate = bj::serialize(settings_.preview(patch));
+        std::string err;
+        auto sink = [](void* c, pb_str m) { static_cast<std::string*>(c)->assign(m.data, m.len); };
+        if (plugin_.validate_settings(plugin_.plugin_ctx, view(candidate), sink, &err) != PB_OK)
+            return respond(error_response(400, "PLEX_INVALID_SETTING", err));
+        std::string werr;
+        auto esink = [](void* c, pb_str m) { static_cast<std::string*>(c)->assign(m.data, m.len); };
+        if (write_settings(bj::serialize(patch), esink, &werr) != PB_OK)
+            return respond(error_response(500, "HOST_STORAGE", "could not store the settings: " + werr));
+        return respond(json_response(200, bj::object{{"data", settings_.masked()}}));
+    }
+    if (req.path == "/api/host/events" && req.method == "POST") {
+        auto v = json::parse_lenient(req.body);
+        auto name = v ? json::get_string(*v, "event") : std::nullopt;
+        if (!name) return respond(error_response(400, "HOST_BAD_REQUEST", "expected {\"event\": \"subtitle.downloaded\", \"media\": {...}}"));
+        const bj::value* media = json::find(*v, "media");
+        std::string payload = media ? bj::serialize(*media) : "{}";
+        std::string err;
+        if (!fire_event(*name, payload, &err)) return respond(error_response(400, "HOST_UNKNOWN_EVENT", err));
+        return respond(json_response(202, bj::object{{"data", {{"fired", *name}}}}));
+    }
+    if (req.path == "/api/host/searches" && req.method == "GET") {
+        bj::array a;
+        for (const auto& s : searches())
+            a.push_back({{"media_type", s.media_type}, {"imdb", s.imdb}, {"tmdb", s.tmdb}, {"tvdb", s.tvdb},
+                         {"season", s.season}, {"episode", s.episode}, {"episode_tvdb", s.episode_tvdb},
+                         {"episode_imdb", s.episode_imdb}, {"title", s.title}, {"reason", s.reason},
+                         {"outcome", s.outcome}});
+        return respond(json_response(200, bj::object{{"data", a}}));
+    }
+    respond(error_response(404, "HOST_NOT_FOUND", "no route " + req.method + " " + req.path));
+}
+
+}  // namespace pb::host

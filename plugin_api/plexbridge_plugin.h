@@ -1,0 +1,311 @@
+/*
+ * plexbridge plugin ABI.
+ *
+ * This is the only contract between a host (a subtitle manager) and the
+ * plexbridge plugin (libplexbridge.so). It is plain C so that any host
+ * language can load the plugin, and it is stable: see "Evolution rules".
+ *
+ * Loading, in order:
+ *   1. dlopen() the library, dlsym() PB_ABI_VERSION_SYMBOL and call it.
+ *      Refuse the plugin if PB_ABI_MAJOR(version) differs from the host's.
+ *   2. Fill a pb_host_api (PB_STRUCT_INIT), zero a pb_plugin_api and set its
+ *      struct_size, then call PB_ENTRY_SYMBOL. On a non-zero return the
+ *      plugin did not load: it already said why through host->log, and the
+ *      host must not call anything in plugin_out.
+ *   3. Mount the routes and subscribe the events the plugin registered
+ *      during the entry call. Call plugin_out->start() once the host can
+ *      serve requests (the plugin may then call the host from its threads).
+ *   4. At unload call plugin_out->destroy(). When it returns the plugin's
+ *      threads are joined and it will never call the host again; only then
+ *      may the host dlclose() the library.
+ *
+ * Evolution rules (same as SQLite's sqlite3_api_routines):
+ *   - Every struct crossing the boundary starts with uint32_t struct_size,
+ *     set by the side that allocated it. A reader copies min(struct_size,
+ *     sizeof) bytes into zeroed storage and tests PB_HAS_FIELD() before it
+ *     reads a field added in a later minor version.
+ *   - Fields and function pointers are only ever appended, each commented
+ *     with the minor version that added it. A changed signature becomes a
+ *     new "_v2" entry; nothing is reordered or removed within a major.
+ *   - Enum value 0 is never a valid value, so a zeroed field is detectable.
+ *
+ * Strings are UTF-8, passed as pointer + length (pb_str), not necessarily
+ * NUL-terminated. Unless stated otherwise a pointer is borrowed for the
+ * duration of the call only: the receiver copies what it keeps.
+ *
+ * No C++ exception ever crosses this boundary in either direction.
+ */
+#ifndef PLEXBRIDGE_PLUGIN_H
+#define PLEXBRIDGE_PLUGIN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---- versions ------------------------------------------------------- */
+
+#define PB_ABI_VERSION_MAJOR 1
+#define PB_ABI_VERSION_MINOR 0
+#define PB_MAKE_ABI_VERSION(major, minor) \
+    ((uint32_t)(((uint32_t)(major) << 16) | ((uint32_t)(minor)&0xFFFFu)))
+#define PB_ABI_VERSION PB_MAKE_ABI_VERSION(PB_ABI_VERSION_MAJOR, PB_ABI_VERSION_MINOR)
+#define PB_ABI_MAJOR(v) ((uint32_t)(v) >> 16)
+#define PB_ABI_MINOR(v) ((uint32_t)(v)&0xFFFFu)
+
+/* Names of the two exported symbols, for dlsym(). */
+#define PB_ABI_VERSION_SYMBOL "plexbridge_abi_version"
+#define PB_ENTRY_SYMBOL "plexbridge_plugin_entry"
+
+#if defined(_WIN32)
+#define PB_EXPORT __declspec(dllexport)
+#else
+#define PB_EXPORT __attribute__((visibility("default")))
+#endif
+
+/* ---- helpers -------------------------------------------------------- */
+
+/* Zero a boundary struct and set its size: pb_host_api h; PB_STRUCT_INIT(h); */
+#define PB_STRUCT_INIT(s)                                   \
+    do {                                                    \
+        unsigned char *pb_p_ = (unsigned char *)&(s);       \
+        size_t pb_i_ = 0;                                   \
+        for (pb_i_ = 0; pb_i_ < sizeof(s); ++pb_i_) pb_p_[pb_i_] = 0; \
+        (s).struct_size = (uint32_t)sizeof(s);              \
+    } while (0)
+
+/* True when a struct of this declared size contains the whole field. */
+#define PB_HAS_FIELD(ptr, type, field) \
+    ((ptr) != NULL && (size_t)(ptr)->struct_size >= offsetof(type, field) + sizeof(((type *)0)->field))
+
+/* A borrowed UTF-8 string: data may be NULL only when len is 0. */
+typedef struct pb_str {
+    const char *data;
+    size_t len;
+} pb_str;
+
+/* Status codes returned across the boundary. 0 is success. */
+typedef enum pb_status {
+    PB_OK = 0,
+    PB_ERR_INVALID_ARGUMENT = 1, /* a field was missing or malformed */
+    PB_ERR_ABI = 2,              /* incompatible ABI version: not loaded */
+    PB_ERR_NOT_FOUND = 3,
+    PB_ERR_IO = 4,               /* storage failed (disk full, permissions) */
+    PB_ERR_INTERNAL = 5,
+    PB_ERR_BUSY = 6
+} pb_status;
+
+/* Log levels. 0 is not a level. */
+typedef enum pb_log_level {
+    PB_LOG_DEBUG = 1,
+    PB_LOG_INFO = 2,
+    PB_LOG_WARNING = 3,
+    PB_LOG_ERROR = 4
+} pb_log_level;
+
+/* Called synchronously with a string the callee owns; copy it if kept. */
+typedef void (*pb_str_sink)(void *sink_ctx, pb_str value);
+
+/* ---- HTTP routes ---------------------------------------------------- */
+
+typedef enum pb_route_auth {
+    PB_ROUTE_AUTH_HOST_APIKEY = 1, /* host checks its API key first (default) */
+    PB_ROUTE_AUTH_NONE = 2         /* public: the plugin authenticates itself */
+} pb_route_auth;
+
+typedef struct pb_http_header {
+    pb_str name;
+    pb_str value;
+} pb_http_header;
+
+/* A request the host received for a plugin route. Borrowed for the duration
+ * of the handle() call: the plugin copies whatever it needs later. */
+typedef struct pb_http_request {
+    uint32_t struct_size;
+    pb_str method;             /* "GET", "POST", ... */
+    pb_str path;               /* as registered, "/api" prefix included */
+    pb_str query;              /* raw, without '?', still percent-encoded */
+    const pb_http_header *headers;
+    size_t header_count;
+    pb_str body;               /* complete body, within the route's limit */
+    pb_str remote_address;     /* peer IP as text */
+} pb_http_request;
+
+typedef struct pb_http_response {
+    uint32_t struct_size;
+    uint16_t status;           /* HTTP status code */
+    pb_str content_type;       /* empty means application/json */
+    const pb_http_header *headers; /* extra headers, may be NULL */
+    size_t header_count;
+    pb_str body;
+} pb_http_response;
+
+/* Opaque handle for one in-flight request. The plugin must call
+ * host->respond() exactly once for every handle it was given, from any
+ * thread, at any later time (before destroy() returns). The host owns it. */
+typedef struct pb_responder pb_responder;
+
+/* Route handler. Called on a host thread; must return quickly (it must not
+ * perform network I/O inline: queue it and respond() later). `route_ctx`
+ * is the value given at registration. */
+typedef void (*pb_route_handler)(void *route_ctx, const pb_http_request *request,
+                                 pb_responder *responder);
+
+typedef struct pb_route_desc {
+    uint32_t struct_size;
+    pb_str method;             /* "GET", "POST", "PUT", "PATCH", "DELETE" */
+    /* Path under the host's root, e.g. "/api/plex/oauth/pin/{pinId}/check".
+     * A "{name}" segment matches one non-empty path segment. */
+    pb_str path_pattern;
+    pb_route_auth auth;
+    uint64_t max_body_bytes;   /* host answers 413 above this; 0: 64 KiB */
+    pb_route_handler handler;
+    /* Borrowed by the host: stays valid until plugin destroy() returns. */
+    void *route_ctx;
+} pb_route_desc;
+
+/* ---- settings ------------------------------------------------------- */
+
+typedef enum pb_setting_type {
+    PB_SETTING_BOOL = 1,
+    PB_SETTING_INT = 2,
+    PB_SETTING_STRING = 3,
+    PB_SETTING_STRING_LIST = 4,
+    PB_SETTING_JSON = 5          /* any JSON value the plugin manages */
+} pb_setting_type;
+
+typedef struct pb_setting_desc {
+    uint32_t struct_size;
+    pb_str name;                 /* key in the plugin's settings object */
+    pb_setting_type type;
+    pb_str default_json;         /* JSON text of the default value */
+    pb_str description;          /* one sentence for the settings page */
+    int secret;                  /* non-zero: host must mask it when shown */
+} pb_setting_desc;
+
+/* ---- events and searches -------------------------------------------- */
+
+/* An event the host fires (for example "subtitle.downloaded"). The payload
+ * is JSON describing the media; see docs/host-integration.md. Borrowed for
+ * the duration of on_event(). */
+typedef struct pb_event {
+    uint32_t struct_size;
+    pb_str name;
+    pb_str payload_json;
+} pb_event;
+
+typedef enum pb_media_type {
+    PB_MEDIA_MOVIE = 1,
+    PB_MEDIA_EPISODE = 2
+} pb_media_type;
+
+/* Ask the host to search subtitles. Ids the plugin does not know are empty
+ * (len 0) or -1 for numbers. For an episode, the imdb/tmdb/tvdb fields are
+ * the series' ids and episode_tvdb_id / episode_imdb_id the episode's. */
+typedef struct pb_search_request {
+    uint32_t struct_size;
+    pb_media_type media_type;
+    pb_str imdb_id;              /* "tt0253556" */
+    int64_t tmdb_id;
+    int64_t tvdb_id;
+    int32_t season;              /* episodes only, else -1 */
+    int32_t episode;             /* episodes only, else -1 */
+    int64_t episode_tvdb_id;
+    pb_str episode_imdb_id;
+    pb_str title;                /* for the host's log only */
+    pb_str reason;               /* e.g. "plex webhook media.play" */
+} pb_search_request;
+
+typedef enum pb_search_outcome {
+    PB_SEARCH_QUEUED = 1,        /* host knows the media and queued a search */
+    PB_SEARCH_UNKNOWN_MEDIA = 2, /* host has no such movie/episode */
+    PB_SEARCH_REFUSED = 3        /* host knows it but will not search now */
+} pb_search_outcome;
+
+/* ---- the host's table ----------------------------------------------- */
+
+/* Filled by the host, borrowed by the plugin until destroy() returns.
+ * Thread safety: every function may be called from any plugin thread
+ * concurrently, unless stated otherwise. */
+typedef struct pb_host_api {
+    uint32_t struct_size;
+    uint32_t abi_version;        /* PB_ABI_VERSION the host was built with */
+    void *host_ctx;              /* passed back as first argument */
+    pb_str host_name;            /* e.g. "plexbridge-host 0.1.0" */
+    pb_str data_dir;             /* a directory the plugin may write files in */
+
+    /* Never fails. Must not call back into the plugin. */
+    void (*log)(void *host_ctx, pb_log_level level, pb_str message);
+
+    /* Registration: only during the entry call (host thread). A non-zero
+     * return refuses the whole plugin: the entry returns that status. */
+    pb_status (*register_setting)(void *host_ctx, const pb_setting_desc *setting);
+    pb_status (*register_route)(void *host_ctx, const pb_route_desc *route);
+    pb_status (*subscribe_event)(void *host_ctx, pb_str event_name);
+
+    /* Reads the plugin's whole settings object (a JSON object with every
+     * registered setting, defaults filled in) and calls sink once. */
+    pb_status (*settings_read)(void *host_ctx, pb_str_sink sink, void *sink_ctx);
+    /* Merges the top-level keys of patch_json (a JSON object) into the
+     * stored settings atomically and durably. On failure nothing changes and
+     * error_sink (nullable) receives a message. The host calls the plugin's
+     * settings_changed() afterwards, on this same thread, before returning. */
+    pb_status (*settings_write)(void *host_ctx, pb_str patch_json, pb_str_sink error_sink,
+                                void *error_ctx);
+
+    /* Completes a request given to a route handler. Exactly once per
+     * responder; the responder is invalid afterwards. Any thread. */
+    void (*respond)(void *host_ctx, pb_responder *responder, const pb_http_response *response);
+
+    /* Asks the host to search subtitles. Returns quickly (the host queues
+     * the search), never calls back into the plugin. */
+    pb_search_outcome (*request_search)(void *host_ctx, const pb_search_request *request);
+} pb_host_api;
+
+/* ---- the plugin's table --------------------------------------------- */
+
+typedef struct pb_plugin_api {
+    uint32_t struct_size;        /* set by the host: its sizeof */
+    uint32_t abi_version;        /* the plugin's PB_ABI_VERSION */
+    void *plugin_ctx;            /* owned by the plugin; freed by destroy() */
+    pb_str plugin_id;            /* static storage, "plexbridge" */
+    pb_str plugin_version;       /* static storage, "0.1.0" */
+
+    /* Called once, after routes are mounted. Host thread. */
+    pb_status (*start)(void *plugin_ctx);
+    /* Stops and joins the plugin's threads, answers any pending responder
+     * with 503, frees plugin_ctx. Host thread; never concurrent with the
+     * other entries. Always safe to call once after a successful entry. */
+    void (*destroy)(void *plugin_ctx);
+    /* A subscribed event. Returns at once: the work is queued. Any thread. */
+    void (*on_event)(void *plugin_ctx, const pb_event *event);
+    /* Checks a candidate settings object before the host stores it.
+     * Returns PB_OK or PB_ERR_INVALID_ARGUMENT with a message naming the
+     * field given to error_sink. Any thread; no I/O. */
+    pb_status (*validate_settings)(void *plugin_ctx, pb_str candidate_json,
+                                   pb_str_sink error_sink, void *error_ctx);
+    /* The stored settings changed (whole object). Any thread. */
+    void (*settings_changed)(void *plugin_ctx, pb_str settings_json);
+} pb_plugin_api;
+
+/* ---- exported symbols ----------------------------------------------- */
+
+/* Returns the plugin's PB_ABI_VERSION. Safe to call before anything else. */
+typedef uint32_t (*pb_abi_version_fn)(void);
+
+/* Validates the host's table, registers settings, routes and events, and
+ * fills plugin_out (at most plugin_out->struct_size bytes). Returns PB_OK,
+ * or PB_ERR_ABI when the host's ABI is incompatible (after logging why).
+ * On failure everything the plugin allocated is already freed. */
+typedef pb_status (*pb_entry_fn)(const pb_host_api *host, pb_plugin_api *plugin_out);
+
+PB_EXPORT uint32_t plexbridge_abi_version(void);
+PB_EXPORT pb_status plexbridge_plugin_entry(const pb_host_api *host, pb_plugin_api *plugin_out);
+
+#ifdef __cplusplus
+} /* extern "C" */
+#endif
+
+#endif /* PLEXBRIDGE_PLUGIN_H */

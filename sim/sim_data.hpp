@@ -1,0 +1,72 @@
+// The simulator's world: one plex.tv account, its servers and their
+// libraries, and the renderer that writes them in Plex's two wire formats.
+#pragma once
+#include <cstdint>
+#include <map>
+#include <string>
+#include <variant>
+#include <vector>
+
+namespace pb::sim {
+
+// A response element that renders as XML (<Video a="1">) or as Plex's JSON
+// ({"Metadata":[{"a":1}]}) from one description.
+struct Element {
+    using Value = std::variant<std::string, int64_t, bool>;
+    std::string xml_name;
+    std::vector<std::pair<std::string, Value>> attrs;
+    std::vector<std::pair<std::string, std::vector<Element>>> groups;  // json key -> children
+
+    Element& set(std::string k, Value v) {
+        attrs.emplace_back(std::move(k), std::move(v));
+        return *this;
+    }
+    Element& add(const std::string& json_key, Element child);
+    std::string xml() const;
+    std::string json() const;
+};
+
+struct SimItem {
+    std::string rating_key;
+    std::string type;        // movie, show, season, episode
+    std::string title;
+    std::string guid;        // primary guid
+    std::vector<std::string> guids;  // Guid array (new agent only)
+    int64_t section_id = 0;
+    std::string parent_key;  // season for episodes, show for seasons
+    std::string grandparent_key;
+    int64_t index = -1;
+    int64_t year = 0;
+    int64_t added_at = 0;
+    bool added_at_locked = false;
+    std::string file;        // movies and episodes
+};
+
+struct SimSection {
+    int64_t id = 0;
+    std::string title;
+    std::string type;        // movie, show, artist
+    std::string agent;
+    std::string scanner;
+    std::string location;
+    std::string uuid;
+};
+
+struct SimServer {
+    std::string name;
+    std::string machine_id;
+    std::string version = "1.40.2.8395-c67dce28e";
+    bool owned = true;
+    std::string access_token;    // token PMS accepts; for owned servers the account token
+    std::string source_title;    // owner name for shared servers
+    std::string plex_direct_hash;  // for https://a-b-c-d.<hash>.plex.direct URIs
+    std::vector<SimSection> sections;
+    std::map<std::string, SimItem> items;  // by ratingKey
+};
+
+// A small library used by the demo and the integration tests: a new-agent
+// movie, a legacy-agent movie, a new-agent show with episodes and a
+// legacy-agent show, with ids that match demo/catalog.json.
+void add_sample_library(SimServer& server);
+
+}  // namespace pb::sim

@@ -1,0 +1,739 @@
+#include "simulator.hpp"
+
+#include <boost/asio.hpp>
+#include <boost/json.hpp>
+
+#include <algorithm>
+#include <ctime>
+#include <fstream>
+#include <map>
+#include <thread>
+
+#include "common/text.hpp"
+#include "sim_tls.hpp"
+
+namespace pb::sim {
+
+namespace asio = boost::asio;
+using server::Request;
+using server::Responder;
+using server::Response;
+
+struct SimPin {
+    int64_t id = 0;
+    std::string code;
+    std::string client_identifier;
+    int expires_in = 0;
+    std::chrono::steady_clock::time_point created;
+    time_t created_wall = 0;
+    bool linked = false;
+};
+
+struct Conn {
+    std::size_t server_index = 0;
+    ConnectionSpec spec;
+    uint16_t port = 0;
+    std::string uri;
+};
+
+struct Simulator::State {
+    mutable std::mutex mu;
+    SimAccount account;
+    std::vector<SimServer> servers;
+    std::vector<Conn> conns;
+    struct Advertised {
+        std::size_t server_index;
+        std::string uri;
+        bool local, relay;
+    };
+    std::vector<Advertised> advertised;
+    std::map<int64_t, SimPin> pins;
+    int64_t next_pin_id = 1000001;
+    int pin_expires_in = 0;  // 0: 1800 strong / 900 otherwise
+    std::map<std::string, int> revoked;  // token -> status
+    std::vector<std::string> webhooks;
+    std::vector<RequestRecord> log;
+    bool plextv_down = false;
+    bool resources_v2_broken = false;
+
+    asio::io_context ioc;
+    std::optional<asio::executor_work_guard<asio::io_context::executor_type>> work;
+    std::thread thread;
+    std::unique_ptr<server::HttpServer> http;
+    bool started = false;
+    uint16_t plextv_port = 0;
+    std::string bind = "127.0.0.1";
+    TestCa ca;
+    TestCa untrusted;
+    std::shared_ptr<asio::ssl::context> tls, bad_tls;
+
+    void handle_plextv(Request&& req, Responder respond);
+    void handle_pms(std::size_t server_index, Behaviour behaviour, Request&& req, Responder respond);
+    void start_conn(Conn& c);
+    std::string uri_for(const Conn& c) const;
+};
+
+namespace {
+
+std::string now_iso(time_t t) {
+    std::tm tm{};
+    gmtime_r(&t, &tm);
+    char buf[32];
+    std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    return buf;
+}
+
+bool wants_json(const Request& r) { return r.header("Accept").find("json") != std::string::npos; }
+
+Response render(const Request& r, const Element& e, int status = 200) {
+    if (wants_json(r)) return Response{status, "application/json", {}, e.json()};
+    return Response{status, "application/xml", {}, e.xml()};
+}
+
+Response plextv_error(const Request& r, int status, int code, const std::string& message) {
+    if (wants_json(r)) {
+        boost::json::object err{{"code", code}, {"message", message}, {"status", status}};
+        boost::json::object o{{"errors", boost::json::array{err}}};
+        return Response{status, "application/json", {}, boost::json::serialize(o)};
+    }
+    return Response{status, "application/xml", {},
+                    "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<errors>\n  <error code=\"" + std::to_string(code) +
+                        "\" message=\"" + message + "\" status=\"" + std::to_string(status) + "\"/>\n</errors>\n"};
+}
+
+std::string token_of(const Request& r) {
+    std::string t = r.header("X-Plex-Token");
+    if (t.empty()) t = text::query_get(text::parse_query(r.query), "X-Plex-Token").value_or("");
+    return t;
+}
+
+Element pin_element(const SimPin& p, const std::string& token) {
+    Element e{"pin", {}, {}};
+    e.set("id", p.id).set("code", p.code).set("product", std::string("0")).set("trusted", false);
+    e.set("qr", "https://plex.tv/api/v2/pins/qr/" + p.code);
+    e.set("clientIdentifier", p.client_identifier);
+    Element loc{"location", {}, {}};
+    loc.set("code", std::string("GB")).set("european_union_member", false).set("country", std::string("United Kingdom"));
+    e.set("expiresIn", static_cast<int64_t>(p.expires_in));
+    e.set("createdAt", now_iso(p.created_wall));
+    e.set("expiresAt", now_iso(p.created_wall + p.expires_in));
+    if (p.linked) e.set("authToken", token);
+    // authToken and newRegistration are JSON null until linked: omitted here,
+    // since Element has no null; parsers must treat "missing" like null.
+    return e;
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------- plex.tv
+
+void Simulator::State::handle_plextv(Request&& req, Responder respond) {
+    RequestRecord rec{plextv_port, "plextv", req.method, req.path, req.query, token_of(req), req.header("Accept"),
+                      req.header("X-Plex-Client-Identifier"), req.body, 0};
+    auto reply = [&](Response r) {
+        rec.status = r.status;
+        {
+            std::lock_guard lock(mu);
+            log.push_back(rec);
+        }
+        respond(std::move(r));
+    };
+    std::unique_lock lock(mu);
+    auto params = text::parse_query(req.query);
+
+    // --- simulator controls (what a person does in a browser) ---
+    if (text::starts_with(req.path, "/sim/")) {
+        if (req.path == "/sim/link") {
+            std::string code = text::query_get(params, "code").value_or("");
+            for (auto& [id, p] : pins)
+                if (p.code == code) {
+                    p.linked = true;
+                    lock.unlock();
+                    return reply(Response{200, "application/json", {}, R"({"linked":true})"});
+                }
+            lock.unlock();
+            return reply(Response{404, "application/json", {}, R"({"error":"no such PIN code"})"});
+        }
+        if (req.path == "/sim/auth") {
+            // Stands in for app.plex.tv/auth: the PIN code is in the URL
+            // fragment, which only the browser sees, so a script reads it.
+            lock.unlock();
+            return reply(Response{200, "text/html", {}, R"(<!doctype html><title>Plex (simulated) sign-in</title>
+<h1>Sign in to Plex (simulator)</h1><p id=c></p><button id=b>Link this device</button><p id=r></p>
+<script>const p=new URLSearchParams(location.hash.slice(2));const code=p.get('code');
+document.getElementById('c').textContent='Device '+(p.get('context[device][product]')||'')+' asks for access, code '+code;
+document.getElementById('b').onclick=async()=>{const r=await fetch('/sim/link?code='+encodeURIComponent(code),{method:'POST'});
+document.getElementById('r').textContent=r.ok?'Linked. You can close this window.':'Unknown or expired code.';};</script>)"});
+        }
+        if (req.path == "/sim/requests") {
+            boost::json::array a;
+            for (const auto& r : log)
+                a.push_back({{"listener", r.listener}, {"method", r.method}, {"path", r.path}, {"query", r.query},
+                             {"status", r.status}});
+            lock.unlock();
+            return reply(Response{200, "application/json", {}, boost::json::serialize(a)});
+        }
+        lock.unlock();
+        return reply(Response{404, "application/json", {}, R"({"error":"unknown simulator control"})"});
+    }
+
+    if (plextv_down) {
+        lock.unlock();
+        return reply(Response{503, "text/html", {}, "<html><body>503 Service Temporarily Unavailable</body></html>"});
+    }
+
+    // --- PINs ---
+    if (req.method == "POST" && req.path == "/api/v2/pins") {
+        std::string client = req.header("X-Plex-Client-Identifier");
+        if (client.empty()) {
+            lock.unlock();
+            return reply(plextv_error(req, 400, 1000, "X-Plex-Client-Identifier is missing"));
+        }
+        bool strong = text::query_get(params, "strong").value_or("") == "true";
+        SimPin p;
+        p.id = next_pin_id++;
+        p.code = strong ? text::random_hex(13).substr(0, 25) : text::to_lower(text::random_hex(2));
+        p.client_identifier = client;
+        p.expires_in = pin_expires_in > 0 ? pin_expires_in : (strong ? 1800 : 900);
+        p.created = std::chrono::steady_clock::now();
+        p.created_wall = std::time(nullptr);
+        pins[p.id] = p;
+        auto e = pin_element(p, account.token);
+        lock.unlock();
+        return reply(render(req, e, 201));
+    }
+    if (req.method == "GET" && text::starts_with(req.path, "/api/v2/pins/")) {
+        std::string id_text = req.path.substr(13);
+        int64_t id = std::atoll(id_text.c_str());
+        auto it = pins.find(id);
+        bool expired = it != pins.end() &&
+                       std::chrono::steady_clock::now() - it->second.created > std::chrono::seconds(it->second.expires_in);
+        // plex.tv only shows a PIN to the client that created it.
+        if (it == pins.end() || expired || it->second.client_identifier != req.header("X-Plex-Client-Identifier")) {
+            lock.unlock();
+            return reply(plextv_error(req, 404, 1020, "Code not found or expired"));
+        }
+        auto e = pin_element(it->second, account.token);
+        lock.unlock();
+        return reply(render(req, e));
+    }
+
+    // --- everything below needs a valid token ---
+    std::string token = token_of(req);
+    if (auto rv = revoked.find(token); rv != revoked.end()) {
+        int status = rv->second;
+        lock.unlock();
+        if (status == 422) return reply(plextv_error(req, 422, 1003, "Invalid token"));
+        return reply(plextv_error(req, 401, 1001, "User could not be authenticated"));
+    }
+    bool valid = !token.empty() && token == account.token;
+    for (const auto& s : servers)
+        if (!s.owned && token == s.access_token) valid = false;  // server tokens are not account tokens
+    if (!valid) {
+        lock.unlock();
+        return reply(plextv_error(req, 401, 1001, "User could not be authenticated"));
+    }
+
+    if (req.method == "GET" && req.path == "/api/v2/user") {
+        Element u{"user", {}, {}};
+        u.set("id", account.id).set("uuid", account.uuid).set("username", account.username);
+        u.set("title", account.username).set("email", account.email).set("friendlyName", std::string(""));
+        u.set("confirmed", true).set("authToken", account.token).set("country", std::string("GB"));
+        Element sub{"subscription", {}, {}};
+        sub.set("active", account.plex_pass).set("status", std::string(account.plex_pass ? "Active" : "Inactive"));
+        sub.set("plan", std::string(account.plex_pass ? "lifetime" : ""));
+        std::vector<std::string> features = {"home", "adaptive_bitrate", "collections"};
+        if (account.plex_pass) features.insert(features.begin(), {"webhooks", "pass", "dvr"});
+        lock.unlock();
+        if (wants_json(req)) {
+            // JSON nests subscription as an object with an array of strings.
+            boost::json::object o = boost::json::parse(u.json()).as_object();
+            boost::json::array f;
+            for (auto& x : features) f.push_back(boost::json::string(x));
+            o["subscription"] = {{"active", account.plex_pass},
+                                 {"status", account.plex_pass ? "Active" : "Inactive"},
+                                 {"plan", account.plex_pass ? boost::json::value("lifetime") : boost::json::value(nullptr)},
+                                 {"features", f}};
+            o["roles"] = account.plex_pass ? boost::json::array{"plexpass"} : boost::json::array{};
+            return reply(Response{200, "application/json", {}, boost::json::serialize(o)});
+        }
+        Element feats{"features", {}, {}};
+        for (auto& x : features) feats.add("feature", Element{"feature", {{"id", x}}, {}});
+        sub.add("features", feats);
+        u.add("subscription", sub);
+        return reply(Response{200, "application/xml", {}, u.xml()});
+    }
+
+    bool v2_resources = req.path == "/api/v2/resources";
+    if (req.method == "GET" && (v2_resources || req.path == "/api/resources" || req.path == "/pms/resources")) {
+        if (v2_resources && resources_v2_broken) {
+            lock.unlock();
+            return reply(Response{500, "text/html", {}, "<html>Internal Server Error</html>"});
+        }
+        // Servers and one client device (which must be filtered out).
+        std::vector<Element> devices;
+        for (std::size_t i = 0; i < servers.size(); ++i) {
+            const auto& s = servers[i];
+            Element d{"Device", {}, {}};
+            d.set("name", s.name).set("product", std::string("Plex Media Server")).set("productVersion", s.version);
+            d.set("platform", std::string("Linux")).set("platformVersion", std::string("6.1.0"));
+            d.set("device", std::string("Docker Container")).set("clientIdentifier", s.machine_id);
+            d.set("createdAt", now_iso(1600000000)).set("lastSeenAt", now_iso(std::time(nullptr)));
+            d.set("provides", std::string("server")).set("owned", s.owned);
+            if (!s.owned) d.set("sourceTitle", s.source_title).set("ownerId", static_cast<int64_t>(9876));
+            d.set("accessToken", s.owned ? account.token : s.access_token);
+            d.set("publicAddress", std::string("203.0.113.7")).set("home", false).set("synced", false);
+            d.set("relay", true).set("presence", true).set("httpsRequired", false);
+            d.set("publicAddressMatches", true).set("dnsRebindingProtection", false).set("natLoopbackSupported", true);
+            auto add_conn = [&](const std::string& uri, bool local, bool relay) {
+                auto parsed_scheme = uri.substr(0, uri.find(':'));
+                auto host_start = uri.find("://") + 3;
+                auto port_pos = uri.rfind(':');
+                std::string host = uri.substr(host_start, port_pos - host_start);
+                int64_t port = std::atoll(uri.c_str() + port_pos + 1);
+                Element c{"Connection", {}, {}};
+                // As the real list: the address field is the raw IP, which
+                // does not always match the uri; clients must use uri.
+                c.set("protocol", parsed_scheme).set("address", std::string("127.0.0.1")).set("port", port);
+                c.set("uri", uri).set("local", local).set("relay", relay).set("IPv6", host.find(':') != std::string::npos);
+                d.add("connections", c);
+            };
+            for (const auto& c : conns)
+                if (c.server_index == i) add_conn(c.uri, c.spec.local, c.spec.relay);
+            for (const auto& a : advertised)
+                if (a.server_index == i) add_conn(a.uri, a.local, a.relay);
+            devices.push_back(std::move(d));
+        }
+        Element client{"Device", {}, {}};
+        client.set("name", std::string("iPhone")).set("product", std::string("Plex for iOS"));
+        client.set("clientIdentifier", std::string("iphone-client-1")).set("provides", std::string("client,player"));
+        client.set("owned", true).set("presence", false);
+        devices.push_back(client);
+        lock.unlock();
+        if (v2_resources && wants_json(req)) {
+            boost::json::array a;
+            for (const auto& d : devices) a.push_back(boost::json::parse(d.json()));
+            return reply(Response{200, "application/json", {}, boost::json::serialize(a)});
+        }
+        Element mc{"MediaContainer", {{"size", static_cast<int64_t>(devices.size())}}, {}};
+        for (auto& d : devices) {
+            // Legacy XML names connections <Connection> children.
+            mc.add("Device", d);
+        }
+        return reply(Response{200, "application/xml", {}, mc.xml()});
+    }
+
+    if (req.path == "/api/v2/user/webhooks") {
+        if (!account.plex_pass) {
+            lock.unlock();
+            return reply(plextv_error(req, 403, 1029, "Plex Pass is required"));
+        }
+        if (req.method == "POST") {
+            std::vector<std::string> urls;
+            for (const auto& [k, v] : text::parse_query(req.body))
+                if (k == "urls[]" && !v.empty()) urls.push_back(v);
+            webhooks = urls;  // replaces the whole list, as plex.tv does
+            lock.unlock();
+            return reply(Response{201, "application/json", {}, ""});
+        }
+        boost::json::array a;
+        for (const auto& u : webhooks) a.push_back(boost::json::object{{"url", u}});
+        Element mc{"MediaContainer", {}, {}};
+        for (const auto& u : webhooks) mc.add("Webhook", Element{"Webhook", {{"url", u}}, {}});
+        lock.unlock();
+        if (wants_json(req)) return reply(Response{200, "application/json", {}, boost::json::serialize(a)});
+        return reply(Response{200, "application/xml", {}, mc.xml()});
+    }
+
+    if (req.method == "GET" && req.path == "/api/v2/home/users") {
+        Element home{"home", {}, {}};
+        Element u{"user", {}, {}};
+        u.set("id", account.id).set("uuid", account.uuid).set("title", account.username);
+        u.set("username", account.username).set("admin", true).set("guest", false).set("restricted", false);
+        home.add("users", u);
+        lock.unlock();
+        return reply(render(req, home));
+    }
+
+    lock.unlock();
+    reply(plextv_error(req, 404, 1002, "Not found"));
+}
+
+// ---------------------------------------------------------------- PMS
+
+namespace {
+
+Element item_element(const SimServer& s, const SimItem& it, bool include_guids) {
+    bool video = it.type == "movie" || it.type == "episode";
+    Element e{video ? "Video" : "Directory", {}, {}};
+    e.set("ratingKey", it.rating_key).set("key", "/library/metadata/" + it.rating_key);
+    e.set("guid", it.guid).set("type", it.type).set("title", it.title);
+    e.set("librarySectionID", it.section_id);
+    for (const auto& sec : s.sections)
+        if (sec.id == it.section_id) e.set("librarySectionTitle", sec.title);
+    if (it.index >= 0) e.set("index", it.index);
+    if (it.year > 0) e.set("year", it.year);
+    e.set("addedAt", it.added_at).set("updatedAt", it.added_at);
+    if (!it.parent_key.empty()) {
+        auto p = s.items.find(it.parent_key);
+        e.set("parentRatingKey", it.parent_key);
+        if (p != s.items.end()) {
+            e.set("parentGuid", p->second.guid).set("parentTitle", p->second.title);
+            if (p->second.index >= 0) e.set("parentIndex", p->second.index);
+        }
+    }
+    if (!it.grandparent_key.empty()) {
+        auto g = s.items.find(it.grandparent_key);
+        e.set("grandparentRatingKey", it.grandparent_key);
+        if (g != s.items.end()) e.set("grandparentGuid", g->second.guid).set("grandparentTitle", g->second.title);
+    }
+    if (include_guids)
+        for (const auto& g : it.guids) e.add("Guid", Element{"Guid", {{"id", g}}, {}});
+    if (!it.file.empty()) {
+        Element media{"Media", {{"id", static_cast<int64_t>(std::atoll(it.rating_key.c_str()) * 10)}}, {}};
+        media.add("Part", Element{"Part", {{"id", static_cast<int64_t>(std::atoll(it.rating_key.c_str()) * 100)},
+                                           {"file", it.file}}, {}});
+        e.add("Media", media);
+    }
+    return e;
+}
+
+int64_t to_int(const std::string& s, int64_t fallback) {
+    char* end = nullptr;
+    long long v = std::strtoll(s.c_str(), &end, 10);
+    if (s.empty() || end == nullptr || *end != '\0') return fallback;
+    return v;
+}
+
+}  // namespace
+
+void Simulator::State::handle_pms(std::size_t server_index, Behaviour behaviour, Request&& req, Responder respond) {
+    std::unique_lock lock(mu);
+    SimServer& s = servers[server_index];
+    RequestRecord rec{req.local_port, s.machine_id, req.method, req.path, req.query, token_of(req),
+                      req.header("Accept"), req.header("X-Plex-Client-Identifier"), req.body, 0};
+    auto reply = [&](Response r) {
+        rec.status = r.status;
+        log.push_back(rec);
+        lock.unlock();
+        respond(std::move(r));
+    };
+    if (behaviour == Behaviour::http_500)
+        return reply(Response{500, "text/html", {}, "<html><body>Internal Server Error</body></html>"});
+    if (behaviour == Behaviour::http_401)
+        return reply(Response{401, "text/html", {}, "<html><head><title>Unauthorized</title></head></html>"});
+
+    if (req.path == "/identity") {
+        Element mc{"MediaContainer", {}, {}};
+        std::string mid = behaviour == Behaviour::wrong_identity ? "another-server-" + s.machine_id : s.machine_id;
+        mc.set("size", int64_t{0}).set("claimed", true).set("machineIdentifier", mid).set("version", s.version);
+        return reply(render(req, mc));
+    }
+    // Everything else needs a token the server accepts.
+    std::string token = token_of(req);
+    bool ok = !token.empty() && (token == s.access_token || (s.owned && token == account.token)) &&
+              revoked.find(token) == revoked.end();
+    if (!ok) return reply(Response{401, "text/html", {}, "<html><head><title>Unauthorized</title></head><body><h1>401 Unauthorized</h1></body></html>"});
+
+    auto params = text::parse_query(req.query);
+    auto param = [&](const char* k) { return text::query_get(params, k).value_or(""); };
+    bool include_guids = param("includeGuids") == "1";
+
+    if (req.path == "/" && req.method == "GET") {
+        Element mc{"MediaContainer", {}, {}};
+        mc.set("friendlyName", s.name).set("machineIdentifier", s.machine_id).set("version", s.version);
+        mc.set("myPlex", true).set("myPlexSigninState", std::string("ok")).set("myPlexUsername", account.email);
+        return reply(render(req, mc));
+    }
+    if (req.path == "/myplex/account") {
+        Element mc{"MyPlex", {}, {}};
+        mc.set("authToken", std::string("")).set("username", account.email).set("signInState", std::string("ok"));
+        mc.set("mappingState", std::string("mapped")).set("publicAddress", std::string("203.0.113.7"));
+        Element wrap{"MediaContainer", {}, {}};
+        if (wants_json(req)) {
+            wrap.attrs = mc.attrs;
+            return reply(render(req, wrap));
+        }
+        return reply(Response{200, "application/xml", {}, mc.xml()});
+    }
+    if (req.path == "/library/sections" && req.method == "GET") {
+        Element mc{"MediaContainer", {}, {}};
+        mc.set("size", static_cast<int64_t>(s.sections.size())).set("allowSync", false).set("title1", std::string("Plex Library"));
+        for (const auto& sec : s.sections) {
+            Element d{"Directory", {}, {}};
+            d.set("allowSync", true).set("key", std::to_string(sec.id)).set("type", sec.type).set("title", sec.title);
+            d.set("agent", sec.agent).set("scanner", sec.scanner).set("language", std::string("en-US"));
+            d.set("uuid", sec.uuid).set("updatedAt", int64_t{1700000000}).set("createdAt", int64_t{1600000000});
+            d.set("scannedAt", int64_t{1700000000}).set("content", true).set("directory", true);
+            d.set("contentChangedAt", int64_t{123456}).set("hidden", int64_t{0});
+            d.add("Location", Element{"Location", {{"id", sec.id}, {"path", sec.location}}, {}});
+            mc.add("Directory", d);
+        }
+        return reply(render(req, mc));
+    }
+
+    // /library/sections/{id}/...
+    if (text::starts_with(req.path, "/library/sections/")) {
+        auto parts = text::split(std::string_view(req.path).substr(18), '/');
+        int64_t sid = to_int(std::string(parts[0]), -1);
+        const SimSection* sec = nullptr;
+        for (const auto& x : s.sections)
+            if (x.id == sid) sec = &x;
+        if (sec == nullptr) return reply(Response{404, "text/html", {}, "<html>404 Not Found</html>"});
+        std::string sub = parts.size() > 1 ? std::string(parts[1]) : "";
+        if (sub == "refresh" && (req.method == "GET" || req.method == "POST" || req.method == "PUT"))
+            return reply(Response{200, "text/html", {}, ""});
+        if (sub == "all" && req.method == "PUT") {
+            // The edit that sets addedAt: numbers only (ISO 8601 made real PMS fail).
+            auto it = s.items.find(param("id"));
+            std::string value = param("addedAt.value");
+            int64_t when = to_int(value, -1);
+            if (it == s.items.end() || it->second.section_id != sid)
+                return reply(Response{404, "text/html", {}, "<html>404 Not Found</html>"});
+            if (when < 0) return reply(Response{500, "text/html", {}, "<html>500 Internal Server Error</html>"});
+            it->second.added_at = when;
+            it->second.added_at_locked = param("addedAt.locked") == "1";
+            return reply(Response{200, "text/html", {}, ""});
+        }
+        if (sub == "all" && req.method == "GET") {
+            std::string type = param("type");
+            std::string guid = param("guid");
+            int64_t added_min = to_int(param("addedAt>"), INT64_MIN);
+            std::string type_name = type == "1" ? "movie" : type == "2" ? "show" : type == "3" ? "season"
+                                  : type == "4" ? "episode" : "";
+            if (type.empty()) type_name = sec->type == "movie" ? "movie" : sec->type == "show" ? "show" : "";
+            std::vector<const SimItem*> matches;
+            for (const auto& [k, it] : s.items) {
+                if (it.section_id != sid || it.type != type_name) continue;
+                // Real PMS: guid= compares the primary guid only.
+                if (!guid.empty() && it.guid != guid) continue;
+                if (added_min != INT64_MIN && it.added_at <= added_min) continue;
+                matches.push_back(&it);
+            }
+            int64_t start = to_int(req.header("X-Plex-Container-Start"), to_int(param("X-Plex-Container-Start"), 0));
+            int64_t size = to_int(req.header("X-Plex-Container-Size"), to_int(param("X-Plex-Container-Size"), -1));
+            Element mc{"MediaContainer", {}, {}};
+            int64_t total = static_cast<int64_t>(matches.size());
+            int64_t end = size < 0 ? total : std::min(total, start + size);
+            int64_t shown = std::max<int64_t>(0, end - start);
+            mc.set("size", shown);
+            if (size >= 0) mc.set("totalSize", total).set("offset", start);
+            mc.set("librarySectionID", sid).set("librarySectionTitle", sec->title).set("viewGroup", type_name);
+            for (int64_t i = start; i < end; ++i) mc.add("Metadata", item_element(s, *matches[i], include_guids));
+            return reply(render(req, mc));
+        }
+        return reply(Response{404, "text/html", {}, "<html>404 Not Found</html>"});
+    }
+
+    if (text::starts_with(req.path, "/library/metadata/")) {
+        auto parts = text::split(std::string_view(req.path).substr(18), '/');
+        auto it = s.items.find(std::string(parts[0]));
+        if (it == s.items.end()) return reply(Response{404, "text/html", {}, "<html>404 Not Found</html>"});
+        std::string sub = parts.size() > 1 ? std::string(parts[1]) : "";
+        if (sub == "refresh" && req.method == "PUT") return reply(Response{200, "text/html", {}, ""});
+        Element mc{"MediaContainer", {}, {}};
+        mc.set("librarySectionID", it->second.section_id);
+        if (sub.empty() && req.method == "GET") {
+            mc.set("size", int64_t{1});
+            mc.add("Metadata", item_element(s, it->second, include_guids));
+            return reply(render(req, mc));
+        }
+        if ((sub == "children" || sub == "allLeaves") && req.method == "GET") {
+            std::vector<const SimItem*> kids;
+            for (const auto& [k, x] : s.items) {
+                bool child = sub == "children" ? x.parent_key == it->first
+                                               : (x.type == "episode" && (x.grandparent_key == it->first || x.parent_key == it->first));
+                if (child) kids.push_back(&x);
+            }
+            std::sort(kids.begin(), kids.end(), [](auto* a, auto* b) { return a->index < b->index; });
+            mc.set("size", static_cast<int64_t>(kids.size())).set("key", it->first);
+            for (auto* k : kids) mc.add("Metadata", item_element(s, *k, include_guids));
+            return reply(render(req, mc));
+        }
+    }
+    reply(Response{404, "text/html", {}, "<html>404 Not Found</html>"});
+}
+
+// ---------------------------------------------------------------- set-up
+
+Simulator::Simulator() : state_(std::make_shared<State>()), account_(state_->account) {}
+
+Simulator::~Simulator() { stop(); }
+
+std::size_t Simulator::add_server(SimServer server) {
+    std::lock_guard lock(state_->mu);
+    if (server.plex_direct_hash.empty()) server.plex_direct_hash = text::random_hex(16);
+    if (server.access_token.empty()) server.access_token = server.owned ? state_->account.token : "shared-" + text::random_hex(10);
+    state_->servers.push_back(std::move(server));
+    return state_->servers.size() - 1;
+}
+
+SimServer& Simulator::server(std::size_t index) { return state_->servers.at(index); }
+
+std::string Simulator::State::uri_for(const Conn& c) const {
+    const auto& s = servers[c.server_index];
+    std::string scheme = c.spec.tls || c.spec.behaviour == Behaviour::bad_certificate ? "https" : "http";
+    if (c.spec.plex_direct_name) {
+        std::string dashed = c.spec.bind;
+        std::replace(dashed.begin(), dashed.end(), '.', '-');
+        return scheme + "://" + dashed + "." + s.plex_direct_hash + ".plex.direct:" + std::to_string(c.port);
+    }
+    return scheme + "://" + c.spec.bind + ":" + std::to_string(c.port);
+}
+
+void Simulator::State::start_conn(Conn& c) {
+    if (c.spec.behaviour == Behaviour::refused) return;
+    server::ListenOptions o;
+    o.address = c.spec.bind;
+    o.port = c.port;
+    o.latency = c.spec.latency;
+    o.server_header = "Plex Media Server";
+    if (c.spec.tls) o.tls = tls;
+    if (c.spec.behaviour == Behaviour::bad_certificate) o.tls = bad_tls;
+    if (c.spec.behaviour == Behaviour::blackhole) o.fault = server::Fault::blackhole;
+    if (c.spec.behaviour == Behaviour::reset) o.fault = server::Fault::reset;
+    if (c.spec.behaviour == Behaviour::slow_body) o.fault = server::Fault::slow_body;
+    std::size_t idx = c.server_index;
+    Behaviour b = c.spec.behaviour;
+    o.handler = [this, idx, b](Request&& r, Responder respond) { handle_pms(idx, b, std::move(r), std::move(respond)); };
+    std::string err;
+    uint16_t port = http->listen(o, &err);
+    if (port != 0) c.port = port;
+}
+
+uint16_t Simulator::add_connection(std::size_t server_index, ConnectionSpec spec) {
+    std::lock_guard lock(state_->mu);
+    Conn c;
+    c.server_index = server_index;
+    c.spec = spec;
+    // Reserve the port now so the URI is known before start().
+    c.port = server::reserve_refusing_port(spec.bind);
+    if (state_->started) state_->start_conn(c);
+    c.uri = state_->uri_for(c);
+    state_->conns.push_back(c);
+    return c.port;
+}
+
+void Simulator::kill_connection(uint16_t port) {
+    std::lock_guard lock(state_->mu);
+    if (state_->http) state_->http->close(port);
+}
+
+void Simulator::advertise_uri(std::size_t server_index, const std::string& uri, bool local, bool relay) {
+    std::lock_guard lock(state_->mu);
+    state_->advertised.push_back({server_index, uri, local, relay});
+}
+
+void Simulator::add_demo_world() {
+    SimServer s;
+    s.name = "Living Room";
+    s.machine_id = "5d3e8f0a9b1c2d3e4f5a6b7c8d9e0f1a2b3c4d5e";
+    add_sample_library(s);
+    auto idx = add_server(std::move(s));
+    add_connection(idx, ConnectionSpec{Behaviour::normal, true, true, false, {}, true});
+    add_connection(idx, ConnectionSpec{Behaviour::normal, false, true, false, {}, false});
+}
+
+void Simulator::start(uint16_t plextv_port, const std::string& bind) {
+    auto& st = *state_;
+    std::lock_guard lock(st.mu);
+    if (st.started) return;
+    std::vector<std::string> names;
+    for (const auto& s : st.servers) names.push_back("*." + s.plex_direct_hash + ".plex.direct");
+    st.ca = make_test_ca(names);
+    st.untrusted = make_untrusted_cert();
+    st.tls = server_context(st.ca);
+    st.bad_tls = server_context(st.untrusted);
+    st.http = std::make_unique<server::HttpServer>(st.ioc);
+    st.bind = bind;
+    server::ListenOptions o;
+    o.address = bind;
+    o.port = plextv_port;
+    o.server_header = "openresty";
+    o.handler = [&st](Request&& r, Responder respond) { st.handle_plextv(std::move(r), std::move(respond)); };
+    std::string err;
+    st.plextv_port = st.http->listen(o, &err);
+    if (st.plextv_port == 0) throw std::runtime_error("plexsim: " + err);
+    for (auto& c : st.conns) {
+        st.start_conn(c);
+        c.uri = st.uri_for(c);
+    }
+    st.work.emplace(st.ioc.get_executor());
+    st.thread = std::thread([&st] { st.ioc.run(); });
+    st.started = true;
+}
+
+void Simulator::stop() {
+    auto& st = *state_;
+    {
+        std::lock_guard lock(st.mu);
+        if (!st.started) return;
+        st.started = false;
+    }
+    st.http->stop();
+    st.work.reset();
+    // Give the close handlers a moment, then stop hard (blackholes hold sockets).
+    st.ioc.stop();
+    if (st.thread.joinable()) st.thread.join();
+    st.http.reset();
+}
+
+std::string Simulator::plextv_url() const { return "http://" + state_->bind + ":" + std::to_string(state_->plextv_port); }
+
+const std::string& Simulator::ca_pem() const { return state_->ca.ca_cert_pem; }
+
+bool Simulator::write_ca_file(const std::string& path) const {
+    std::ofstream f(path, std::ios::binary | std::ios::trunc);
+    f << state_->ca.ca_cert_pem;
+    return static_cast<bool>(f);
+}
+
+void Simulator::set_pin_expires_in(int seconds) {
+    std::lock_guard lock(state_->mu);
+    state_->pin_expires_in = seconds;
+}
+
+void Simulator::link_pin(const std::string& code) {
+    std::lock_guard lock(state_->mu);
+    for (auto& [id, p] : state_->pins)
+        if (p.code == code) p.linked = true;
+}
+
+void Simulator::revoke_token(const std::string& token, int status) {
+    std::lock_guard lock(state_->mu);
+    state_->revoked[token] = status;
+}
+
+void Simulator::set_plextv_down(bool down) {
+    std::lock_guard lock(state_->mu);
+    state_->plextv_down = down;
+}
+
+void Simulator::set_resources_v2_broken(bool broken) {
+    std::lock_guard lock(state_->mu);
+    state_->resources_v2_broken = broken;
+}
+
+std::vector<RequestRecord> Simulator::requests() const {
+    std::lock_guard lock(state_->mu);
+    return state_->log;
+}
+
+std::vector<RequestRecord> Simulator::requests_matching(const std::string& method, const std::string& prefix) const {
+    std::vector<RequestRecord> out;
+    for (auto& r : requests())
+        if ((method.empty() || r.method == method) && text::starts_with(r.path, prefix)) out.push_back(r);
+    return out;
+}
+
+void Simulator::clear_requests() {
+    std::lock_guard lock(state_->mu);
+    state_->log.clear();
+}
+
+std::vector<std::string> Simulator::webhooks() const {
+    std::lock_guard lock(state_->mu);
+    return state_->webhooks;
+}
+
+}  // namespace pb::sim

@@ -1,0 +1,124 @@
+// plexsim: a fake plex.tv and Plex Media Server for tests and the demo.
+//
+// It answers like the real services in the details that break
+// integrations (see docs/simulator.md): v2 endpoints answer XML unless
+// Accept: application/json; PIN creation is 201; a revoked token can answer
+// 401 or 422 "Invalid token"; PMS /identity needs no token; `guid=`
+// matches only an item's primary guid; Guid arrays appear only with
+// includeGuids=1; paging via X-Plex-Container-Start/Size.
+//
+// Every listener is its own loopback port with its own behaviour, and
+// every request is logged for tests to assert on.
+#pragma once
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "httpserver/http_server.hpp"
+#include "sim_data.hpp"
+
+namespace pb::sim {
+
+enum class Behaviour {
+    normal = 1,
+    refused,          // nothing listens on the port
+    blackhole,        // accepts, never answers
+    reset,            // reads the request, closes without answering
+    http_500,
+    http_401,
+    slow_body,        // body trickles at 5 bytes/s
+    wrong_identity,   // a different server answers on this address
+    bad_certificate,  // TLS with a certificate nobody trusts
+};
+
+struct ConnectionSpec {
+    Behaviour behaviour = Behaviour::normal;
+    bool tls = false;
+    bool local = true;
+    bool relay = false;
+    std::chrono::milliseconds latency{0};
+    // The URI advertised on plex.tv: "plex_direct" (https://127-0-0-1.<hash>.plex.direct:port),
+    // "ip" (http(s)://127.0.0.1:port).
+    bool plex_direct_name = false;
+    std::string bind = "127.0.0.1";
+};
+
+struct RequestRecord {
+    uint16_t port = 0;
+    std::string listener;   // "plextv" or the server's machine id
+    std::string method;
+    std::string path;
+    std::string query;
+    std::string token;      // X-Plex-Token header or query value
+    std::string accept;
+    std::string client_identifier;
+    std::string body;
+    int status = 0;
+};
+
+struct SimAccount {
+    int64_t id = 12345;
+    std::string uuid = "212acf24b07315e5";
+    std::string username = "plexuser";
+    std::string email = "plexuser@example.com";
+    std::string token = "sim-account-token-0123456789";
+    bool plex_pass = true;
+};
+
+class Simulator {
+public:
+    Simulator();
+    ~Simulator();
+
+    // ---- set-up (before or after start) ----
+    SimAccount& account() { return account_; }
+    // Adds a server; returns its index. The sample library is not added.
+    std::size_t add_server(SimServer server);
+    SimServer& server(std::size_t index);
+    // Adds a connection to a server (starts listening if already started).
+    // Returns the port (the refused kind reserves a closed port).
+    uint16_t add_connection(std::size_t server_index, ConnectionSpec spec);
+    // Removes a connection: its port stops answering (refused from now on).
+    void kill_connection(uint16_t port);
+    // Adds a connection advertised on plex.tv without anything behind it
+    // at the given URI (e.g. a remote address this machine cannot reach).
+    void advertise_uri(std::size_t server_index, const std::string& uri, bool local, bool relay);
+
+    // Default topology for the demo: one owned server with the sample
+    // library on a local http and a plex.direct https connection.
+    void add_demo_world();
+
+    // plex.tv on its own port (http). Starts the io thread.
+    void start(uint16_t plextv_port = 0, const std::string& bind = "127.0.0.1");
+    void stop();
+
+    std::string plextv_url() const;
+    // The CA that signed the TLS listeners' certificate (PEM), and a helper
+    // to write it to a file for the plugin's tls_ca_file setting.
+    const std::string& ca_pem() const;
+    bool write_ca_file(const std::string& path) const;
+
+    // ---- behaviour knobs ----
+    void set_pin_expires_in(int seconds);       // default 1800 (strong) / 900
+    void link_pin(const std::string& code);     // as the user signing in would
+    void revoke_token(const std::string& token, int status = 401);  // 401 or 422
+    void set_plextv_down(bool down);            // every plex.tv call -> 503
+    void set_resources_v2_broken(bool broken);  // v2 JSON -> 500, legacy XML still works
+
+    // ---- request log ----
+    std::vector<RequestRecord> requests() const;
+    std::vector<RequestRecord> requests_matching(const std::string& method, const std::string& path_prefix) const;
+    void clear_requests();
+    std::vector<std::string> webhooks() const;
+
+    struct State;
+
+private:
+    std::shared_ptr<State> state_;
+    SimAccount& account_;
+};
+
+}  // namespace pb::sim

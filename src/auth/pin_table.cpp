@@ -1,0 +1,56 @@
+#include "auth/pin_table.hpp"
+
+#include "common/text.hpp"
+
+namespace pb::auth {
+
+void PinTable::sweep(std::chrono::steady_clock::time_point now) {
+    for (auto it = pins_.begin(); it != pins_.end();) {
+        if (now - it->second.created >= it->second.lifetime) {
+            expired_[it->first] = now;
+            it = pins_.erase(it);
+        } else {
+            ++it;
+        }
+    }
+    for (auto it = expired_.begin(); it != expired_.end();)
+        it = now - it->second > max_age_ ? expired_.erase(it) : std::next(it);
+    while (expired_.size() > capacity_ * 4) expired_.erase(expired_.begin());
+}
+
+void PinTable::add(int64_t id, std::string code, std::string state, int64_t lifetime_s,
+                   std::chrono::steady_clock::time_point now) {
+    std::lock_guard lock(mu_);
+    sweep(now);
+    while (pins_.size() >= capacity_) {
+        auto oldest = pins_.begin();
+        for (auto it = pins_.begin(); it != pins_.end(); ++it)
+            if (it->second.created < oldest->second.created) oldest = it;
+        pins_.erase(oldest);
+    }
+    auto life = std::chrono::seconds(lifetime_s > 0 ? lifetime_s : max_age_.count());
+    if (life > max_age_) life = max_age_;
+    pins_[id] = PendingPin{id, std::move(code), std::move(state), now, life};
+}
+
+PinLookup PinTable::find(int64_t id, std::string_view state, PendingPin* out, std::chrono::steady_clock::time_point now) {
+    std::lock_guard lock(mu_);
+    sweep(now);
+    auto it = pins_.find(id);
+    if (it == pins_.end()) return expired_.count(id) ? PinLookup::expired : PinLookup::unknown;
+    if (!text::constant_time_equals(state, it->second.state)) return PinLookup::state_mismatch;
+    if (out) *out = it->second;
+    return PinLookup::found;
+}
+
+void PinTable::remove(int64_t id) {
+    std::lock_guard lock(mu_);
+    pins_.erase(id);
+}
+
+std::size_t PinTable::size() const {
+    std::lock_guard lock(mu_);
+    return pins_.size();
+}
+
+}  // namespace pb::auth

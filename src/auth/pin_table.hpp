@@ -1,0 +1,46 @@
+// PINs this installation created and is waiting on. Bounded (oldest
+// evicted first), each entry lives at most 600 s, and each carries the
+// CSRF `state` the browser must send back. Thread-safe.
+#pragma once
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <string>
+
+namespace pb::auth {
+
+struct PendingPin {
+    int64_t id = 0;
+    std::string code;
+    std::string state;
+    std::chrono::steady_clock::time_point created;
+    std::chrono::seconds lifetime{600};
+};
+
+enum class PinLookup { found = 1, unknown, expired, state_mismatch };
+
+class PinTable {
+public:
+    explicit PinTable(std::size_t capacity = 64, std::chrono::seconds max_age = std::chrono::seconds(600))
+        : capacity_(capacity), max_age_(max_age) {}
+    // `lifetime_s` from plex.tv's expiresIn, capped at max_age.
+    void add(int64_t id, std::string code, std::string state, int64_t lifetime_s,
+             std::chrono::steady_clock::time_point now = std::chrono::steady_clock::now());
+    PinLookup find(int64_t id, std::string_view state, PendingPin* out,
+                   std::chrono::steady_clock::time_point now = std::chrono::steady_clock::now());
+    void remove(int64_t id);
+    std::size_t size() const;
+
+private:
+    void sweep(std::chrono::steady_clock::time_point now);
+    mutable std::mutex mu_;
+    std::size_t capacity_;
+    std::chrono::seconds max_age_;
+    std::map<int64_t, PendingPin> pins_;
+    // Expired ids are remembered briefly so the user hears "expired", not "unknown".
+    std::map<int64_t, std::chrono::steady_clock::time_point> expired_;
+};
+
+}  // namespace pb::auth

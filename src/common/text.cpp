@@ -1,0 +1,168 @@
+#include "common/text.hpp"
+
+#include <sodium.h>
+
+#include <algorithm>
+#include <cctype>
+
+namespace pb::text {
+
+std::string url_encode(std::string_view in) {
+    static const char* hex = "0123456789ABCDEF";
+    std::string out;
+    out.reserve(in.size() * 3);
+    for (unsigned char c : in) {
+        if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
+            out.push_back(static_cast<char>(c));
+        } else {
+            out.push_back('%');
+            out.push_back(hex[c >> 4]);
+            out.push_back(hex[c & 15]);
+        }
+    }
+    return out;
+}
+
+static int hexval(char c) {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+}
+
+std::string url_decode(std::string_view in, bool plus_is_space) {
+    std::string out;
+    out.reserve(in.size());
+    for (std::size_t i = 0; i < in.size(); ++i) {
+        char c = in[i];
+        if (c == '%' && i + 2 < in.size()) {
+            int h = hexval(in[i + 1]);
+            int l = hexval(in[i + 2]);
+            if (h >= 0 && l >= 0) {
+                out.push_back(static_cast<char>(h * 16 + l));
+                i += 2;
+                continue;
+            }
+        }
+        out.push_back(plus_is_space && c == '+' ? ' ' : c);
+    }
+    return out;
+}
+
+QueryParams parse_query(std::string_view query) {
+    QueryParams out;
+    if (!query.empty() && query.front() == '?') query.remove_prefix(1);
+    for (std::string_view part : split(query, '&')) {
+        if (part.empty()) continue;
+        auto eq = part.find('=');
+        if (eq == std::string_view::npos) out.emplace_back(url_decode(part), std::string());
+        else out.emplace_back(url_decode(part.substr(0, eq)), url_decode(part.substr(eq + 1)));
+    }
+    return out;
+}
+
+std::optional<std::string> query_get(const QueryParams& params, std::string_view key) {
+    for (const auto& [k, v] : params)
+        if (k == key) return v;
+    return std::nullopt;
+}
+
+std::string build_query(const QueryParams& params) {
+    std::string out;
+    for (const auto& [k, v] : params) {
+        if (!out.empty()) out.push_back('&');
+        out += url_encode(k);
+        out.push_back('=');
+        out += url_encode(v);
+    }
+    return out;
+}
+
+bool iequals(std::string_view a, std::string_view b) {
+    return a.size() == b.size() &&
+           std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
+               return std::tolower(static_cast<unsigned char>(x)) == std::tolower(static_cast<unsigned char>(y));
+           });
+}
+
+std::string to_lower(std::string_view s) {
+    std::string out(s);
+    for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    return out;
+}
+
+std::string_view trim(std::string_view s) {
+    while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front()))) s.remove_prefix(1);
+    while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.remove_suffix(1);
+    return s;
+}
+
+std::vector<std::string_view> split(std::string_view s, char sep) {
+    std::vector<std::string_view> out;
+    std::size_t start = 0;
+    while (true) {
+        auto pos = s.find(sep, start);
+        if (pos == std::string_view::npos) {
+            out.push_back(s.substr(start));
+            break;
+        }
+        out.push_back(s.substr(start, pos - start));
+        start = pos + 1;
+    }
+    return out;
+}
+
+bool starts_with(std::string_view s, std::string_view prefix) { return s.substr(0, prefix.size()) == prefix; }
+
+bool constant_time_equals(std::string_view a, std::string_view b) {
+    // Length is not secret (API keys have a fixed length); the content is.
+    if (a.size() != b.size() || a.empty()) return false;
+    return sodium_memcmp(a.data(), b.data(), a.size()) == 0;
+}
+
+std::string random_hex(std::size_t bytes) {
+    std::string raw(bytes, '\0');
+    randombytes_buf(raw.data(), raw.size());
+    std::string out(bytes * 2 + 1, '\0');
+    sodium_bin2hex(out.data(), out.size(), reinterpret_cast<const unsigned char*>(raw.data()), raw.size());
+    out.resize(bytes * 2);
+    sodium_memzero(raw.data(), raw.size());
+    return out;
+}
+
+static void redact_after(std::string& s, std::string_view marker, std::string_view stop_chars) {
+    std::size_t pos = 0;
+    const std::string lower = to_lower(s);
+    std::string lower_marker = to_lower(marker);
+    std::vector<std::pair<std::size_t, std::size_t>> spans;
+    while ((pos = lower.find(lower_marker, pos)) != std::string::npos) {
+        std::size_t start = pos + marker.size();
+        std::size_t end = start;
+        while (end < s.size() && stop_chars.find(s[end]) == std::string_view::npos) ++end;
+        if (end > start) spans.emplace_back(start, end);
+        pos = end;
+    }
+    for (auto it = spans.rbegin(); it != spans.rend(); ++it) s.replace(it->first, it->second - it->first, "***");
+}
+
+std::string redact(std::string_view message, const std::vector<std::string>& secrets) {
+    std::string s(message);
+    for (const auto& secret : secrets) {
+        if (secret.size() < 4) continue;  // too short to be a token; avoids mangling text
+        std::size_t pos = 0;
+        while ((pos = s.find(secret, pos)) != std::string::npos) {
+            s.replace(pos, secret.size(), "***");
+            pos += 3;
+        }
+    }
+    // Query-string and header forms, whatever the token.
+    redact_after(s, "X-Plex-Token=", "&# \"'\r\n");
+    redact_after(s, "X-Plex-Token: ", "\r\n\"");
+    redact_after(s, "apikey=", "&# \"'\r\n");
+    redact_after(s, "\"authToken\":\"", "\"");
+    redact_after(s, "\"accessToken\":\"", "\"");
+    redact_after(s, "\"token\":\"", "\"");
+    return s;
+}
+
+}  // namespace pb::text

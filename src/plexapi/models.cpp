@@ -1,0 +1,268 @@
+#include "plexapi/models.hpp"
+
+#include <charconv>
+
+#include "common/text.hpp"
+#include "plexapi/wire.hpp"
+
+namespace pb::plexapi {
+
+// The object a response is "about": JSON puts it at the top, XML in a
+// single root element (<pin>, <user>).
+static const Node& subject(const Node& root, std::string_view xml_root) {
+    const Node* n = root.first(xml_root);
+    return n ? *n : root;
+}
+
+Parsed<Pin> parse_pin(std::string_view body) {
+    auto w = parse_wire(body);
+    if (!w.root) return Parsed<Pin>::fail(w.error);
+    const Node& n = subject(*w.root, "pin");
+    Pin p;
+    auto id = n.integer("id");
+    if (!id || *id <= 0) return Parsed<Pin>::fail("the PIN has no id");
+    p.id = *id;
+    p.code = n.str("code");
+    if (p.code.empty()) return Parsed<Pin>::fail("the PIN has no code");
+    p.client_identifier = n.str("clientIdentifier");
+    p.expires_in_s = n.integer("expiresIn").value_or(0);
+    p.expires_at = n.str("expiresAt");
+    if (const std::string* t = n.attr("authToken"); t && !t->empty()) p.auth_token = *t;
+    return Parsed<Pin>{p, {}};
+}
+
+bool Account::has_plex_pass() const { return subscription_active || plexpass_role; }
+
+Parsed<Account> parse_account(std::string_view body) {
+    auto w = parse_wire(body);
+    if (!w.root) return Parsed<Account>::fail(w.error);
+    const Node& n = subject(*w.root, "user");
+    Account a;
+    a.id = n.integer("id").value_or(0);
+    a.uuid = n.str("uuid");
+    a.username = n.str("username");
+    a.email = n.str("email");
+    a.title = n.str("title");
+    if (a.username.empty() && a.uuid.empty()) return Parsed<Account>::fail("the account has no username");
+    if (const Node* sub = n.first("subscription")) {
+        a.subscription_active = sub->boolean("active").value_or(false);
+        if (const auto* feats = sub->kids("features")) {
+            for (const auto& f : *feats) {
+                if (auto v = f.attr("value")) a.features.push_back(*v);  // JSON: array of strings
+                if (const auto* inner = f.kids("feature"))              // XML: <features><feature id/>
+                    for (const auto& x : *inner) a.features.push_back(x.str("id"));
+            }
+        }
+    }
+    if (const auto* roles = n.kids("roles")) {
+        for (const auto& r : *roles) {
+            if (r.str("value") == "plexpass") a.plexpass_role = true;
+            if (const auto* inner = r.kids("role"))
+                for (const auto& x : *inner)
+                    if (x.str("id") == "plexpass") a.plexpass_role = true;
+        }
+    }
+    return Parsed<Account>{a, {}};
+}
+
+bool Resource::is_server() const {
+    for (auto part : text::split(provides, ','))
+        if (text::trim(part) == "server") return true;
+    return false;
+}
+
+static Connection read_connection(const Node& c) {
+    Connection k;
+    k.protocol = c.str("protocol");
+    k.address = c.str("address");
+    k.port = c.integer("port").value_or(0);
+    k.uri = c.str("uri");
+    k.local = c.boolean("local").value_or(false);
+    k.relay = c.boolean("relay").value_or(false);
+    k.ipv6 = c.boolean("IPv6").value_or(false);
+    return k;
+}
+
+Parsed<std::vector<Resource>> parse_resources(std::string_view body) {
+    auto w = parse_wire(body);
+    if (!w.root) return Parsed<std::vector<Resource>>::fail(w.error);
+    const std::vector<Node>* devices = w.root->kids("_items");  // v2 JSON: a bare array
+    if (const Node* mc = media_container(*w.root)) devices = mc->kids("Device");
+    std::vector<Resource> out;
+    if (devices == nullptr) {
+        // An empty JSON array or an empty <MediaContainer/> is a valid "no devices".
+        if (w.root->kids("_items") || media_container(*w.root) || w.root->attrs.empty()) return {out, {}};
+        return Parsed<std::vector<Resource>>::fail("the answer is not a list of resources");
+    }
+    for (const auto& d : *devices) {
+        Resource r;
+        r.name = d.str("name");
+        r.product = d.str("product");
+        r.product_version = d.str("productVersion");
+        r.platform = d.str("platform");
+        r.device = d.str("device");
+        r.client_identifier = d.str("clientIdentifier");
+        r.provides = d.str("provides");
+        r.owned = d.boolean("owned").value_or(false);
+        r.presence = d.boolean("presence").value_or(false);
+        r.https_required = d.boolean("httpsRequired").value_or(false);
+        r.access_token = d.str("accessToken");
+        r.source_title = d.str("sourceTitle");
+        r.public_address = d.str("publicAddress");
+        for (const char* group : {"connections", "Connection"})
+            if (const auto* conns = d.kids(group))
+                for (const auto& c : *conns) r.connections.push_back(read_connection(c));
+        out.push_back(std::move(r));
+    }
+    return {out, {}};
+}
+
+Parsed<Identity> parse_identity(std::string_view body) {
+    auto w = parse_wire(body);
+    if (!w.root) return Parsed<Identity>::fail(w.error);
+    const Node* mc = media_container(*w.root);
+    if (mc == nullptr) return Parsed<Identity>::fail("no MediaContainer in the identity answer");
+    Identity id{mc->str("machineIdentifier"), mc->str("version")};
+    if (id.machine_identifier.empty()) return Parsed<Identity>::fail("the identity has no machineIdentifier");
+    return {id, {}};
+}
+
+Parsed<std::vector<Section>> parse_sections(std::string_view body) {
+    auto w = parse_wire(body);
+    if (!w.root) return Parsed<std::vector<Section>>::fail(w.error);
+    const Node* mc = media_container(*w.root);
+    if (mc == nullptr) return Parsed<std::vector<Section>>::fail("no MediaContainer in the sections answer");
+    std::vector<Section> out;
+    if (const auto* dirs = mc->kids("Directory")) {
+        for (const auto& d : *dirs) {
+            Section s;
+            s.key = d.str("key");
+            s.title = d.str("title");
+            s.type = d.str("type");
+            s.agent = d.str("agent");
+            s.scanner = d.str("scanner");
+            s.language = d.str("language");
+            s.uuid = d.str("uuid");
+            s.updated_at = d.integer("updatedAt").value_or(0);
+            s.created_at = d.integer("createdAt").value_or(0);
+            s.hidden = d.boolean("hidden").value_or(false);
+            if (const auto* locs = d.kids("Location"))
+                for (const auto& l : *locs) s.locations.push_back(l.str("path"));
+            if (s.key.empty()) continue;  // not a library section
+            out.push_back(std::move(s));
+        }
+    }
+    return {out, {}};
+}
+
+static MediaItem read_item(const Node& m) {
+    MediaItem it;
+    it.rating_key = m.str("ratingKey");
+    it.key = m.str("key");
+    it.type = m.str("type");
+    it.title = m.str("title");
+    it.guid = m.str("guid");
+    if (const auto* g = m.kids("Guid"))
+        for (const auto& x : *g) {
+            std::string id = x.str("id");
+            if (!id.empty()) it.guids.push_back(std::move(id));
+        }
+    it.library_section_id = m.integer("librarySectionID").value_or(-1);
+    it.parent_rating_key = m.str("parentRatingKey");
+    it.grandparent_rating_key = m.str("grandparentRatingKey");
+    it.grandparent_guid = m.str("grandparentGuid");
+    it.grandparent_title = m.str("grandparentTitle");
+    it.index = m.integer("index").value_or(-1);
+    it.parent_index = m.integer("parentIndex").value_or(-1);
+    it.year = m.integer("year").value_or(-1);
+    it.added_at = m.integer("addedAt").value_or(0);
+    it.child_count = m.integer("childCount").value_or(-1);
+    if (const auto* media = m.kids("Media"))
+        for (const auto& md : *media)
+            if (const auto* parts = md.kids("Part"))
+                for (const auto& p : *parts) {
+                    std::string f = p.str("file");
+                    if (!f.empty()) it.files.push_back(std::move(f));
+                }
+    return it;
+}
+
+Parsed<ItemPage> parse_items(std::string_view body) {
+    auto w = parse_wire(body);
+    if (!w.root) return Parsed<ItemPage>::fail(w.error);
+    const Node* mc = media_container(*w.root);
+    if (mc == nullptr) return Parsed<ItemPage>::fail("no MediaContainer in the answer");
+    ItemPage page;
+    page.offset = mc->integer("offset").value_or(0);
+    page.total_size = mc->integer("totalSize").value_or(-1);
+    page.size = mc->integer("size").value_or(0);
+    page.library_section_id = mc->integer("librarySectionID").value_or(-1);
+    // JSON lists items under "Metadata"; XML names each element by kind.
+    for (const char* group : {"Metadata", "Video", "Directory", "Track", "Photo"})
+        if (const auto* items = mc->kids(group))
+            for (const auto& m : *items) {
+                MediaItem it = read_item(m);
+                if (it.library_section_id < 0) it.library_section_id = page.library_section_id;
+                page.items.push_back(std::move(it));
+            }
+    return {page, {}};
+}
+
+Parsed<std::vector<Webhook>> parse_webhooks(std::string_view body) {
+    auto w = parse_wire(body);
+    if (!w.root) return Parsed<std::vector<Webhook>>::fail(w.error);
+    std::vector<Webhook> out;
+    const std::vector<Node>* list = w.root->kids("_items");
+    if (const Node* mc = media_container(*w.root)) list = mc->kids("Webhook");
+    if (list)
+        for (const auto& n : *list) {
+            std::string url = n.str("url");
+            if (!url.empty()) out.push_back({url});
+        }
+    return {out, {}};
+}
+
+static int64_t to_i64(std::string_view s) {
+    int64_t v = -1;
+    auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+    if (ec != std::errc() || p != s.data() + s.size()) return -1;
+    return v;
+}
+
+bool read_guid(std::string_view guid, ExternalIds& ids) {
+    auto sep = guid.find("://");
+    if (sep == std::string_view::npos) return false;
+    std::string_view scheme = guid.substr(0, sep);
+    std::string_view rest = guid.substr(sep + 3);
+    if (auto q = rest.find('?'); q != std::string_view::npos) rest = rest.substr(0, q);
+    if (text::starts_with(scheme, "com.plexapp.agents.")) scheme.remove_prefix(19);
+    auto parts = text::split(rest, '/');
+    std::string_view first = parts.empty() ? std::string_view() : parts[0];
+    if (first.empty()) return false;
+    if (scheme == "imdb") {
+        if (!text::starts_with(first, "tt")) return false;
+        if (ids.imdb.empty()) ids.imdb = std::string(first);
+        return true;
+    }
+    if (scheme == "tmdb" || scheme == "themoviedb") {
+        int64_t v = to_i64(first);
+        if (v <= 0) return false;
+        if (ids.tmdb < 0) ids.tmdb = v;
+        return true;
+    }
+    if (scheme == "tvdb" || scheme == "thetvdb") {
+        int64_t v = to_i64(first);
+        if (v <= 0) return false;
+        if (ids.tvdb < 0) ids.tvdb = v;
+        if (parts.size() >= 3) {
+            int64_t s = to_i64(parts[1]);
+            int64_t e = to_i64(parts[2]);
+            if (s >= 0 && ids.season < 0) ids.season = static_cast<int32_t>(s);
+            if (e >= 0 && ids.episode < 0) ids.episode = static_cast<int32_t>(e);
+        }
+        return true;
+    }
+    return false;
+}
+
+}  // namespace pb::plexapi
