@@ -429,6 +429,9 @@ void Simulator::State::handle_pms(std::size_t server_index, Behaviour behaviour,
         mc.set("size", int64_t{0}).set("claimed", true).set("machineIdentifier", mid).set("version", s.version);
         return reply(render(req, mc));
     }
+    // A different server answering on this address does not know our token.
+    if (behaviour == Behaviour::wrong_identity)
+        return reply(Response{401, "text/html", {}, "<html><head><title>Unauthorized</title></head></html>"});
     // Everything else needs a token the server accepts.
     std::string token = token_of(req);
     bool ok = !token.empty() && (token == s.access_token || (s.owned && token == account.token)) &&
@@ -707,6 +710,17 @@ void Simulator::revoke_token(const std::string& token, int status) {
 void Simulator::set_plextv_down(bool down) {
     std::lock_guard lock(state_->mu);
     state_->plextv_down = down;
+}
+
+std::string Simulator::rotate_account_token() {
+    std::lock_guard lock(state_->mu);
+    state_->account.token = "sim-account-token-" + text::random_hex(10);
+    return state_->account.token;
+}
+
+std::string Simulator::account_token() const {
+    std::lock_guard lock(state_->mu);
+    return state_->account.token;
 }
 
 void Simulator::set_resources_v2_broken(bool broken) {

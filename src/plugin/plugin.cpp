@@ -108,18 +108,18 @@ pb_status Plugin::init() {
 }
 
 pb_status Plugin::start() {
-    work_ = std::make_unique<boost::asio::executor_work_guard<boost::asio::io_context::executor_type>>(ioc_.get_executor());
+    work_ = std::make_unique<boost::asio::executor_work_guard<boost::asio::io_context::executor_type>>(ioc_->get_executor());
     thread_ = std::thread([this] {
         while (!stopping_) {
             try {
-                ioc_.run();
+                ioc_->run();
                 return;
             } catch (const std::exception& e) {
                 log().error("internal error, recovered: {}", e.what());
             }
         }
     });
-    boost::asio::post(ioc_, [this] {
+    boost::asio::post(*ioc_, [this] {
         seal_plaintext_secrets();
         auth_->on_start();
     });
@@ -134,7 +134,7 @@ void Plugin::destroy() {
         if (client_) client_->shutdown();
     }
     work_.reset();
-    ioc_.stop();
+    ioc_->stop();
     if (thread_.joinable()) thread_.join();
     // Requests still waiting for an answer get one now: the host may not
     // hear from us after destroy returns.
@@ -151,6 +151,14 @@ void Plugin::destroy() {
         resp.body = pb_str{body, sizeof body - 1};
         host_.respond(host_.host_ctx, r, &resp);
     }
+    // Work still queued (and the connections it owns) is destroyed now,
+    // while everything it refers to is alive; its replies find nothing
+    // pending and stay silent.
+    {
+        std::lock_guard lock(client_mu_);
+        client_.reset();
+    }
+    ioc_.reset();
     auth_.reset();
     log_->detach();
 }
@@ -274,11 +282,11 @@ std::shared_ptr<http::Client> Plugin::client() {
         std::string err;
         http::ClientOptions opts;
         opts.extra_ca_file = ca;
-        auto c = http::Client::create(ioc_, opts, log_->shared(), &err);
+        auto c = http::Client::create(*ioc_, opts, log_->shared(), &err);
         if (!c) {
             log().error("{}; using the system certificates only", err);
             opts.extra_ca_file.clear();
-            c = http::Client::create(ioc_, opts, log_->shared(), &err);
+            c = http::Client::create(*ioc_, opts, log_->shared(), &err);
         }
         if (client_) client_->shutdown();
         client_ = c;

@@ -54,7 +54,7 @@ public:
     void settings_changed(std::string_view json);
 
     // ---- services for components ----
-    boost::asio::io_context& io() { return ioc_; }
+    boost::asio::io_context& io() { return *ioc_; }
     spdlog::logger& log() { return log_->logger(); }
     log::SecretRegistry& secrets() { return log_->secrets(); }
     vault::Vault& vault() { return *vault_; }
@@ -89,7 +89,8 @@ private:
     std::string data_dir_;
     std::unique_ptr<log::HostLog> log_;
     std::unique_ptr<vault::Vault> vault_;
-    boost::asio::io_context ioc_;
+    // A pointer so destroy() can drop queued work while the rest is alive.
+    std::unique_ptr<boost::asio::io_context> ioc_ = std::make_unique<boost::asio::io_context>();
     std::unique_ptr<boost::asio::executor_work_guard<boost::asio::io_context::executor_type>> work_;
     std::thread thread_;
     std::atomic<bool> stopping_{false};

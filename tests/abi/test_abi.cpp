@@ -1,0 +1,280 @@
+// A fake host that dlopens the real libplexbridge.so: symbol hygiene, the
+// version/size negotiation matrix, registration against the manifest, a
+// routed request, events, and a clean unload.
+#include <dlfcn.h>
+#include <gtest/gtest.h>
+
+#include <boost/json.hpp>
+#include <condition_variable>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <mutex>
+#include <sstream>
+
+#include "plexbridge_plugin.h"
+
+extern int pb_header_cpp_check();
+
+namespace bj = boost::json;
+
+namespace {
+
+std::string S(pb_str s) { return std::string(s.data ? s.data : "", s.len); }
+
+struct FakeHost {
+    std::mutex mu;
+    std::condition_variable cv;
+    std::vector<std::string> logs;
+    std::vector<bj::object> settings_reg;
+    std::vector<std::tuple<std::string, std::string, pb_route_desc>> routes;
+    std::vector<std::string> events;
+    bj::object settings;
+    std::string data_dir;
+    int responses = 0;
+    int last_status = 0;
+    std::string last_body;
+    int calls_after_destroy = 0;
+    bool destroyed = false;
+    pb_plugin_api plugin{};
+
+    pb_host_api table(uint32_t abi_version = PB_ABI_VERSION) {
+        pb_host_api h;
+        PB_STRUCT_INIT(h);
+        h.abi_version = abi_version;
+        h.host_ctx = this;
+        h.data_dir = pb_str{data_dir.data(), data_dir.size()};
+        h.log = [](void* c, pb_log_level, pb_str m) {
+            auto* self = static_cast<FakeHost*>(c);
+            std::lock_guard l(self->mu);
+            if (self->destroyed) self->calls_after_destroy++;
+            self->logs.push_back(S(m));
+        };
+        h.register_setting = [](void* c, const pb_setting_desc* d) {
+            static const char* types[] = {"?", "bool", "int", "string", "string_list", "json"};
+            static_cast<FakeHost*>(c)->settings_reg.push_back(
+                bj::object{{"name", S(d->name)}, {"type", types[d->type]}, {"default", bj::parse(S(d->default_json))},
+                           {"description", S(d->description)}, {"secret", d->secret != 0}});
+            auto* self = static_cast<FakeHost*>(c);
+            self->settings[S(d->name)] = bj::parse(S(d->default_json));
+            return PB_OK;
+        };
+        h.register_route = [](void* c, const pb_route_desc* d) {
+            static_cast<FakeHost*>(c)->routes.emplace_back(S(d->method), S(d->path_pattern), *d);
+            return PB_OK;
+        };
+        h.subscribe_event = [](void* c, pb_str n) {
+            static_cast<FakeHost*>(c)->events.push_back(S(n));
+            return PB_OK;
+        };
+        h.settings_read = [](void* c, pb_str_sink sink, void* ctx) {
+            auto* self = static_cast<FakeHost*>(c);
+            std::string s;
+            {
+                std::lock_guard l(self->mu);
+                s = bj::serialize(self->settings);
+            }
+            sink(ctx, pb_str{s.data(), s.size()});
+            return PB_OK;
+        };
+        h.settings_write = [](void* c, pb_str patch, pb_str_sink, void*) {
+            auto* self = static_cast<FakeHost*>(c);
+            std::string all;
+            {
+                std::lock_guard l(self->mu);
+                auto parsed = bj::parse(S(patch));
+                for (auto& [k, v] : parsed.as_object()) self->settings[k] = v;
+                all = bj::serialize(self->settings);
+            }
+            if (self->plugin.settings_changed) self->plugin.settings_changed(self->plugin.plugin_ctx, pb_str{all.data(), all.size()});
+            return PB_OK;
+        };
+        h.respond = [](void* c, pb_responder*, const pb_http_response* r) {
+            auto* self = static_cast<FakeHost*>(c);
+            std::lock_guard l(self->mu);
+            if (self->destroyed) self->calls_after_destroy++;
+            self->responses++;
+            self->last_status = r->status;
+            self->last_body = S(r->body);
+            self->cv.notify_all();
+        };
+        h.request_search = [](void*, const pb_search_request*) { return PB_SEARCH_QUEUED; };
+        return h;
+    }
+
+    bool logged(const std::string& needle) {
+        std::lock_guard l(mu);
+        for (auto& s : logs)
+            if (s.find(needle) != std::string::npos) return true;
+        return false;
+    }
+};
+
+class Abi : public ::testing::Test {
+protected:
+    void SetUp() override {
+        lib = dlopen(PB_PLUGIN_PATH, RTLD_NOW | RTLD_LOCAL);
+        ASSERT_NE(lib, nullptr) << dlerror();
+        version = reinterpret_cast<pb_abi_version_fn>(dlsym(lib, PB_ABI_VERSION_SYMBOL));
+        entry = reinterpret_cast<pb_entry_fn>(dlsym(lib, PB_ENTRY_SYMBOL));
+        ASSERT_TRUE(version && entry);
+        host.data_dir = (std::filesystem::temp_directory_path() / ("pbabi-" + std::to_string(::getpid()) + "-" +
+                                                                   std::to_string(counter++)))
+                            .string();
+        std::filesystem::create_directories(host.data_dir);
+    }
+    void TearDown() override {
+        if (lib) dlclose(lib);
+    }
+    pb_status load(pb_host_api h, uint32_t plugin_table_size = sizeof(pb_plugin_api)) {
+        std::memset(&host.plugin, 0, sizeof host.plugin);
+        host.plugin.struct_size = plugin_table_size;
+        return entry(&h, &host.plugin);
+    }
+    void* lib = nullptr;
+    pb_abi_version_fn version = nullptr;
+    pb_entry_fn entry = nullptr;
+    FakeHost host;
+    static inline int counter = 0;
+};
+
+}  // namespace
+
+TEST(Header, CompilesAsCAndCpp) { EXPECT_EQ(pb_header_cpp_check(), 2); }
+
+TEST_F(Abi, ExportsOnlyTheTwoEntryPoints) {
+    EXPECT_EQ(version(), PB_ABI_VERSION);
+    // Statically linked libraries stay hidden.
+    EXPECT_EQ(dlsym(lib, "_ZN4pugi12xml_documentC1Ev"), nullptr) << "pugixml leaked";
+    EXPECT_EQ(dlsym(lib, "_ZN5boost4json5parseENS0_11string_viewERNS_6system10error_codeENS0_11storage_ptrERKNS0_13parse_optionsE"), nullptr);
+    std::ifstream maps("/proc/self/maps");
+    (void)maps;
+}
+
+TEST_F(Abi, NegotiationMatrix) {
+    struct Case {
+        uint32_t major, minor;
+        int32_t size_delta;  // bytes removed from the host table
+        pb_status expected;
+        const char* log;
+    };
+    const uint32_t M = PB_ABI_VERSION_MAJOR;
+    std::vector<Case> cases = {
+        {M, PB_ABI_VERSION_MINOR, 0, PB_OK, nullptr},
+        {M, PB_ABI_VERSION_MINOR + 3, 0, PB_OK, nullptr},   // a newer host is fine
+        {M + 1, 0, 0, PB_ERR_ABI, "needs ABI 1.x"},         // another major
+        {M - 1, 9, 0, PB_ERR_ABI, "needs ABI 1.x"},
+        {M, PB_ABI_VERSION_MINOR, static_cast<int32_t>(sizeof(void*)), PB_ERR_ABI, "smaller than ABI"},  // truncated table
+    };
+    for (const auto& c : cases) {
+        SCOPED_TRACE(std::to_string(c.major) + "." + std::to_string(c.minor) + " -" + std::to_string(c.size_delta));
+        FakeHost h2;
+        h2.data_dir = host.data_dir;
+        auto t = h2.table(PB_MAKE_ABI_VERSION(c.major, c.minor));
+        t.struct_size -= c.size_delta;
+        std::memset(&h2.plugin, 0, sizeof h2.plugin);
+        h2.plugin.struct_size = sizeof h2.plugin;
+        pb_status st = entry(&t, &h2.plugin);
+        EXPECT_EQ(st, c.expected);
+        if (c.log) EXPECT_TRUE(h2.logged(c.log)) << (h2.logs.empty() ? "no log" : h2.logs.back());
+        if (c.expected != PB_OK) EXPECT_TRUE(h2.routes.empty() || st != PB_OK);
+        if (st == PB_OK) {
+            h2.plugin.destroy(h2.plugin.plugin_ctx);
+        }
+    }
+    // A host whose plugin table is older than 1.0's is refused too.
+    FakeHost h3;
+    h3.data_dir = host.data_dir;
+    auto t = h3.table();
+    std::memset(&h3.plugin, 0, sizeof h3.plugin);
+    h3.plugin.struct_size = offsetof(pb_plugin_api, on_event);
+    EXPECT_EQ(entry(&t, &h3.plugin), PB_ERR_ABI);
+    EXPECT_EQ(entry(nullptr, &h3.plugin), PB_ERR_INVALID_ARGUMENT);
+}
+
+TEST_F(Abi, RegistrationMatchesTheManifest) {
+    ASSERT_EQ(load(host.table()), PB_OK);
+    std::ifstream f(PB_MANIFEST_PATH);
+    std::stringstream ss;
+    ss << f.rdbuf();
+    auto manifest = bj::parse(ss.str()).as_object();
+    EXPECT_EQ(manifest.at("id").as_string(), S(host.plugin.plugin_id));
+    EXPECT_EQ(manifest.at("version").as_string(), S(host.plugin.plugin_version));
+    EXPECT_EQ(manifest.at("abi_version").as_string(),
+              std::to_string(PB_ABI_VERSION_MAJOR) + "." + std::to_string(PB_ABI_VERSION_MINOR));
+    const auto& settings = manifest.at("settings").as_array();
+    ASSERT_EQ(settings.size(), host.settings_reg.size());
+    for (std::size_t i = 0; i < settings.size(); ++i) EXPECT_EQ(settings[i].as_object(), host.settings_reg[i]) << i;
+    const auto& routes = manifest.at("routes").as_array();
+    ASSERT_EQ(routes.size(), host.routes.size());
+    for (std::size_t i = 0; i < routes.size(); ++i) {
+        const auto& r = routes[i].as_object();
+        EXPECT_EQ(r.at("method").as_string(), std::get<0>(host.routes[i]));
+        EXPECT_EQ(r.at("path").as_string(), std::get<1>(host.routes[i]));
+        EXPECT_EQ(r.at("auth").as_string() == "apikey", std::get<2>(host.routes[i]).auth == PB_ROUTE_AUTH_HOST_APIKEY);
+    }
+    std::vector<std::string> events;
+    for (const auto& e : manifest.at("events").as_array()) events.emplace_back(e.as_string());
+    EXPECT_EQ(events, host.events);
+    host.plugin.destroy(host.plugin.plugin_ctx);
+}
+
+TEST_F(Abi, RoutesAnswerThroughRespondAndNothingAfterDestroy) {
+    ASSERT_EQ(load(host.table()), PB_OK);
+    ASSERT_EQ(host.plugin.start(host.plugin.plugin_ctx), PB_OK);
+    // The client identifier was generated and stored through settings_write.
+    EXPECT_EQ(host.settings.at("client_identifier").as_string().size(), 32u);
+    const pb_route_desc* logout = nullptr;
+    for (auto& [m, p, d] : host.routes)
+        if (p == "/api/plex/oauth/logout") logout = &d;
+    ASSERT_NE(logout, nullptr);
+    pb_http_request req;
+    PB_STRUCT_INIT(req);
+    req.method = pb_str{"POST", 4};
+    req.path = pb_str{"/api/plex/oauth/logout", 22};
+    logout->handler(logout->route_ctx, &req, reinterpret_cast<pb_responder*>(0x1));
+    {
+        std::unique_lock l(host.mu);
+        ASSERT_TRUE(host.cv.wait_for(l, std::chrono::seconds(5), [&] { return host.responses == 1; }));
+        EXPECT_EQ(host.last_status, 200);
+    }
+    // Events return at once, whatever the payload.
+    pb_event ev;
+    PB_STRUCT_INIT(ev);
+    ev.name = pb_str{"subtitle.downloaded", 19};
+    ev.payload_json = pb_str{"{not json", 9};
+    host.plugin.on_event(host.plugin.plugin_ctx, &ev);
+    // Validation names the field.
+    std::string err;
+    auto sink = [](void* c, pb_str m) { static_cast<std::string*>(c)->assign(m.data, m.len); };
+    std::string bad = R"({"port": 0})";
+    EXPECT_EQ(host.plugin.validate_settings(host.plugin.plugin_ctx, pb_str{bad.data(), bad.size()}, sink, &err),
+              PB_ERR_INVALID_ARGUMENT);
+    EXPECT_EQ(err.rfind("port", 0), 0u);
+    host.plugin.destroy(host.plugin.plugin_ctx);
+    {
+        std::lock_guard l(host.mu);
+        host.destroyed = true;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    std::lock_guard l(host.mu);
+    EXPECT_EQ(host.calls_after_destroy, 0);
+}
+
+TEST_F(Abi, PendingRequestsAreAnsweredAtDestroy) {
+    ASSERT_EQ(load(host.table()), PB_OK);
+    // Not started: the io thread does not run, so the request stays pending.
+    const pb_route_desc* validate = nullptr;
+    for (auto& [m, p, d] : host.routes)
+        if (p == "/api/plex/oauth/validate") validate = &d;
+    ASSERT_NE(validate, nullptr);
+    pb_http_request req;
+    PB_STRUCT_INIT(req);
+    req.method = pb_str{"GET", 3};
+    req.path = pb_str{"/api/plex/oauth/validate", 24};
+    validate->handler(validate->route_ctx, &req, reinterpret_cast<pb_responder*>(0x2));
+    host.plugin.destroy(host.plugin.plugin_ctx);
+    std::lock_guard l(host.mu);
+    EXPECT_EQ(host.responses, 1);
+    EXPECT_EQ(host.last_status, 503);
+}

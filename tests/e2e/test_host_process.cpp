@@ -1,0 +1,106 @@
+// The real plexbridge-host binary, started as a user starts it.
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <boost/json.hpp>
+#include <cstdio>
+
+#include "harness.hpp"
+
+namespace {
+
+struct Process {
+    pid_t pid = -1;
+    FILE* out = nullptr;
+    std::string first_line;
+    ~Process() { stop(); }
+    bool start(std::vector<std::string> args) {
+        int fds[2];
+        if (pipe(fds) != 0) return false;
+        pid = fork();
+        if (pid == 0) {
+            dup2(fds[1], 1);
+            close(fds[0]);
+            std::vector<char*> argv;
+            std::string bin = PB_HOST_PATH;
+            argv.push_back(bin.data());
+            for (auto& a : args) argv.push_back(a.data());
+            argv.push_back(nullptr);
+            execv(bin.c_str(), argv.data());
+            _exit(127);
+        }
+        close(fds[1]);
+        out = fdopen(fds[0], "r");
+        char buf[512];
+        if (fgets(buf, sizeof buf, out)) first_line = buf;
+        return true;
+    }
+    int stop() {
+        if (pid <= 0) return -1;
+        kill(pid, SIGTERM);
+        int status = 0;
+        waitpid(pid, &status, 0);
+        pid = -1;
+        if (out) fclose(out);
+        out = nullptr;
+        return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    }
+};
+
+}  // namespace
+
+TEST(HostProcess, StartsServesDefaultsAndRefusesWithoutTheKey) {
+    auto dir = pbtest::temp_dir("proc");
+    Process p;
+    ASSERT_TRUE(p.start({"--plugin", PB_PLUGIN_PATH, "--data-dir", dir, "--listen", "127.0.0.1:0", "--apikey", "k-123456"}));
+    auto pos = p.first_line.find("http://127.0.0.1:");
+    ASSERT_NE(pos, std::string::npos) << p.first_line;
+    std::string base = p.first_line.substr(pos, p.first_line.find_first_of(" \n", pos) - pos);
+    pbtest::Caller c;
+    auto none = c.call("GET", base + "/api/settings/plex");
+    ASSERT_TRUE(none.response);
+    EXPECT_EQ(none.response->status, 401);
+    EXPECT_EQ(c.call("GET", base + "/api/settings/plex", "", {{"X-API-KEY", "k-123457"}}).response->status, 401);
+    auto ok = c.call("GET", base + "/api/settings/plex", "", {{"X-API-KEY", "k-123456"}});
+    ASSERT_EQ(ok.response->status, 200);
+    auto data = boost::json::parse(ok.response->body).at("data").as_object();
+    EXPECT_EQ(data.at("use_plex").as_bool(), false);
+    EXPECT_EQ(data.at("port").as_int64(), 32400);
+    EXPECT_EQ(data.at("plextv_url").as_string(), "https://plex.tv");
+    EXPECT_EQ(c.call("GET", base + "/api/settings/plex?apikey=k-123456").response->status, 200);
+    // A setting stored through the API survives a restart.
+    auto patch = c.call("PATCH", base + "/api/settings/plex", R"({"use_plex": true, "movie_library": ["1"]})",
+                        {{"X-API-KEY", "k-123456"}});
+    EXPECT_EQ(patch.response->status, 200);
+    auto bad = c.call("PATCH", base + "/api/settings/plex", R"({"ssl": "maybe"})", {{"X-API-KEY", "k-123456"}});
+    EXPECT_EQ(bad.response->status, 400);
+    EXPECT_NE(bad.response->body.find("ssl"), std::string::npos);
+    EXPECT_EQ(p.stop(), 0) << "SIGTERM stops cleanly";
+    Process again;
+    ASSERT_TRUE(again.start({"--plugin", PB_PLUGIN_PATH, "--data-dir", dir, "--listen", "127.0.0.1:0", "--apikey", "k-123456"}));
+    pos = again.first_line.find("http://127.0.0.1:");
+    base = again.first_line.substr(pos, again.first_line.find_first_of(" \n", pos) - pos);
+    auto kept = boost::json::parse(c.call("GET", base + "/api/settings/plex?apikey=k-123456").response->body);
+    EXPECT_EQ(kept.at("data").at("use_plex").as_bool(), true);
+    EXPECT_EQ(kept.at("data").at("movie_library").as_array().size(), 1u);
+}
+
+TEST(HostProcess, BodiesAreBounded) {
+    auto dir = pbtest::temp_dir("proc");
+    Process p;
+    ASSERT_TRUE(p.start({"--plugin", PB_PLUGIN_PATH, "--data-dir", dir, "--listen", "127.0.0.1:0", "--apikey", "k-1"}));
+    auto pos = p.first_line.find("http://127.0.0.1:");
+    std::string base = p.first_line.substr(pos, p.first_line.find_first_of(" \n", pos) - pos);
+    pbtest::Caller c;
+    auto big = c.call("POST", base + "/api/plex/apikey", std::string(200 * 1024, 'x'), {{"X-API-KEY", "k-1"}});
+    ASSERT_TRUE(big.response);
+    EXPECT_EQ(big.response->status, 413);
+}
+
+TEST(HostProcess, ExplainsAMissingPlugin) {
+    Process p;
+    ASSERT_TRUE(p.start({"--plugin", "/nonexistent/libplexbridge.so", "--data-dir", pbtest::temp_dir("proc"), "--listen", "127.0.0.1:0"}));
+    EXPECT_EQ(p.stop(), 1);
+}

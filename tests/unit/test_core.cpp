@@ -1,0 +1,265 @@
+// Building blocks: text and URL helpers, durable writes, settings
+// validation, the vault, the PIN table and log redaction.
+#include <gtest/gtest.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+
+#include <csignal>
+
+#include <boost/json.hpp>
+#include <chrono>
+#include <filesystem>
+
+#include "auth/pin_table.hpp"
+#include "common/fs_util.hpp"
+#include "common/json_util.hpp"
+#include "common/text.hpp"
+#include "http/url.hpp"
+#include "log/log.hpp"
+#include "settings/settings.hpp"
+#include "vault/vault.hpp"
+
+namespace bj = boost::json;
+using namespace pb;
+
+namespace {
+std::string temp_dir() {
+    auto p = std::filesystem::temp_directory_path() / ("pbtest-" + text::random_hex(6));
+    std::filesystem::create_directories(p);
+    return p.string();
+}
+}  // namespace
+
+TEST(Text, QueryRoundTripAndRepeats) {
+    auto q = text::parse_query("urls%5B%5D=http%3A%2F%2Fa&urls%5B%5D=b+c&empty=&flag");
+    ASSERT_EQ(q.size(), 4u);
+    EXPECT_EQ(q[0], (std::pair<std::string, std::string>{"urls[]", "http://a"}));
+    EXPECT_EQ(q[1].second, "b c");
+    EXPECT_EQ(q[3].first, "flag");
+    EXPECT_EQ(text::url_decode("%zz%4"), "%zz%4") << "bad escapes are kept, not dropped";
+    EXPECT_EQ(text::url_encode("context[device][product]"), "context%5Bdevice%5D%5Bproduct%5D");
+}
+
+TEST(Text, ConstantTimeEquals) {
+    EXPECT_TRUE(text::constant_time_equals("abc123", "abc123"));
+    EXPECT_FALSE(text::constant_time_equals("abc123", "abc124"));
+    EXPECT_FALSE(text::constant_time_equals("abc", "abc123"));
+    EXPECT_FALSE(text::constant_time_equals("", "")) << "an empty key never authenticates";
+}
+
+TEST(Text, RedactsTokensInEveryForm) {
+    std::string token = "SECRETTOKEN123";
+    std::string r = text::redact("GET /x?X-Plex-Token=abc&y=1 apikey=zzz token " + token + " {\"authToken\":\"qq\"}", {token});
+    EXPECT_EQ(r.find("abc"), std::string::npos);
+    EXPECT_EQ(r.find("zzz"), std::string::npos);
+    EXPECT_EQ(r.find(token), std::string::npos);
+    EXPECT_EQ(r.find("qq"), std::string::npos);
+    EXPECT_NE(r.find("y=1"), std::string::npos);
+}
+
+TEST(Url, ParsesPlexShapes) {
+    auto u = http::parse_url("https://172-18-0-3.client-id2.plex.direct:32400/identity?x=1");
+    ASSERT_TRUE(u);
+    EXPECT_EQ(u->port, 32400);
+    EXPECT_EQ(u->target, "/identity?x=1");
+    EXPECT_EQ(u->origin(), "https://172-18-0-3.client-id2.plex.direct:32400");
+    auto v6 = http::parse_url("http://[::1]:8080");
+    ASSERT_TRUE(v6);
+    EXPECT_EQ(v6->host, "::1");
+    EXPECT_EQ(v6->origin(), "http://[::1]:8080");
+    EXPECT_EQ(http::parse_url("https://plex.tv")->port, 443);
+    EXPECT_FALSE(http::parse_url("ftp://x"));
+    EXPECT_FALSE(http::parse_url("http://user@host/"));
+    EXPECT_FALSE(http::parse_url("http://host:99999/"));
+    EXPECT_EQ(http::join_url("https://plex.tv/", "/api/v2/pins"), "https://plex.tv/api/v2/pins");
+}
+
+TEST(Json, LenientReaders) {
+    auto v = json::parse_lenient("\n\n{\"a\":\"3\",\"b\":3,\"c\":\"1\",\"d\":false,\"e\":null}");
+    ASSERT_TRUE(v);
+    EXPECT_EQ(json::get_int(*v, "a"), 3);
+    EXPECT_EQ(json::get_int(*v, "b"), 3);
+    EXPECT_EQ(json::get_bool(*v, "c"), true);
+    EXPECT_EQ(json::get_bool(*v, "d"), false);
+    EXPECT_FALSE(json::get_string(*v, "e")) << "null is not a string";
+    EXPECT_FALSE(json::get_int(*v, "missing"));
+    EXPECT_EQ(json::sanitize_utf8("\xC4\xE4nikirjat"), "\xEF\xBF\xBD\xEF\xBF\xBDnikirjat");
+}
+
+TEST(Fs, AtomicWriteNeverLeavesAHalfFile) {
+    auto dir = temp_dir();
+    auto path = fs::join(dir, "settings.json");
+    std::string err;
+    ASSERT_TRUE(fs::atomic_write(path, "one", &err));
+    ASSERT_TRUE(fs::atomic_write(path, "two", &err));
+    EXPECT_EQ(*fs::read_file(path), "two");
+    // A write that cannot complete leaves the old file and says why.
+    EXPECT_FALSE(fs::atomic_write(fs::join(dir + "/missing-dir", "x.json"), "three", &err));
+    EXPECT_NE(err.find("No such file"), std::string::npos) << err;
+    EXPECT_EQ(*fs::read_file(path), "two");
+    for (const auto& e : std::filesystem::directory_iterator(dir))
+        EXPECT_EQ(e.path().filename().string().find(".tmp."), std::string::npos) << "temp file left behind";
+}
+
+TEST(Fs, AFailedWriteMidFileLosesNothing) {
+    // A file-size limit makes write() fail part-way, as a full disk does.
+    auto dir = temp_dir();
+    auto path = fs::join(dir, "settings.json");
+    ASSERT_TRUE(fs::atomic_write(path, "original", nullptr));
+    struct rlimit old{};
+    ASSERT_EQ(getrlimit(RLIMIT_FSIZE, &old), 0);
+    auto old_handler = std::signal(SIGXFSZ, SIG_IGN);
+    struct rlimit small = old;
+    small.rlim_cur = 16;
+    ASSERT_EQ(setrlimit(RLIMIT_FSIZE, &small), 0);
+    std::string err;
+    bool ok = fs::atomic_write(path, std::string(4096, 'x'), &err);
+    setrlimit(RLIMIT_FSIZE, &old);
+    std::signal(SIGXFSZ, old_handler);
+    EXPECT_FALSE(ok);
+    EXPECT_NE(err.find("cannot write"), std::string::npos) << err;
+    EXPECT_EQ(*fs::read_file(path), "original");
+    for (const auto& e : std::filesystem::directory_iterator(dir))
+        EXPECT_EQ(e.path().filename().string().find(".tmp."), std::string::npos) << "temp file left behind";
+}
+
+TEST(Settings, DefaultsAreValid) {
+    EXPECT_FALSE(settings::validate(settings::defaults()));
+    auto s = settings::parse(settings::defaults());
+    EXPECT_EQ(s.plextv_url, "https://plex.tv");
+    EXPECT_EQ(s.auth_app_url, "https://app.plex.tv/auth");
+    EXPECT_EQ(s.webhook_events, (std::vector<std::string>{"media.play", "playback.started"}));
+}
+
+TEST(Settings, ErrorsNameTheField) {
+    auto check = [](const char* js, const char* field) {
+        auto problem = settings::validate(bj::parse(js).as_object());
+        ASSERT_TRUE(problem) << js;
+        EXPECT_EQ(problem->rfind(field, 0), 0u) << *problem;
+    };
+    check(R"({"port": 0})", "port");
+    check(R"({"port": "32400"})", "port");
+    check(R"({"auth_method": "password"})", "auth_method");
+    check(R"({"use_plex": "yes"})", "use_plex");
+    check(R"({"plextv_url": "plex.tv"})", "plextv_url");
+    check(R"({"movie_library": [1,2]})", "movie_library");
+    check(R"({"ip": "a b"})", "ip");
+    check(R"({"no_such_thing": 1})", "no_such_thing");
+    EXPECT_FALSE(settings::validate(bj::parse(R"({"server_url": ""})").as_object()));
+}
+
+TEST(Vault, SealsWithAFreshNonceAndOpens) {
+    auto dir = temp_dir();
+    std::string err;
+    auto v = vault::Vault::open(dir, &err);
+    ASSERT_TRUE(v) << err;
+    struct stat st{};
+    ASSERT_EQ(::stat(v->key_path().c_str(), &st), 0);
+    EXPECT_EQ(st.st_mode & 0777, 0600u) << "the key file must be private";
+    EXPECT_EQ(st.st_size, 32);
+    auto a = v->seal("my-plex-token");
+    auto b = v->seal("my-plex-token");
+    EXPECT_EQ(a.rfind("v1:", 0), 0u);
+    EXPECT_NE(a, b) << "a random nonce per write";
+    EXPECT_EQ(a.find("my-plex-token"), std::string::npos);
+    auto back = v->unseal(a);
+    ASSERT_TRUE(back);
+    EXPECT_EQ(back->str(), "my-plex-token");
+    // Reopening reads the same key.
+    auto again = vault::Vault::open(dir, &err);
+    EXPECT_EQ(again->unseal(b)->str(), "my-plex-token");
+}
+
+TEST(Vault, WrongKeyAndTamperingAreDetected) {
+    auto v1 = vault::Vault::open(temp_dir(), nullptr);
+    auto v2 = vault::Vault::open(temp_dir(), nullptr);
+    auto sealed = v1->seal("token");
+    vault::OpenError why{};
+    EXPECT_FALSE(v2->unseal(sealed, &why));
+    EXPECT_EQ(why, vault::OpenError::wrong_key);
+    std::string tampered = sealed;
+    tampered[tampered.size() - 3] = tampered[tampered.size() - 3] == 'A' ? 'B' : 'A';
+    EXPECT_FALSE(v1->unseal(tampered, &why));
+    EXPECT_TRUE(why == vault::OpenError::wrong_key || why == vault::OpenError::malformed);
+    EXPECT_FALSE(v1->unseal("v1:!!!", &why));
+    EXPECT_EQ(why, vault::OpenError::malformed);
+    EXPECT_FALSE(v1->unseal("plaintext", &why));
+    EXPECT_EQ(why, vault::OpenError::not_sealed);
+    EXPECT_NE(std::string(vault::describe(vault::OpenError::wrong_key)).find("key"), std::string::npos);
+}
+
+TEST(Vault, DamagedKeyFileIsRefusedInWords) {
+    auto dir = temp_dir();
+    ASSERT_TRUE(fs::atomic_write(fs::join(dir, "plexbridge.key"), "short", nullptr, 0600));
+    std::string err;
+    EXPECT_FALSE(vault::Vault::open(dir, &err));
+    EXPECT_NE(err.find("damaged"), std::string::npos) << err;
+}
+
+TEST(Vault, RotationReencrypts) {
+    auto dir = temp_dir();
+    auto v = vault::Vault::open(dir, nullptr);
+    auto old_sealed = v->seal("token");
+    std::string err;
+    auto next = v->prepare_rotation(&err);
+    ASSERT_TRUE(next) << err;
+    auto plain = v->unseal(old_sealed);
+    auto new_sealed = next->seal(plain->str());
+    ASSERT_TRUE(next->commit_rotation(&err)) << err;
+    auto reopened = vault::Vault::open(dir, nullptr);
+    EXPECT_EQ(reopened->unseal(new_sealed)->str(), "token");
+    EXPECT_FALSE(reopened->unseal(old_sealed)) << "the old key is gone";
+}
+
+TEST(Vault, SecretsWipeThemselves) {
+    vault::Secret s(std::string("abcdef"));
+    const char* data = s.str().data();
+    s.wipe();
+    EXPECT_TRUE(s.empty());
+    (void)data;  // the buffer was zeroed before release (sodium_memzero)
+    vault::Secret moved(std::string("xyz"));
+    vault::Secret target(std::move(moved));
+    EXPECT_TRUE(moved.empty());
+    EXPECT_EQ(target.str(), "xyz");
+}
+
+TEST(PinTable, StateExpiryAndBounds) {
+    using namespace std::chrono;
+    auth::PinTable t(3, seconds(600));
+    auto now = steady_clock::now();
+    t.add(1, "c1", "s1", 1800, now);  // plex.tv's 1800 s is capped at 600 s
+    auth::PendingPin p;
+    EXPECT_EQ(t.find(1, "s1", &p, now), auth::PinLookup::found);
+    EXPECT_EQ(t.find(1, "nope", &p, now), auth::PinLookup::state_mismatch);
+    EXPECT_EQ(t.find(2, "s1", &p, now), auth::PinLookup::unknown);
+    EXPECT_EQ(t.find(1, "s1", &p, now + seconds(601)), auth::PinLookup::expired);
+    t.add(10, "a", "s", 900, now);
+    t.add(11, "b", "s", 900, now + seconds(1));
+    t.add(12, "c", "s", 900, now + seconds(2));
+    t.add(13, "d", "s", 900, now + seconds(3));
+    EXPECT_EQ(t.size(), 3u) << "bounded";
+    EXPECT_EQ(t.find(10, "s", &p, now + seconds(3)), auth::PinLookup::unknown) << "oldest evicted";
+}
+
+TEST(Log, TokenNeverReachesTheHost) {
+    struct Captured {
+        std::vector<std::string> lines;
+    } cap;
+    pb_host_api host{};
+    host.struct_size = sizeof host;
+    host.host_ctx = &cap;
+    host.log = [](void* ctx, pb_log_level, pb_str m) {
+        static_cast<Captured*>(ctx)->lines.emplace_back(m.data, m.len);
+    };
+    auto secrets = std::make_shared<log::SecretRegistry>();
+    log::HostLog hl(&host, secrets);
+    secrets->add("tok-ABCDEF-123456");
+    hl.logger().info("calling https://plex.tv/api/v2/user?X-Plex-Token={} with {}", "qwerty", "tok-ABCDEF-123456");
+    ASSERT_EQ(cap.lines.size(), 1u);
+    EXPECT_EQ(cap.lines[0].rfind("[plexbridge] ", 0), 0u);
+    EXPECT_EQ(cap.lines[0].find("qwerty"), std::string::npos);
+    EXPECT_EQ(cap.lines[0].find("tok-ABCDEF-123456"), std::string::npos);
+    hl.detach();
+    hl.logger().info("after detach");
+    EXPECT_EQ(cap.lines.size(), 1u) << "nothing reaches the host after detach";
+}
