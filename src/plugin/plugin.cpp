@@ -7,6 +7,7 @@
 
 #include "auth/auth_routes.hpp"
 #include "common/json_util.hpp"
+#include "discovery/discovery_routes.hpp"
 
 namespace pb::plugin {
 
@@ -72,6 +73,8 @@ pb_status Plugin::init() {
     }
     auth_ = std::make_unique<AuthRoutes>(*this);
     auth_->register_routes();
+    discovery_ = std::make_unique<discovery::DiscoveryRoutes>(*this);
+    discovery_->register_routes();
     for (auto& r : routes_) {
         pb_route_desc d{};
         d.struct_size = sizeof d;
@@ -159,6 +162,7 @@ void Plugin::destroy() {
         client_.reset();
     }
     ioc_.reset();
+    discovery_.reset();
     auth_.reset();
     log_->detach();
 }
@@ -326,6 +330,22 @@ vault::Secret Plugin::current_token(std::string* why) const {
     log_->secrets().add(secret->str());
     return std::move(*secret);
 }
+
+vault::Secret Plugin::server_token(std::string* why) const {
+    auto s = settings();
+    if (s.auth_method == "oauth" && !s.server_token.empty()) {
+        vault::OpenError err{};
+        if (auto t = vault_->unseal(s.server_token, &err)) {
+            log_->secrets().add(t->str());
+            return std::move(*t);
+        }
+        if (why) *why = std::string("the stored server token cannot be used: ") + vault::describe(err) + "; select the server again";
+        return {};
+    }
+    return current_token(why);
+}
+
+std::shared_ptr<discovery::PmsClient> Plugin::pms() { return discovery_->pms(); }
 
 void Plugin::seal_plaintext_secrets() {
     auto s = settings();

@@ -31,7 +31,12 @@
 namespace pb::plugin {
 
 class AuthRoutes;
-class WebhookRoutes;
+}  // namespace pb::plugin
+namespace pb::discovery {
+class DiscoveryRoutes;
+class PmsClient;
+}  // namespace pb::discovery
+namespace pb::plugin {
 
 // Host minor versions this plugin needs: it calls every 1.0 entry.
 constexpr uint32_t kRequiredHostMinor = 0;
@@ -72,6 +77,10 @@ public:
     // The Plex token in use (OAuth token, or the legacy one), unsealed.
     // Empty with `why` set when there is none or it cannot be decrypted.
     vault::Secret current_token(std::string* why) const;
+    // The token for the selected server: its own access token when it is
+    // shared with the user, else current_token().
+    vault::Secret server_token(std::string* why) const;
+    std::shared_ptr<discovery::PmsClient> pms();
 
     void add_route(std::string method, std::string pattern, Handler handler,
                    pb_route_auth auth = PB_ROUTE_AUTH_HOST_APIKEY, uint64_t max_body = 64 * 1024);
@@ -107,6 +116,7 @@ private:
 
     std::deque<Route> routes_;
     std::unique_ptr<AuthRoutes> auth_;
+    std::unique_ptr<discovery::DiscoveryRoutes> discovery_;
 };
 
 }  // namespace pb::plugin

@@ -28,6 +28,10 @@ const std::vector<SettingSpec>& schema() {
         {"server_url", PB_SETTING_STRING, "\"\"",
          "Address used to reach the selected server (chosen automatically unless set by hand).", false},
         {"server_local", PB_SETTING_BOOL, "false", "Whether that address is on the local network.", false},
+        {"server_token", PB_SETTING_STRING, "\"\"",
+         "Access token for the selected server when it is shared with you (stored encrypted).", true},
+        {"manual_server_url", PB_SETTING_STRING, "\"\"",
+         "Address of Plex Media Server typed by hand; when set it always wins over the automatic choice.", false},
         {"server_connections", PB_SETTING_JSON, "[]",
          "Every known address of the selected server, kept for failover.", false},
         {"movie_library", PB_SETTING_STRING_LIST, "[]", "Movie libraries to keep up to date (section keys).", false},
@@ -116,7 +120,7 @@ std::optional<std::string> validate(const bj::object& c) {
     }
     for (const char* k : {"plextv_url", "auth_app_url"})
         if (c.if_contains(k) && !http::parse_url(str(k))) return std::string(k) + ": must be an http(s) URL";
-    for (const char* k : {"server_url", "webhook_base_url"})
+    for (const char* k : {"server_url", "webhook_base_url", "manual_server_url"})
         if (c.if_contains(k) && !str(k).empty() && !http::parse_url(str(k)))
             return std::string(k) + ": must be empty or an http(s) URL";
     if (c.if_contains("ip")) {
@@ -167,6 +171,8 @@ Settings parse(const bj::object& o) {
     str("server_name", s.server_name);
     str("server_url", s.server_url);
     boolean("server_local", s.server_local);
+    str("server_token", s.server_token);
+    str("manual_server_url", s.manual_server_url);
     s.server_connections = list(o, "server_connections");
     s.movie_library = list(o, "movie_library");
     s.series_library = list(o, "series_library");
@@ -193,7 +199,8 @@ std::string Settings::legacy_url() const {
 
 const std::vector<std::string>& sign_in_keys() {
     static const std::vector<std::string> k = {"token", "username", "email", "user_id", "server_machine_id",
-                                               "server_name", "server_url", "server_local", "server_connections"};
+                                               "server_name", "server_url", "server_local", "server_connections",
+                                               "server_token"};
     return k;
 }
 

@@ -52,6 +52,8 @@ struct Settings {
     std::string server_name;
     std::string server_url;
     bool server_local = false;
+    std::string server_token;      // encrypted; shared servers only
+    std::string manual_server_url;
     std::vector<std::string> server_connections;
     std::vector<std::string> movie_library;
     std::vector<std::string> series_library;

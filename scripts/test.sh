@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# One command: install what is missing, build, and run the whole test suite:
+# once normally, then again under AddressSanitizer + UndefinedBehaviorSanitizer.
+# PB_SKIP_SANITIZERS=1 skips the second pass (for a quick local run).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/setup.sh
+scripts/build.sh
+(cd build && ctest --output-on-failure --parallel "$(nproc)")
+if [ "${PB_SKIP_SANITIZERS:-0}" != "1" ]; then
+  PB_BUILD_DIR=build-asan scripts/build.sh -DPB_SANITIZE=ON -DPB_BENCHMARKS=OFF -DCMAKE_BUILD_TYPE=Debug
+  export ASAN_OPTIONS="detect_leaks=1:abort_on_error=1"
+  export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
+  (cd build-asan && ctest --output-on-failure --parallel "$(nproc)")
+fi

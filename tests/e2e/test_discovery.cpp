@@ -1,0 +1,127 @@
+// Server discovery through the reference host: every connection probed at
+// once, the policy's choice, the single deadline, failover, libraries.
+#include <gtest/gtest.h>
+
+#include "harness.hpp"
+
+namespace bj = boost::json;
+using pb::sim::Behaviour;
+using pb::sim::ConnectionSpec;
+
+namespace {
+
+class Discovery : public ::testing::Test {
+protected:
+    void SetUp() override {
+        pb::sim::SimServer owned;
+        owned.name = "Home";
+        owned.machine_id = "home-machine-1";
+        pb::sim::add_sample_library(owned);
+        home = sim.add_server(std::move(owned));
+        // 8 connections: local https (plex.direct), local http, remote https,
+        // relay, two refused, two that accept and never answer.
+        local_https = sim.add_connection(home, ConnectionSpec{Behaviour::normal, true, true, false, {}, true});
+        local_http = sim.add_connection(home, ConnectionSpec{Behaviour::normal, false, true, false});
+        sim.add_connection(home, ConnectionSpec{Behaviour::normal, true, false, false, {}, true});
+        sim.add_connection(home, ConnectionSpec{Behaviour::normal, true, false, true, {}, true});
+        sim.add_connection(home, ConnectionSpec{Behaviour::refused, false, true});
+        sim.add_connection(home, ConnectionSpec{Behaviour::refused, false, false});
+        sim.add_connection(home, ConnectionSpec{Behaviour::blackhole, false, true});
+        sim.add_connection(home, ConnectionSpec{Behaviour::blackhole, true, false});
+        pb::sim::SimServer shared;
+        shared.name = "Friend's";
+        shared.machine_id = "friend-machine-2";
+        shared.owned = false;
+        shared.source_title = "friend";
+        pb::sim::add_sample_library(shared);
+        auto f = sim.add_server(std::move(shared));
+        sim.add_connection(f, ConnectionSpec{Behaviour::normal, false, false});
+        sim.start();
+        ASSERT_TRUE(rig.start({{"connect_timeout_ms", "1000"}})) << rig.error;
+        // Signed in.
+        auto pin = rig.api("POST", "/api/plex/oauth/pin");
+        auto d = pin.json.at("data").as_object();
+        sim.link_pin(std::string(d.at("code").as_string()));
+        ASSERT_EQ(rig.api("GET", "/api/plex/oauth/pin/" + bj::serialize(d.at("pinId")) + "/check?state=" +
+                                     std::string(d.at("state").as_string())).status,
+                  200);
+    }
+    pb::sim::Simulator sim;
+    pbtest::HostRig rig{sim};
+    std::size_t home = 0;
+    uint16_t local_https = 0, local_http = 0;
+};
+
+}  // namespace
+
+TEST_F(Discovery, EveryConnectionRacedBestChosenWithinOneDeadline) {
+    auto t0 = std::chrono::steady_clock::now();
+    auto r = rig.api("GET", "/api/plex/oauth/servers");
+    auto wall = std::chrono::steady_clock::now() - t0;
+    ASSERT_EQ(r.status, 200) << r.body;
+    const auto& servers = r.json.at("data").as_array();
+    ASSERT_EQ(servers.size(), 2u);
+    const auto& h = servers[0].as_object();
+    EXPECT_EQ(h.at("machineIdentifier").as_string(), "home-machine-1") << "owned first";
+    EXPECT_TRUE(h.at("owned").as_bool());
+    EXPECT_FALSE(servers[1].at("owned").as_bool());
+    EXPECT_EQ(servers[1].at("sharedBy").as_string(), "friend");
+    const auto& conns = h.at("connections").as_array();
+    ASSERT_EQ(conns.size(), 8u);
+    int available = 0, refused = 0, silent = 0;
+    for (const auto& c : conns) {
+        EXPECT_FALSE(c.at("reason").as_string().empty()) << bj::serialize(c);
+        if (c.at("available").as_bool()) ++available;
+        else if (c.at("error").as_string().find("refused") != std::string::npos) ++refused;
+        else if (c.at("error").as_string().find("did not answer") != std::string::npos) ++silent;
+    }
+    EXPECT_EQ(available, 4);
+    EXPECT_EQ(refused, 2);
+    EXPECT_EQ(silent, 2);
+    const auto& best = h.at("bestConnection").as_object();
+    EXPECT_EQ(best.at("uri").as_string(),
+              "https://127-0-0-1." + sim.server(home).plex_direct_hash + ".plex.direct:" + std::to_string(local_https));
+    EXPECT_EQ(best.at("connected_via").as_string(), "127.0.0.1") << "plex.direct name did not resolve: raw address used";
+    EXPECT_NE(best.at("reason").as_string().find("chosen: local https"), std::string::npos);
+    // One deadline (1 s here) for the whole route, however many are dead.
+    EXPECT_LT(std::chrono::duration_cast<std::chrono::milliseconds>(wall).count(), 1900);
+    // Probes carry no token.
+    for (const auto& rec : sim.requests_matching("GET", "/identity")) EXPECT_TRUE(rec.token.empty());
+}
+
+TEST_F(Discovery, SelectThenFailOverWhenTheConnectionDies) {
+    std::string https_uri = "https://127-0-0-1." + sim.server(home).plex_direct_hash + ".plex.direct:" + std::to_string(local_https);
+    auto sel = rig.api("POST", "/api/plex/select-server",
+                       R"({"machineIdentifier":"home-machine-1","name":"Home","uri":")" + https_uri + R"(","local":true})");
+    ASSERT_EQ(sel.status, 200) << sel.body;
+    auto stored = rig.settings_object();
+    EXPECT_EQ(stored.at("server_url").as_string(), https_uri);
+    EXPECT_EQ(stored.at("server_connections").as_array().size(), 8u) << "all connections kept for failover";
+    auto libs = rig.api("GET", "/api/plex/oauth/libraries");
+    ASSERT_EQ(libs.status, 200) << libs.body;
+    const auto& l = libs.json.at("data").as_array();
+    ASSERT_EQ(l.size(), 2u) << "movie and show libraries only";
+    EXPECT_EQ(l[0].at("type").as_string(), "movie");
+    EXPECT_EQ(l[0].at("count").as_int64(), 2);
+    EXPECT_EQ(l[1].at("count").as_int64(), 2);
+    // Kill the selected connection mid-session.
+    sim.kill_connection(local_https);
+    auto again = rig.api("GET", "/api/plex/oauth/libraries");
+    ASSERT_EQ(again.status, 200) << again.body;
+    EXPECT_EQ(rig.settings_object().at("server_url").as_string(), "http://127.0.0.1:" + std::to_string(local_http))
+        << "switched to the next best connection and persisted it";
+    int switched = 0;
+    for (const auto& line : rig.host().log_lines()) switched += line.find("switched to") != std::string::npos;
+    EXPECT_EQ(switched, 1) << "logged once";
+}
+
+TEST_F(Discovery, TestConnectionOnlyProbesTheAccountsAddresses) {
+    auto bad = rig.api("POST", "/api/plex/test-connection", R"({"uri":"http://127.0.0.1:9"})");
+    EXPECT_EQ(bad.status, 403) << bad.body;
+    auto ok = rig.api("POST", "/api/plex/test-connection", R"({"uri":"http://127.0.0.1:)" + std::to_string(local_http) + R"("})");
+    ASSERT_EQ(ok.status, 200) << ok.body;
+    EXPECT_TRUE(ok.json.at("data").at("success").as_bool());
+    EXPECT_EQ(rig.api("POST", "/api/plex/test-connection", R"({"uri":"nope"})").status, 400);
+    auto unknown = rig.api("POST", "/api/plex/select-server", R"({"machineIdentifier":"nope"})");
+    EXPECT_EQ(unknown.status, 404);
+}
