@@ -1,0 +1,111 @@
+// Discovery wall time: every connection probed at once (plexbridge) against
+// a sliding window of five (what typical integrations do), on the same
+// machine, in the same run, against the simulator on loopback.
+//
+//   build/bin/pb_bench_discovery [timeout_ms=3000] [repeats=3]
+//
+// For N connections of one server, a quarter accept and never answer; the
+// others answer /identity at once, except the one local connection (the
+// best rank), which answers 20 ms late: the choice must still be it.
+#include <boost/asio.hpp>
+
+#include <algorithm>
+#include <cstdio>
+#include <future>
+#include <thread>
+
+#include "discovery/racer.hpp"
+#include "log/log.hpp"
+#include "simulator.hpp"
+
+using namespace pb;
+using Clock = std::chrono::steady_clock;
+
+struct Run {
+    double decided_ms = 0, complete_ms = 0;
+    std::string best;
+};
+
+static Run run_once(std::shared_ptr<http::Client> client, boost::asio::io_context& ioc, plexapi::Resource server,
+                    std::chrono::milliseconds timeout, std::size_t window) {
+    std::promise<Run> done;
+    auto t0 = Clock::now();
+    auto run = std::make_shared<Run>();
+    boost::asio::post(ioc, [&, run] {
+        discovery::RaceOptions o;
+        o.timeout = timeout;
+        o.max_in_flight = window;
+        discovery::race(
+            client, {server}, o,
+            [run, t0](const std::vector<discovery::ServerReport>& r) {
+                run->decided_ms = std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
+                if (r[0].best) run->best = r[0].outcomes[*r[0].best].connection.uri;
+            },
+            [run, t0, &done](const std::vector<discovery::ServerReport>&) {
+                run->complete_ms = std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
+                done.set_value(*run);
+            });
+    });
+    return done.get_future().get();
+}
+
+int main(int argc, char** argv) {
+    auto timeout = std::chrono::milliseconds(argc > 1 ? std::atoi(argv[1]) : 3000);
+    int repeats = argc > 2 ? std::atoi(argv[2]) : 3;
+    std::printf("| connections | dead | plexbridge: choice | plexbridge: all probes | five at a time: choice | five at a time: all probes | ratio (all probes) |\n");
+    std::printf("|---|---|---|---|---|---|---|\n");
+    for (int n : {1, 10, 50}) {
+        sim::Simulator simulator;
+        sim::SimServer s;
+        s.name = "Bench";
+        s.machine_id = "bench-machine";
+        auto idx = simulator.add_server(std::move(s));
+        int dead = n / 4;
+        // Dead ones first in the list, as an unlucky advertisement order.
+        for (int i = 0; i < dead; ++i) simulator.add_connection(idx, sim::ConnectionSpec{sim::Behaviour::blackhole, false, false});
+        for (int i = dead; i < n; ++i) {
+            // One local connection (the best rank here), 20 ms slow; the rest
+            // remote and fast: the policy must still pick the local one.
+            sim::ConnectionSpec spec{sim::Behaviour::normal, false, i == dead, false};
+            if (i == dead) spec.latency = std::chrono::milliseconds(20);
+            simulator.add_connection(idx, spec);
+        }
+        simulator.start();
+        boost::asio::io_context ioc;
+        auto guard = boost::asio::make_work_guard(ioc);
+        std::thread th([&] { ioc.run(); });
+        auto client = http::Client::create(ioc, {}, log::null_logger());
+        // The server as plex.tv lists it.
+        plexapi::Resource server;
+        server.client_identifier = "bench-machine";
+        server.owned = true;
+        {
+            http::Request r;
+            r.url = simulator.plextv_url() + "/api/v2/resources";
+            r.token = simulator.account_token();
+            r.headers = {{"Accept", "application/json"}};
+            auto res = client->request_sync(r);
+            server = plexapi::parse_resources(res.response->body).value->front();
+        }
+        std::vector<Run> ours, base;
+        for (int k = 0; k < repeats; ++k) {
+            ours.push_back(run_once(client, ioc, server, timeout, 0));
+            base.push_back(run_once(client, ioc, server, timeout, 5));
+        }
+        auto med = [](std::vector<Run> v, double Run::*f) {
+            std::sort(v.begin(), v.end(), [f](const Run& a, const Run& b) { return a.*f < b.*f; });
+            return v[v.size() / 2].*f;
+        };
+        double oc = med(ours, &Run::complete_ms), bc = med(base, &Run::complete_ms);
+        bool local_chosen = ours.front().best == server.connections[dead].uri;
+        std::printf("| %d | %d | %.0f ms%s | %.0f ms | %.0f ms | %.0f ms | %.1fx |\n", n, dead, med(ours, &Run::decided_ms),
+                    local_chosen ? " (local)" : " (WRONG)", oc, med(base, &Run::decided_ms), bc, bc / oc);
+        std::fflush(stdout);
+        client->shutdown();
+        guard.reset();
+        ioc.stop();
+        th.join();
+        simulator.stop();
+    }
+    return 0;
+}
