@@ -723,6 +723,11 @@ std::string Simulator::account_token() const {
     return state_->account.token;
 }
 
+void Simulator::set_plex_pass(bool on) {
+    std::lock_guard lock(state_->mu);
+    state_->account.plex_pass = on;
+}
+
 void Simulator::set_resources_v2_broken(bool broken) {
     std::lock_guard lock(state_->mu);
     state_->resources_v2_broken = broken;

@@ -105,10 +105,11 @@ public:
     void set_pin_expires_in(int seconds);       // default 1800 (strong) / 900
     void link_pin(const std::string& code);     // as the user signing in would
     void revoke_token(const std::string& token, int status = 401);  // 401 or 422
-    void set_plextv_down(bool down);
+    void set_plextv_down(bool down);              // every plex.tv call -> 503
+    void set_plex_pass(bool on);  // webhooks need it (plex.tv answers 403 otherwise)
     // A new account token (as after signing out everywhere); returns it.
     std::string rotate_account_token();
-    std::string account_token() const;            // every plex.tv call -> 503
+    std::string account_token() const;
     void set_resources_v2_broken(bool broken);  // v2 JSON -> 500, legacy XML still works
 
     // ---- request log ----

@@ -8,6 +8,8 @@
 
 #include <map>
 #include <mutex>
+#include <array>
+#include <limits>
 #include <set>
 
 #include "common/text.hpp"
@@ -66,6 +68,7 @@ private:
     void trickle(std::size_t offset);
     void after_write(const error_code& ec);
     void finish();
+    void linger();
 
     Stream stream_;
     std::shared_ptr<Listener> listener_;
@@ -75,6 +78,7 @@ private:
     std::optional<bhttp::request_parser<bhttp::string_body>> parser_;
     std::string out_;
     bool keep_alive_ = false;
+    bool rejected_ = false;
 };
 
 struct Listener : std::enable_shared_from_this<Listener> {
@@ -154,6 +158,9 @@ template <class Stream>
 void Session<Stream>::read_header() {
     parser_.emplace();
     parser_->header_limit(16 * 1024);
+    // Beast's default 1 MB limit would fail the header read itself for a
+    // larger Content-Length; the route's own limit is applied in on_header.
+    parser_->body_limit(std::numeric_limits<std::uint64_t>::max());
     // Idle keep-alive connections are dropped after a while.
     beast::get_lowest_layer(stream_).expires_after(std::chrono::seconds(30));
     bhttp::async_read_header(stream_, buffer_, *parser_,
@@ -170,6 +177,7 @@ void Session<Stream>::on_header(const error_code& ec) {
     auto len = parser_->content_length();
     if (len && *len > limit) {
         keep_alive_ = false;
+        rejected_ = true;
         return send(Response{413, "application/json", {}, R"({"error":"request body too large","code":"PLEX_BODY_TOO_LARGE"})"});
     }
     parser_->body_limit(limit);
@@ -182,6 +190,7 @@ template <class Stream>
 void Session<Stream>::on_body(const error_code& ec) {
     if (ec == bhttp::error::body_limit) {
         keep_alive_ = false;
+        rejected_ = true;
         return send(Response{413, "application/json", {}, R"({"error":"request body too large","code":"PLEX_BODY_TOO_LARGE"})"});
     }
     if (ec) return finish();
@@ -271,8 +280,38 @@ void Session<Stream>::trickle(std::size_t offset) {
 
 template <class Stream>
 void Session<Stream>::after_write(const error_code& ec) {
-    if (ec || !keep_alive_) return finish();
+    if (ec) return finish();
+    if (!keep_alive_) return rejected_ ? linger() : finish();
     read_header();
+}
+
+// After refusing a request whose body is still arriving (413), stop
+// sending and drain for a moment before closing: closing at once would
+// reset the connection and the client would never see the answer.
+template <class Stream>
+void Session<Stream>::linger() {
+    error_code ec;
+    auto& sock = beast::get_lowest_layer(stream_).socket();
+    sock.shutdown(tcp::socket::shutdown_send, ec);
+    beast::get_lowest_layer(stream_).expires_after(std::chrono::seconds(2));
+    auto scratch = std::make_shared<std::array<char, 16384>>();
+    auto drained = std::make_shared<std::size_t>(0);
+    auto self = this->shared_from_this();
+    auto step = std::make_shared<std::function<void(const error_code&, std::size_t)>>();
+    std::weak_ptr<std::function<void(const error_code&, std::size_t)>> weak = step;
+    *step = [self, scratch, drained, weak](const error_code& ec, std::size_t n) {
+        *drained += n;
+        auto again = weak.lock();
+        if (ec || *drained > 64 * 1024 * 1024 || !again) {
+            error_code ignored;
+            beast::get_lowest_layer(self->stream_).socket().close(ignored);
+            return;
+        }
+        beast::get_lowest_layer(self->stream_).async_read_some(asio::buffer(*scratch),
+                                                               [again](const error_code& e, std::size_t k) { (*again)(e, k); });
+    };
+    beast::get_lowest_layer(stream_).async_read_some(asio::buffer(*scratch),
+                                                     [step](const error_code& e, std::size_t k) { (*step)(e, k); });
 }
 
 template <class Stream>

@@ -8,6 +8,7 @@
 #include "auth/auth_routes.hpp"
 #include "common/json_util.hpp"
 #include "discovery/discovery_routes.hpp"
+#include "webhooks/webhook_routes.hpp"
 
 namespace pb::plugin {
 
@@ -71,10 +72,23 @@ pb_status Plugin::init() {
             return st;
         }
     }
+    std::string json;
+    if (host_.settings_read(host_.host_ctx, sink_to_string, &json) != PB_OK) {
+        log().error("not loaded: the host could not read the settings");
+        return PB_ERR_IO;
+    }
+    settings_changed(json);
+    // One identity per installation, kept across restarts.
+    if (settings().client_identifier.empty()) {
+        bj::object patch{{"client_identifier", text::random_hex(16)}};
+        if (!write_settings(patch, &err)) log().warn("could not store the client identifier: {}", err);
+    }
     auth_ = std::make_unique<AuthRoutes>(*this);
     auth_->register_routes();
     discovery_ = std::make_unique<discovery::DiscoveryRoutes>(*this);
     discovery_->register_routes();
+    webhooks_ = std::make_unique<webhooks::WebhookRoutes>(*this);
+    webhooks_->register_routes(static_cast<uint64_t>(settings().webhook_max_body_bytes));
     for (auto& r : routes_) {
         pb_route_desc d{};
         d.struct_size = sizeof d;
@@ -96,17 +110,6 @@ pb_status Plugin::init() {
             return st;
         }
     }
-    std::string json;
-    if (host_.settings_read(host_.host_ctx, sink_to_string, &json) != PB_OK) {
-        log().error("not loaded: the host could not read the settings");
-        return PB_ERR_IO;
-    }
-    settings_changed(json);
-    // One identity per installation, kept across restarts.
-    if (settings().client_identifier.empty()) {
-        bj::object patch{{"client_identifier", text::random_hex(16)}};
-        if (!write_settings(patch, &err)) log().warn("could not store the client identifier: {}", err);
-    }
     return PB_OK;
 }
 
@@ -124,6 +127,7 @@ pb_status Plugin::start() {
     });
     boost::asio::post(*ioc_, [this] {
         seal_plaintext_secrets();
+        webhooks_->key();  // so the first webhook never has to create it
         auth_->on_start();
     });
     log().info("started (ABI {}.{})", PB_ABI_VERSION_MAJOR, PB_ABI_VERSION_MINOR);
@@ -162,6 +166,7 @@ void Plugin::destroy() {
         client_.reset();
     }
     ioc_.reset();
+    webhooks_.reset();
     discovery_.reset();
     auth_.reset();
     log_->detach();

@@ -28,6 +28,9 @@
 #include "settings/settings.hpp"
 #include "vault/vault.hpp"
 
+namespace pb::webhooks {
+class WebhookRoutes;
+}
 namespace pb::plugin {
 
 class AuthRoutes;
@@ -117,6 +120,7 @@ private:
     std::deque<Route> routes_;
     std::unique_ptr<AuthRoutes> auth_;
     std::unique_ptr<discovery::DiscoveryRoutes> discovery_;
+    std::unique_ptr<webhooks::WebhookRoutes> webhooks_;
 };
 
 }  // namespace pb::plugin

@@ -57,6 +57,12 @@ const std::vector<SettingSpec>& schema() {
          "Address where Plex Media Server reaches this application, e.g. http://192.168.1.10:6767.", false},
         {"webhook_events", PB_SETTING_STRING_LIST, "[\"media.play\",\"playback.started\"]",
          "Plex webhook events that start a subtitle search.", false},
+        {"webhook_key", PB_SETTING_STRING, "\"\"",
+         "Secret in the webhook URL that Plex Media Server calls (generated, stored encrypted).", true},
+        {"webhook_dedupe_seconds", PB_SETTING_INT, "600",
+         "Webhooks for the same item within this many seconds start one search.", false},
+        {"webhook_max_body_bytes", PB_SETTING_INT, "10485760",
+         "Largest webhook body accepted, in bytes (applies after a restart).", false},
         {"webhook_accounts", PB_SETTING_STRING_LIST, "[]",
          "Only react to webhooks from these Plex accounts (names or ids); empty: everyone.", false},
         {"device_name", PB_SETTING_STRING, "\"plexbridge\"", "Name shown for this application on plex.tv.", false},
@@ -128,6 +134,14 @@ std::optional<std::string> validate(const bj::object& c) {
         if (ip.empty() || ip.find_first_of("/ ?#@") != std::string::npos)
             return "ip: must be a host name or an IP address";
     }
+    if (auto* v = c.if_contains("webhook_dedupe_seconds")) {
+        int64_t t = v->is_int64() ? v->get_int64() : -1;
+        if (t < 0 || t > 86400) return "webhook_dedupe_seconds: must be between 0 and 86400";
+    }
+    if (auto* v = c.if_contains("webhook_max_body_bytes")) {
+        int64_t t = v->is_int64() ? v->get_int64() : -1;
+        if (t < 4096 || t > 256 * 1024 * 1024) return "webhook_max_body_bytes: must be between 4096 and 268435456";
+    }
     if (auto* v = c.if_contains("server_connections")) {
         if (!v->is_array()) return "server_connections: must be a list";
     }
@@ -188,6 +202,9 @@ Settings parse(const bj::object& o) {
     str("webhook_base_url", s.webhook_base_url);
     s.webhook_events = list(o, "webhook_events");
     s.webhook_accounts = list(o, "webhook_accounts");
+    str("webhook_key", s.webhook_key);
+    integer("webhook_dedupe_seconds", s.webhook_dedupe_seconds);
+    integer("webhook_max_body_bytes", s.webhook_max_body_bytes);
     str("device_name", s.device_name);
     return s;
 }

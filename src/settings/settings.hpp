@@ -69,6 +69,9 @@ struct Settings {
     std::string webhook_base_url;
     std::vector<std::string> webhook_events;
     std::vector<std::string> webhook_accounts;
+    std::string webhook_key;      // encrypted
+    int64_t webhook_dedupe_seconds = 600;
+    int64_t webhook_max_body_bytes = 10 * 1024 * 1024;
     std::string device_name = "plexbridge";
 
     // The legacy server address "http(s)://ip:port".

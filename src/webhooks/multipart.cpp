@@ -1,0 +1,101 @@
+#include "webhooks/multipart.hpp"
+
+#include "common/text.hpp"
+
+namespace pb::webhooks {
+
+static std::string_view param_value(std::string_view header, std::string_view key) {
+    // key=value or key="value" among ';'-separated parameters.
+    std::size_t pos = 0;
+    while (pos < header.size()) {
+        auto semi = header.find(';', pos);
+        std::string_view item = text::trim(header.substr(pos, semi == std::string_view::npos ? std::string_view::npos : semi - pos));
+        auto eq = item.find('=');
+        if (eq != std::string_view::npos && text::iequals(text::trim(item.substr(0, eq)), key)) {
+            std::string_view v = text::trim(item.substr(eq + 1));
+            if (v.size() >= 2 && v.front() == '"' && v.back() == '"') v = v.substr(1, v.size() - 2);
+            return v;
+        }
+        if (semi == std::string_view::npos) break;
+        pos = semi + 1;
+    }
+    return {};
+}
+
+std::optional<std::string_view> boundary_of(std::string_view content_type) {
+    auto semi = content_type.find(';');
+    if (!text::iequals(text::trim(content_type.substr(0, semi)), "multipart/form-data")) return std::nullopt;
+    if (semi == std::string_view::npos) return std::nullopt;
+    std::string_view b = param_value(content_type.substr(semi + 1), "boundary");
+    if (b.empty() || b.size() > 70) return std::nullopt;
+    return b;
+}
+
+MultipartResult parse_multipart(std::string_view body, std::string_view boundary, std::size_t max_parts) {
+    MultipartResult r;
+    std::string delim = "--" + std::string(boundary);
+    // The first delimiter may start the body or follow a preamble line.
+    std::size_t pos = 0;
+    if (body.substr(0, delim.size()) != delim) {
+        auto first = body.find("\r\n" + delim);
+        if (first == std::string_view::npos) {
+            r.error = "the body has no multipart boundary \"" + std::string(boundary) + "\"";
+            return r;
+        }
+        pos = first + 2;
+    }
+    const std::string next = "\r\n" + delim;
+    while (true) {
+        pos += delim.size();
+        if (body.substr(pos, 2) == "--") return r;  // closing delimiter: done
+        // Transport padding, then CRLF.
+        while (pos < body.size() && (body[pos] == ' ' || body[pos] == '\t')) ++pos;
+        if (body.substr(pos, 2) != "\r\n") {
+            r.error = "malformed multipart delimiter line";
+            return r;
+        }
+        pos += 2;
+        auto headers_end = body.find("\r\n\r\n", pos);
+        std::size_t content_start;
+        std::string_view headers;
+        if (body.substr(pos, 2) == "\r\n") {  // a part without headers
+            headers = {};
+            content_start = pos + 2;
+        } else {
+            if (headers_end == std::string_view::npos) {
+                r.error = "a multipart part has no end of headers";
+                return r;
+            }
+            headers = body.substr(pos, headers_end - pos);
+            content_start = headers_end + 4;
+        }
+        auto end = body.find(next, content_start);
+        if (end == std::string_view::npos) {
+            r.error = "the multipart body ends before its closing boundary";
+            return r;
+        }
+        if (r.parts.size() >= max_parts) {
+            r.error = "too many multipart parts";
+            return r;
+        }
+        Part p;
+        p.body = body.substr(content_start, end - content_start);
+        for (auto line : text::split(headers, '\n')) {
+            if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+            auto colon = line.find(':');
+            if (colon == std::string_view::npos) continue;
+            auto name = text::trim(line.substr(0, colon));
+            auto value = text::trim(line.substr(colon + 1));
+            if (text::iequals(name, "Content-Disposition")) {
+                p.name = param_value(value, "name");
+                p.filename = param_value(value, "filename");
+            } else if (text::iequals(name, "Content-Type")) {
+                p.content_type = value;
+            }
+        }
+        r.parts.push_back(p);
+        pos = end + 2;
+    }
+}
+
+}  // namespace pb::webhooks

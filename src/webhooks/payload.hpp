@@ -1,0 +1,47 @@
+// What a Plex webhook says, and which media it is about.
+#pragma once
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "plexapi/models.hpp"
+
+namespace pb::webhooks {
+
+struct Payload {
+    std::string event;             // "media.play", "library.new", ...
+    std::string account_id;        // Account.id as text
+    std::string account_title;
+    std::string server_uuid;       // Server.uuid
+    std::string type;              // Metadata.type: movie, episode, track, clip...
+    std::string subtype;           // Metadata.subtype: trailer, preroll...
+    std::string title;
+    std::string rating_key;
+    std::string grandparent_rating_key;
+    std::string section_id;        // librarySectionID as text
+    std::string section_title;
+    std::string guid;              // primary guid
+    std::string grandparent_guid;
+    int32_t parent_index = -1;     // season
+    int32_t index = -1;            // episode
+    // Ids from the Guid array (the item's own: the episode's for episodes).
+    plexapi::ExternalIds own;
+    bool has_guid_array = false;
+};
+
+// Parses the payload JSON. Nullopt with `error` for anything that is not a
+// Plex webhook (not JSON, no event, Metadata of the wrong shape).
+std::optional<Payload> parse_payload(std::string_view json, std::string* error);
+
+// The ids to search with.
+struct Media {
+    enum class Kind { movie = 1, episode = 2 } kind = Kind::movie;
+    plexapi::ExternalIds series;   // movie ids, or the series' ids
+    plexapi::ExternalIds episode;  // the episode's own ids
+    int32_t season = -1;
+    int32_t number = -1;
+    bool searchable() const;
+};
+
+}  // namespace pb::webhooks
