@@ -385,9 +385,11 @@ void Op::finish(Result r) {
     deadline_.cancel();
     resolver_.cancel();
     if (conn_) {
+        // Not reusable: close it, which aborts any pending step. The Conn
+        // itself (socket, buffer) stays alive with this Op until that
+        // step's handler has run: Beast still touches the buffer then.
         error_code ignored;
-        conn_->socket.close(ignored);  // not reusable: closed, not returned
-        conn_.reset();
+        conn_->socket.close(ignored);
     }
     auto cb = std::move(cb_);
     if (cb) cb(std::move(r));
