@@ -171,7 +171,7 @@ pb_search_outcome Host::search(const pb_search_request& in) {
         searches_.push_back(rec);
         if (searches_.size() > 1000) searches_.pop_front();
     }
-    log(PB_LOG_INFO, "subtitle search " + rec.outcome + " for " + rec.media_type + " " + rec.title);
+    log(PB_LOG_DEBUG, "subtitle search " + rec.outcome + " for " + rec.media_type + " " + rec.title);
     return known ? PB_SEARCH_QUEUED : PB_SEARCH_UNKNOWN_MEDIA;
 }
 

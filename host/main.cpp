@@ -41,7 +41,8 @@ std::string self_dir() {
 constexpr const char* kDemoCatalog = R"({
   "movies": [
     {"title": "Reign of Fire", "imdb": "tt0253556", "tmdb": 6278},
-    {"title": "Interstate 60", "imdb": "tt0165832", "tmdb": 16161}
+    {"title": "Interstate 60", "imdb": "tt0165832", "tmdb": 16161},
+    {"title": "Big Trouble in Little China", "imdb": "tt0090728", "tmdb": 6978}
   ],
   "series": [
     {"title": "The Expanse", "imdb": "tt3230854", "tvdb": 280619, "tmdb": 63639,

@@ -48,7 +48,11 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
 public:
     Session(Stream&& stream, std::shared_ptr<Listener> listener, std::string remote)
         : stream_(std::move(stream)), listener_(std::move(listener)), remote_(std::move(remote)),
-          timer_(stream_.get_executor()) {}
+          timer_(stream_.get_executor()) {
+        // Plex webhooks carry a ~20 KB thumbnail: without room up front Beast
+        // reads them in 512-byte steps, each a trip through the reactor.
+        buffer_.reserve(64 * 1024);
+    }
 
     void run();
     void close() override {
@@ -100,6 +104,7 @@ struct Listener : std::enable_shared_from_this<Listener> {
             error_code ep_ec;
             auto ep = s.remote_endpoint(ep_ec);
             std::string remote = ep_ec ? std::string() : ep.address().to_string();
+            s.set_option(tcp::no_delay(true), ep_ec);  // small answers go out at once
             if (self->opts.fault == Fault::blackhole) {
                 // Keep the socket open and silent until the listener closes.
                 auto held = std::make_shared<tcp::socket>(std::move(s));

@@ -251,13 +251,17 @@ pb_status Plugin::validate_settings(std::string_view candidate, std::string* err
 void Plugin::settings_changed(std::string_view js) {
     auto v = json::parse_lenient(js);
     if (!v || !v->is_object()) return;
+    auto typed = std::make_shared<const settings::Settings>(settings::parse(v->get_object()));
     std::lock_guard lock(settings_mu_);
     settings_ = v->get_object();
+    typed_ = std::move(typed);
 }
 
-settings::Settings Plugin::settings() const {
+settings::Settings Plugin::settings() const { return *settings_snapshot(); }
+
+std::shared_ptr<const settings::Settings> Plugin::settings_snapshot() const {
     std::lock_guard lock(settings_mu_);
-    return settings::parse(settings_);
+    return typed_;
 }
 
 bj::object Plugin::settings_json() const {

@@ -70,6 +70,8 @@ public:
     std::string data_dir() const { return data_dir_; }
 
     settings::Settings settings() const;
+    // The same, without a copy: for hot paths (the webhook handler).
+    std::shared_ptr<const settings::Settings> settings_snapshot() const;
     boost::json::object settings_json() const;
     // Merges `patch` into the stored settings (validated first).
     bool write_settings(const boost::json::object& patch, std::string* error);
@@ -109,6 +111,7 @@ private:
 
     mutable std::mutex settings_mu_;
     boost::json::object settings_;
+    std::shared_ptr<const settings::Settings> typed_ = std::make_shared<settings::Settings>();
 
     std::mutex client_mu_;
     std::shared_ptr<http::Client> client_;

@@ -1,6 +1,9 @@
 #include "webhooks/payload.hpp"
 
 #include <boost/json.hpp>
+#include <boost/json/basic_parser_impl.hpp>
+
+#include <charconv>
 
 #include "common/json_util.hpp"
 
@@ -8,51 +11,184 @@ namespace pb::webhooks {
 
 namespace bj = boost::json;
 
+namespace {
+
+// A SAX reader that keeps only what a webhook decision needs. Plex payloads
+// carry kilobytes of cast, genres and ratings; building a DOM of all that
+// costs more than everything else the handler does.
+struct Reader {
+    using ec_t = boost::system::error_code;
+    static constexpr std::size_t max_array_size = std::size_t(-1);
+    static constexpr std::size_t max_object_size = std::size_t(-1);
+    static constexpr std::size_t max_string_size = std::size_t(-1);
+    static constexpr std::size_t max_key_size = std::size_t(-1);
+
+    enum class Ctx : unsigned char { none, root, account, server, metadata, guids, guid_item, other };
+    Payload* out = nullptr;
+    Ctx stack[40] = {};
+    int depth = 0;        // stack entries in use
+    bool has_event = false;
+    bool metadata_not_object = false;
+    std::string key, str;
+
+    Ctx top() const { return depth > 0 ? stack[depth - 1] : Ctx::none; }
+    bool push(Ctx c, ec_t& ec) {
+        if (depth == 40) {
+            ec = boost::json::error::too_deep;
+            return false;
+        }
+        stack[depth++] = c;
+        return true;
+    }
+    Ctx child_object() const {
+        switch (top()) {
+            case Ctx::none: return Ctx::root;
+            case Ctx::root:
+                if (key == "Account") return Ctx::account;
+                if (key == "Server") return Ctx::server;
+                if (key == "Metadata") return Ctx::metadata;
+                return Ctx::other;
+            case Ctx::guids: return Ctx::guid_item;
+            default: return Ctx::other;
+        }
+    }
+    void value(std::string_view v) {
+        switch (top()) {
+            case Ctx::root:
+                if (key == "event") out->event = v, has_event = true;
+                break;
+            case Ctx::account:
+                if (key == "id") out->account_id = v;
+                else if (key == "title") out->account_title = v;
+                break;
+            case Ctx::server:
+                if (key == "uuid") out->server_uuid = v;
+                break;
+            case Ctx::metadata:
+                if (key == "type") out->type = v;
+                else if (key == "subtype") out->subtype = v;
+                else if (key == "title") out->title = v;
+                else if (key == "ratingKey") out->rating_key = v;
+                else if (key == "grandparentRatingKey") out->grandparent_rating_key = v;
+                else if (key == "librarySectionID") out->section_id = v;
+                else if (key == "librarySectionTitle") out->section_title = v;
+                else if (key == "guid") out->guid = v;
+                else if (key == "grandparentGuid") out->grandparent_guid = v;
+                else if (key == "parentIndex" || key == "index") {
+                    int32_t n = -1;
+                    auto [p, e] = std::from_chars(v.data(), v.data() + v.size(), n);
+                    if (e == std::errc() && p == v.data() + v.size()) (key == "index" ? out->index : out->parent_index) = n;
+                }
+                break;
+            case Ctx::guid_item:
+                if (key == "id") plexapi::read_guid(v, out->own);
+                break;
+            default: break;
+        }
+    }
+
+    bool on_document_begin(ec_t&) { return true; }
+    bool on_document_end(ec_t&) { return true; }
+    bool on_object_begin(ec_t& ec) { return push(child_object(), ec); }
+    bool on_object_end(std::size_t, ec_t&) {
+        --depth;
+        return true;
+    }
+    bool on_array_begin(ec_t& ec) {
+        if (top() == Ctx::metadata && key == "Guid") {
+            out->has_guid_array = true;
+            return push(Ctx::guids, ec);
+        }
+        if (top() == Ctx::root && key == "Metadata") metadata_not_object = true;
+        return push(Ctx::other, ec);
+    }
+    bool on_array_end(std::size_t, ec_t&) {
+        --depth;
+        return true;
+    }
+    bool on_key_part(boost::json::string_view s, std::size_t n, ec_t&) {
+        if (top() == Ctx::other) return true;  // inside cast, genres...: nothing to keep
+        if (n == s.size()) key.clear();
+        key.append(s.data(), s.size());
+        return true;
+    }
+    bool on_key(boost::json::string_view s, std::size_t n, ec_t&) {
+        if (top() == Ctx::other) return true;
+        if (n == s.size()) key.clear();
+        key.append(s.data(), s.size());
+        return true;
+    }
+    bool on_string_part(boost::json::string_view s, std::size_t n, ec_t&) {
+        if (top() == Ctx::other) return true;
+        if (n == s.size()) str.clear();
+        str.append(s.data(), s.size());
+        return true;
+    }
+    bool on_string(boost::json::string_view s, std::size_t n, ec_t&) {
+        if (top() == Ctx::other) return true;
+        if (n == s.size()) value(std::string_view(s.data(), s.size()));
+        else {
+            str.append(s.data(), s.size());
+            value(str);
+        }
+        if (top() == Ctx::root && key == "Metadata") metadata_not_object = true;
+        return true;
+    }
+    bool on_number_part(boost::json::string_view, ec_t&) { return true; }
+    bool on_int64(int64_t i, boost::json::string_view, ec_t&) {
+        if (top() == Ctx::other) return true;
+        value(std::to_string(i));
+        return true;
+    }
+    bool on_uint64(uint64_t u, boost::json::string_view, ec_t&) {
+        if (top() == Ctx::other) return true;
+        value(std::to_string(u));
+        return true;
+    }
+    bool on_double(double, boost::json::string_view, ec_t&) { return true; }
+    bool on_bool(bool, ec_t&) { return true; }
+    bool on_null(ec_t&) { return true; }
+    bool on_comment_part(boost::json::string_view, ec_t&) { return true; }
+    bool on_comment(boost::json::string_view, ec_t&) { return true; }
+};
+
+bool read(std::string_view text, Payload& p, std::string& error, bool& root_is_object, bool& metadata_bad) {
+    boost::json::parse_options opts;
+    opts.max_depth = 32;
+    boost::json::basic_parser<Reader> parser(opts);
+    parser.handler().out = &p;
+    boost::system::error_code ec;
+    std::size_t n = parser.write_some(false, text.data(), text.size(), ec);
+    if (!ec && n < text.size()) ec = boost::json::error::extra_data;
+    if (ec) {
+        error = ec.message();
+        return false;
+    }
+    root_is_object = text.find_first_not_of(" \t\r\n") != std::string_view::npos &&
+                     text[text.find_first_not_of(" \t\r\n")] == '{';
+    metadata_bad = parser.handler().metadata_not_object;
+    return true;
+}
+
+}  // namespace
+
 std::optional<Payload> parse_payload(std::string_view text, std::string* error) {
-    auto fail = [&](const char* why) -> std::optional<Payload> {
-        if (error) *error = why;
+    auto fail = [&](std::string why) -> std::optional<Payload> {
+        if (error) *error = std::move(why);
         return std::nullopt;
     };
-    // Webhook payloads are small; a strict UTF-8 parse first, the lenient
-    // one only when Plex sent bytes that are not UTF-8.
-    boost::system::error_code ec;
-    bj::parse_options opts;
-    opts.max_depth = 32;
-    bj::value v = bj::parse(text, ec, {}, opts);
-    if (ec) {
-        auto lenient = json::parse_lenient(text, nullptr, 32);
-        if (!lenient) return fail("the payload is not JSON");
-        v = std::move(*lenient);
-    }
-    if (!v.is_object()) return fail("the payload is not a JSON object");
     Payload p;
-    auto event = json::get_string(v, "event");
-    if (!event || event->empty()) return fail("the payload has no event");
-    p.event = std::move(*event);
-    if (const bj::value* acc = json::find(v, "Account")) {
-        p.account_id = json::get_string_or(*acc, "id", "");
-        p.account_title = json::get_string_or(*acc, "title", "");
+    std::string err;
+    bool is_object = false, metadata_bad = false;
+    if (!read(text, p, err, is_object, metadata_bad)) {
+        // Plex sometimes sends bytes that are not UTF-8: repair and retry.
+        std::string clean = json::sanitize_utf8(text);
+        p = Payload{};
+        if (clean == text || !read(clean, p, err, is_object, metadata_bad)) return fail("the payload is not JSON (" + err + ")");
     }
-    if (const bj::value* srv = json::find(v, "Server")) p.server_uuid = json::get_string_or(*srv, "uuid", "");
-    const bj::value* m = json::find(v, "Metadata");
-    if (m == nullptr) return p;  // e.g. admin.database.backup: no media
-    if (!m->is_object()) return fail("Metadata is not an object");
-    p.type = json::get_string_or(*m, "type", "");
-    p.subtype = json::get_string_or(*m, "subtype", "");
-    p.title = json::get_string_or(*m, "title", "");
-    p.rating_key = json::get_string_or(*m, "ratingKey", "");
-    p.grandparent_rating_key = json::get_string_or(*m, "grandparentRatingKey", "");
-    p.section_id = json::get_string_or(*m, "librarySectionID", "");
-    p.section_title = json::get_string_or(*m, "librarySectionTitle", "");
-    p.guid = json::get_string_or(*m, "guid", "");
-    p.grandparent_guid = json::get_string_or(*m, "grandparentGuid", "");
-    p.parent_index = static_cast<int32_t>(json::get_int_or(*m, "parentIndex", -1));
-    p.index = static_cast<int32_t>(json::get_int_or(*m, "index", -1));
-    if (const bj::value* g = json::find(*m, "Guid"); g && g->is_array()) {
-        p.has_guid_array = true;
-        for (const auto& e : g->get_array())
-            if (auto id = json::get_string(e, "id")) plexapi::read_guid(*id, p.own);
-    }
+    if (!is_object) return fail("the payload is not a JSON object");
+    if (metadata_bad) return fail("Metadata is not an object");
+    if (p.event.empty()) return fail("the payload has no event");
     return p;
 }
 

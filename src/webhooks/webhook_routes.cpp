@@ -31,7 +31,8 @@ void WebhookRoutes::register_routes(uint64_t max_body_bytes) {
 }
 
 std::string WebhookRoutes::key() {
-    auto stored = plugin_.settings().webhook_key;
+    auto snapshot = plugin_.settings_snapshot();  // keeps `stored` alive
+    const std::string& stored = snapshot->webhook_key;
     std::lock_guard lock(mu_);
     if (!stored.empty() && stored == key_sealed_) return key_plain_.str();
     if (!stored.empty()) {
@@ -72,7 +73,7 @@ std::string WebhookRoutes::webhook_url(bool masked) {
 }
 
 bool WebhookRoutes::duplicate(const std::string& media_key) {
-    auto window = std::chrono::seconds(plugin_.settings().webhook_dedupe_seconds);
+    auto window = std::chrono::seconds(plugin_.settings_snapshot()->webhook_dedupe_seconds);
     auto now = std::chrono::steady_clock::now();
     std::lock_guard lock(mu_);
     if (recent_.size() > 4096)
@@ -121,7 +122,8 @@ void WebhookRoutes::receive(Call& call, Reply reply) {
     if (!payload) return reply.error(400, "PLEX_WEBHOOK_MALFORMED", err);
     const Payload& p = *payload;
 
-    auto s = plugin_.settings();
+    auto snapshot = plugin_.settings_snapshot();
+    const auto& s = *snapshot;
     auto ignored = [&](const std::string& why) {
         reply.raw(204, "application/json", "");
         plugin_.log().debug("webhook {} ignored: {}", p.event, why);
