@@ -501,7 +501,9 @@ void Simulator::State::handle_pms(std::size_t server_index, Behaviour behaviour,
         if (sub == "all" && req.method == "GET") {
             std::string type = param("type");
             std::string guid = param("guid");
-            int64_t added_min = to_int(param("addedAt>"), INT64_MIN);
+            // "addedAt>>=N" (at or after N) parses as key "addedAt>>", value N.
+            int64_t added_min = to_int(param("addedAt>>"), INT64_MIN);
+            if (added_min != INT64_MIN) added_min -= 1;
             std::string type_name = type == "1" ? "movie" : type == "2" ? "show" : type == "3" ? "season"
                                   : type == "4" ? "episode" : "";
             if (type.empty()) type_name = sec->type == "movie" ? "movie" : sec->type == "show" ? "show" : "";
@@ -620,6 +622,12 @@ uint16_t Simulator::add_connection(std::size_t server_index, ConnectionSpec spec
 void Simulator::kill_connection(uint16_t port) {
     std::lock_guard lock(state_->mu);
     if (state_->http) state_->http->close(port);
+}
+
+void Simulator::revive_connection(uint16_t port) {
+    std::lock_guard lock(state_->mu);
+    for (auto& c : state_->conns)
+        if (c.port == port && state_->started) state_->start_conn(c);
 }
 
 void Simulator::advertise_uri(std::size_t server_index, const std::string& uri, bool local, bool relay) {

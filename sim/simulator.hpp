@@ -83,6 +83,8 @@ public:
     uint16_t add_connection(std::size_t server_index, ConnectionSpec spec);
     // Removes a connection: its port stops answering (refused from now on).
     void kill_connection(uint16_t port);
+    // Starts answering again on a killed connection's port.
+    void revive_connection(uint16_t port);
     // Adds a connection advertised on plex.tv without anything behind it
     // at the given URI (e.g. a remote address this machine cannot reach).
     void advertise_uri(std::size_t server_index, const std::string& uri, bool local, bool relay);

@@ -8,6 +8,7 @@
 #include "auth/auth_routes.hpp"
 #include "common/json_util.hpp"
 #include "discovery/discovery_routes.hpp"
+#include "refresh/refresher.hpp"
 #include "webhooks/webhook_routes.hpp"
 
 namespace pb::plugin {
@@ -87,6 +88,9 @@ pb_status Plugin::init() {
     auth_->register_routes();
     discovery_ = std::make_unique<discovery::DiscoveryRoutes>(*this);
     discovery_->register_routes();
+    refresher_ = std::make_shared<refresh::Refresher>(*this);
+    refresher_->register_routes();
+    refresher_->load();
     webhooks_ = std::make_unique<webhooks::WebhookRoutes>(*this);
     webhooks_->register_routes(static_cast<uint64_t>(settings().webhook_max_body_bytes));
     for (auto& r : routes_) {
@@ -128,6 +132,7 @@ pb_status Plugin::start() {
     boost::asio::post(*ioc_, [this] {
         seal_plaintext_secrets();
         webhooks_->key();  // so the first webhook never has to create it
+        refresher_->start();
         auth_->on_start();
     });
     log().info("started (ABI {}.{})", PB_ABI_VERSION_MAJOR, PB_ABI_VERSION_MINOR);
@@ -167,6 +172,7 @@ void Plugin::destroy() {
     }
     ioc_.reset();
     webhooks_.reset();
+    refresher_.reset();
     discovery_.reset();
     auth_.reset();
     log_->detach();
@@ -229,9 +235,7 @@ void Plugin::add_route(std::string method, std::string pattern, Handler handler,
 }
 
 void Plugin::on_event(std::string name, std::string payload) {
-    // Subtitle events are consumed by the library refresher (not built yet):
-    // acknowledge them in the log so a host author can see them arrive.
-    log().debug("event {} received ({} bytes)", name, payload.size());
+    if (refresher_) refresher_->on_event(name, payload);
 }
 
 pb_status Plugin::validate_settings(std::string_view candidate, std::string* error) const {
@@ -252,9 +256,12 @@ void Plugin::settings_changed(std::string_view js) {
     auto v = json::parse_lenient(js);
     if (!v || !v->is_object()) return;
     auto typed = std::make_shared<const settings::Settings>(settings::parse(v->get_object()));
-    std::lock_guard lock(settings_mu_);
-    settings_ = v->get_object();
-    typed_ = std::move(typed);
+    {
+        std::lock_guard lock(settings_mu_);
+        settings_ = v->get_object();
+        typed_ = std::move(typed);
+    }
+    if (refresher_) refresher_->settings_changed();
 }
 
 settings::Settings Plugin::settings() const { return *settings_snapshot(); }

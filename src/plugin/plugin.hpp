@@ -31,6 +31,9 @@
 namespace pb::webhooks {
 class WebhookRoutes;
 }
+namespace pb::refresh {
+class Refresher;
+}
 namespace pb::plugin {
 
 class AuthRoutes;
@@ -124,6 +127,7 @@ private:
     std::unique_ptr<AuthRoutes> auth_;
     std::unique_ptr<discovery::DiscoveryRoutes> discovery_;
     std::unique_ptr<webhooks::WebhookRoutes> webhooks_;
+    std::shared_ptr<refresh::Refresher> refresher_;
 };
 
 }  // namespace pb::plugin
