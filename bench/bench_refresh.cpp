@@ -74,10 +74,7 @@ int main() {
     sim.start();
     pbtest::HostRig rig(sim);
     if (!rig.start({{"update_movie_library", "true"}, {"set_movie_added", "true"}, {"update_series_library", "true"}})) return 1;
-    auto pin = rig.api("POST", "/api/plex/oauth/pin");
-    auto d = pin.json.at("data").as_object();
-    sim.link_pin(std::string(d.at("code").as_string()));
-    rig.api("GET", "/api/plex/oauth/pin/" + boost::json::serialize(d.at("pinId")) + "/check?state=" + std::string(d.at("state").as_string()));
+    if (!rig.sign_in()) return 1;
     rig.api("POST", "/api/plex/select-server", R"({"machineIdentifier":"bench-refresh","uri":"http://127.0.0.1:)" + std::to_string(port) + R"("})");
     auto fire_and_wait = [&](const std::string& media, const std::string& rk) {
         auto before_n = sim.requests_matching("", "/library").size();

@@ -305,18 +305,8 @@ bool Host::authorized(const server::Request& req) const {
 }
 
 const Host::RouteEntry* Host::find_route(const std::string& method, const std::string& path) const {
-    for (const auto& r : routes_) {
-        if (r.method != method) continue;
-        auto p = text::split(r.pattern, '/');
-        auto s = text::split(path, '/');
-        if (p.size() != s.size()) continue;
-        bool ok = true;
-        for (std::size_t i = 0; i < p.size() && ok; ++i) {
-            bool param = p[i].size() > 2 && p[i].front() == '{' && p[i].back() == '}';
-            ok = param ? !s[i].empty() : p[i] == s[i];
-        }
-        if (ok) return &r;
-    }
+    for (const auto& r : routes_)
+        if (r.method == method && text::match_path(r.pattern, path)) return &r;
     return nullptr;
 }
 

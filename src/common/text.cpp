@@ -114,6 +114,22 @@ std::vector<std::string_view> split(std::string_view s, char sep) {
 
 bool starts_with(std::string_view s, std::string_view prefix) { return s.substr(0, prefix.size()) == prefix; }
 
+bool match_path(std::string_view pattern, std::string_view path,
+                std::vector<std::pair<std::string, std::string>>* params) {
+    auto p = split(pattern, '/');
+    auto s = split(path, '/');
+    if (p.size() != s.size()) return false;
+    for (std::size_t i = 0; i < p.size(); ++i) {
+        if (p[i].size() > 2 && p[i].front() == '{' && p[i].back() == '}') {
+            if (s[i].empty()) return false;
+            if (params) params->emplace_back(std::string(p[i].substr(1, p[i].size() - 2)), url_decode(s[i], false));
+        } else if (p[i] != s[i]) {
+            return false;
+        }
+    }
+    return true;
+}
+
 bool constant_time_equals(std::string_view a, std::string_view b) {
     // Length is not secret (API keys have a fixed length); the content is.
     if (a.size() != b.size() || a.empty()) return false;

@@ -27,6 +27,12 @@ std::string_view trim(std::string_view s);
 std::vector<std::string_view> split(std::string_view s, char sep);
 bool starts_with(std::string_view s, std::string_view prefix);
 
+// Matches a route pattern ("/api/plex/oauth/pin/{pinId}/check") against a
+// path: literal segments equal, "{name}" matches one non-empty segment.
+// The ABI defines this syntax; host and plugin both use this one function.
+bool match_path(std::string_view pattern, std::string_view path,
+                std::vector<std::pair<std::string, std::string>>* params = nullptr);
+
 // Compares two secrets in time independent of where they differ.
 bool constant_time_equals(std::string_view a, std::string_view b);
 

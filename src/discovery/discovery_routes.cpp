@@ -77,10 +77,7 @@ void DiscoveryRoutes::servers(Call&, Reply reply) {
         with_resources([this, reply](auto servers, auto err) {
             if (err) return reply_error(reply, *err, "Could not list your Plex servers");
             auto s = plugin_.settings();
-            RaceOptions opts;
-            opts.timeout = std::chrono::milliseconds(s.connect_timeout_ms);
-            opts.identity = plugin_.identity();
-            opts.verify = s.verify_tls ? http::TlsVerify::verify : http::TlsVerify::skip;
+            RaceOptions opts = race_options(std::chrono::milliseconds(s.connect_timeout_ms), s.verify_tls, plugin_.identity());
             race(plugin_.client(), std::move(*servers), opts, {}, [reply](const std::vector<ServerReport>& reports) {
                 bj::array out;
                 for (const auto& rep : reports) {
@@ -115,10 +112,7 @@ void DiscoveryRoutes::test_connection(Call& call, Reply reply) {
         // address the user typed) are ever contacted.
         auto probe = [this, reply, s](plexapi::Resource server, plexapi::Connection conn) {
             server.connections = {conn};
-            RaceOptions opts;
-            opts.timeout = std::chrono::milliseconds(s.connect_timeout_ms);
-            opts.identity = plugin_.identity();
-            opts.verify = s.verify_tls ? http::TlsVerify::verify : http::TlsVerify::skip;
+            RaceOptions opts = race_options(std::chrono::milliseconds(s.connect_timeout_ms), s.verify_tls, plugin_.identity());
             race(plugin_.client(), {server}, opts, {}, [reply](const std::vector<ServerReport>& reps) {
                 const auto& o = reps.at(0).outcomes.at(0);
                 reply.data(bj::object{{"success", o.available},

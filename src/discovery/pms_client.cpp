@@ -48,32 +48,30 @@ void PmsClient::send(PmsRequest req, Callback cb, bool may_fail_over) {
     r.verify = s.verify_tls ? http::TlsVerify::verify : http::TlsVerify::skip;
     r.peer_name = "Plex Media Server";
     plexapi::add_plex_headers(r.headers, plugin_.identity(), plexapi::Accept::json);
-    // A plex.direct name blocked by DNS-rebinding protection: go to the IP
-    // it encodes, keep verifying against the name.
     auto self = shared_from_this();
-    auto attempt = std::make_shared<http::Request>(r);
-    plugin_.client()->async_request(r, [self, attempt, req, cb, may_fail_over, base](http::Result res) mutable {
-        if (res.error && res.error->kind == http::ErrorKind::resolve && attempt->connect_address.empty()) {
-            std::string ip = plex_direct_ip(attempt->url);
-            if (!ip.empty()) {
-                attempt->connect_address = ip;
-                self->plugin_.client()->async_request(*attempt, [self, req, cb, may_fail_over, base](http::Result res2) mutable {
-                    if (may_fail_over && connection_level(res2))
-                        return self->fail_over([self, req, cb, res2, base](bool switched) mutable {
-                            if (!switched) return cb(std::move(res2), base);
-                            self->send(std::move(req), std::move(cb), false);
-                        });
-                    cb(std::move(res2), base);
-                });
-                return;
-            }
-        }
-        if (may_fail_over && connection_level(res) && self->plugin_.settings().manual_server_url.empty())
+    // The final answer: a connection-level failure fails over once (unless
+    // the user pinned the address), anything else goes to the caller.
+    auto conclude = [self, req, cb, may_fail_over, base](http::Result res) mutable {
+        if (may_fail_over && connection_level(res) && self->plugin_.settings_snapshot()->manual_server_url.empty())
             return self->fail_over([self, req, cb, res, base](bool switched) mutable {
                 if (!switched) return cb(std::move(res), base);
                 self->send(std::move(req), std::move(cb), false);
             });
         cb(std::move(res), base);
+    };
+    // A plex.direct name blocked by DNS-rebinding protection: go to the IP
+    // it encodes, keep verifying against the name.
+    auto attempt = std::make_shared<http::Request>(r);
+    plugin_.client()->async_request(r, [self, attempt, conclude](http::Result res) mutable {
+        if (res.error && res.error->kind == http::ErrorKind::resolve) {
+            std::string ip = plex_direct_ip(attempt->url);
+            if (!ip.empty()) {
+                attempt->connect_address = ip;
+                self->plugin_.client()->async_request(*attempt, conclude);
+                return;
+            }
+        }
+        conclude(std::move(res));
     });
 }
 
@@ -107,10 +105,7 @@ void PmsClient::fail_over(std::function<void(bool)> done) {
     server.name = s.server_name;
     server.owned = true;
     server.connections = stored_connections(plugin_.settings_json());
-    RaceOptions opts;
-    opts.timeout = std::chrono::milliseconds(s.connect_timeout_ms);
-    opts.identity = plugin_.identity();
-    opts.verify = s.verify_tls ? http::TlsVerify::verify : http::TlsVerify::skip;
+    RaceOptions opts = race_options(std::chrono::milliseconds(s.connect_timeout_ms), s.verify_tls, plugin_.identity());
     auto self = shared_from_this();
     auto adopt = [self](const ServerReport& rep, bool store_connections) {
         const auto& best = rep.outcomes[*rep.best];

@@ -10,6 +10,14 @@ namespace pb::discovery {
 
 using Clock = std::chrono::steady_clock;
 
+RaceOptions race_options(std::chrono::milliseconds timeout, bool verify_tls, plexapi::ClientIdentity identity) {
+    RaceOptions o;
+    o.timeout = timeout;
+    o.verify = verify_tls ? http::TlsVerify::verify : http::TlsVerify::skip;
+    o.identity = std::move(identity);
+    return o;
+}
+
 int rank_of(const plexapi::Connection& c) {
     int tier = c.relay ? 2 : (c.local ? 0 : 1);
     bool https = text::starts_with(text::to_lower(c.uri), "https://");

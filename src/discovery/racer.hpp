@@ -57,6 +57,10 @@ struct RaceOptions {
     std::size_t max_in_flight = 0;
 };
 
+// The options every probe of the user's servers uses: the configured
+// deadline and TLS verification, and our client identity.
+RaceOptions race_options(std::chrono::milliseconds timeout, bool verify_tls, plexapi::ClientIdentity identity);
+
 int rank_of(const plexapi::Connection& c);
 // "1.2.3.4" from "https://1-2-3-4.<hash>.plex.direct:32400"; empty otherwise.
 std::string plex_direct_ip(const std::string& uri);

@@ -15,16 +15,17 @@ namespace pb::plugin {
 
 namespace bj = boost::json;
 
-std::optional<std::string> check_host_compat(uint32_t host_version, std::size_t host_struct_size) {
+std::optional<std::string> check_host_compat(uint32_t host_version, std::size_t host_struct_size,
+                                             uint32_t required_minor) {
     uint32_t major = PB_ABI_MAJOR(host_version);
     uint32_t minor = PB_ABI_MINOR(host_version);
     if (major != PB_ABI_VERSION_MAJOR)
         return "the host speaks plugin ABI " + std::to_string(major) + "." + std::to_string(minor) +
                " but this plugin needs ABI " + std::to_string(PB_ABI_VERSION_MAJOR) + ".x; install a matching version";
-    if (minor < kRequiredHostMinor)
+    if (minor < required_minor)
         return "the host speaks plugin ABI " + std::to_string(major) + "." + std::to_string(minor) +
                " but this plugin needs at least " + std::to_string(PB_ABI_VERSION_MAJOR) + "." +
-               std::to_string(kRequiredHostMinor) + "; update the host";
+               std::to_string(required_minor) + "; update the host";
     constexpr std::size_t needed = offsetof(pb_host_api, request_search) + sizeof(pb_host_api::request_search);
     if (host_struct_size < needed)
         return "the host's function table is " + std::to_string(host_struct_size) + " bytes, smaller than ABI " +

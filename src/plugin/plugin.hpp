@@ -49,7 +49,8 @@ constexpr uint32_t kRequiredHostMinor = 0;
 
 // Whether a host of `host_version` whose table is `host_struct_size` bytes
 // can run this plugin; nullopt when it can, else the reason in words.
-std::optional<std::string> check_host_compat(uint32_t host_version, std::size_t host_struct_size);
+std::optional<std::string> check_host_compat(uint32_t host_version, std::size_t host_struct_size,
+                                             uint32_t required_minor = kRequiredHostMinor);
 
 class Plugin {
 public:

@@ -46,17 +46,9 @@ void Reply::error(int status, std::string_view code, std::string_view message) c
 }
 
 bool match_path(std::string_view pattern, std::string_view path, std::map<std::string, std::string>& params) {
-    auto p = text::split(pattern, '/');
-    auto s = text::split(path, '/');
-    if (p.size() != s.size()) return false;
-    for (std::size_t i = 0; i < p.size(); ++i) {
-        if (p[i].size() > 2 && p[i].front() == '{' && p[i].back() == '}') {
-            if (s[i].empty()) return false;
-            params[std::string(p[i].substr(1, p[i].size() - 2))] = text::url_decode(s[i], false);
-        } else if (p[i] != s[i]) {
-            return false;
-        }
-    }
+    std::vector<std::pair<std::string, std::string>> found;
+    if (!text::match_path(pattern, path, &found)) return false;
+    for (auto& [k, v] : found) params[k] = std::move(v);
     return true;
 }
 

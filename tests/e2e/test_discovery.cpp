@@ -38,13 +38,7 @@ protected:
         sim.add_connection(f, ConnectionSpec{Behaviour::normal, false, false});
         sim.start();
         ASSERT_TRUE(rig.start({{"connect_timeout_ms", "1000"}})) << rig.error;
-        // Signed in.
-        auto pin = rig.api("POST", "/api/plex/oauth/pin");
-        auto d = pin.json.at("data").as_object();
-        sim.link_pin(std::string(d.at("code").as_string()));
-        ASSERT_EQ(rig.api("GET", "/api/plex/oauth/pin/" + bj::serialize(d.at("pinId")) + "/check?state=" +
-                                     std::string(d.at("state").as_string())).status,
-                  200);
+        ASSERT_TRUE(rig.sign_in());
     }
     pb::sim::Simulator sim;
     pbtest::HostRig rig{sim};

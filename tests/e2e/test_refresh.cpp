@@ -35,10 +35,7 @@ protected:
                        {"connect_timeout_ms", "500"}};
         ASSERT_TRUE(rig->start(presets, first)) << rig->error;
         if (!first) return;
-        auto pin = rig->api("POST", "/api/plex/oauth/pin");
-        auto d = pin.json.at("data").as_object();
-        sim.link_pin(std::string(d.at("code").as_string()));
-        rig->api("GET", "/api/plex/oauth/pin/" + bj::serialize(d.at("pinId")) + "/check?state=" + std::string(d.at("state").as_string()));
+        ASSERT_TRUE(rig->sign_in());
         ASSERT_EQ(rig->api("POST", "/api/plex/select-server",
                            R"({"machineIdentifier":"refresh-machine","uri":"http://127.0.0.1:)" + std::to_string(port) + R"("})")
                       .status,

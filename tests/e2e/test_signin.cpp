@@ -174,6 +174,25 @@ TEST_F(SignIn, LegacyTokenRoutes) {
     EXPECT_EQ(data_str(enc, "already_encrypted"), "true");
 }
 
+TEST_F(SignIn, ADamagedKeyAsksTheUserToSignInAgain) {
+    auto pin = rig.api("POST", "/api/plex/oauth/pin");
+    sim.link_pin(data_str(pin, "code"));
+    ASSERT_EQ(rig.api("GET", "/api/plex/oauth/pin/" + data_str(pin, "pinId") + "/check?state=" + data_str(pin, "state")).status, 200);
+    rig.stop();
+    // Someone replaced the key file (a restored backup of another install).
+    ASSERT_TRUE(pb::fs::atomic_write(pb::fs::join(rig.data_dir(), "plexbridge.key"), std::string(32, 'k'), nullptr, 0600));
+    ASSERT_TRUE(rig.start({}, false)) << rig.error;
+    auto v = rig.api("GET", "/api/plex/oauth/validate");
+    ASSERT_EQ(v.status, 200) << v.body;
+    EXPECT_EQ(data_str(v, "valid"), "false");
+    EXPECT_NE(data_str(v, "message").find("sign in again"), std::string::npos) << v.body;
+    // Signing in again works and replaces the unreadable token.
+    auto pin2 = rig.api("POST", "/api/plex/oauth/pin");
+    sim.link_pin(data_str(pin2, "code"));
+    ASSERT_EQ(rig.api("GET", "/api/plex/oauth/pin/" + data_str(pin2, "pinId") + "/check?state=" + data_str(pin2, "state")).status, 200);
+    EXPECT_EQ(data_str(rig.api("GET", "/api/plex/oauth/validate"), "valid"), "true");
+}
+
 TEST_F(SignIn, EveryRouteNeedsTheApiKey) {
     for (auto [m, p] : std::vector<std::pair<std::string, std::string>>{
              {"POST", "/api/plex/oauth/pin"}, {"GET", "/api/plex/oauth/pin/1/check?state=x"},

@@ -61,7 +61,7 @@ protected:
                     {"title":"Gotham","tvdb":274431,"episodes":[{"season":1,"episode":1}]}]})", nullptr);
         rig = std::make_unique<pbtest::HostRig>(sim, dir, catalog);
         ASSERT_TRUE(rig->start()) << rig->error;
-        sign_in();
+        ASSERT_TRUE(rig->sign_in());
         ASSERT_EQ(rig->api("POST", "/api/plex/select-server",
                            R"({"machineIdentifier":")" + std::string(kServer) + R"(","uri":"http://127.0.0.1:)" +
                                std::to_string(port) + R"("})")
@@ -73,12 +73,6 @@ protected:
         ASSERT_EQ(created.status, 200) << created.body;
         ASSERT_EQ(sim.webhooks().size(), 1u);
         hook_url = sim.webhooks()[0];
-    }
-    void sign_in() {
-        auto pin = rig->api("POST", "/api/plex/oauth/pin");
-        auto d = pin.json.at("data").as_object();
-        sim.link_pin(std::string(d.at("code").as_string()));
-        rig->api("GET", "/api/plex/oauth/pin/" + bj::serialize(d.at("pinId")) + "/check?state=" + std::string(d.at("state").as_string()));
     }
     pb::http::Result send(const std::string& body, const std::string& content_type, const std::string& url = "") {
         return caller.call("POST", url.empty() ? hook_url : url, body, {{"Content-Type", content_type}});

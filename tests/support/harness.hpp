@@ -117,6 +117,18 @@ public:
         return a;
     }
 
+    // Signs in as the simulator's user, as a person would: create a PIN,
+    // link it, check it. True when the plugin reports "authenticated".
+    bool sign_in() {
+        auto pin = api("POST", "/api/plex/oauth/pin");
+        if (pin.status != 200) return false;
+        const auto& d = pin.json.at("data").as_object();
+        sim_.link_pin(std::string(d.at("code").as_string()));
+        auto done = api("GET", "/api/plex/oauth/pin/" + boost::json::serialize(d.at("pinId")) +
+                                   "/check?state=" + std::string(d.at("state").as_string()));
+        return done.status == 200 && done.json.at("data").at("authenticated").as_bool();
+    }
+
     std::string settings_file() const { return *pb::fs::read_file(pb::fs::join(data_dir_, "settings.json")); }
     boost::json::object settings_object() const {
         return boost::json::parse(settings_file()).as_object().at("plex").as_object();

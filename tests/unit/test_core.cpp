@@ -263,3 +263,20 @@ TEST(Log, TokenNeverReachesTheHost) {
     hl.logger().info("after detach");
     EXPECT_EQ(cap.lines.size(), 1u) << "nothing reaches the host after detach";
 }
+
+#include "plugin/plugin.hpp"
+
+TEST(Negotiation, OlderMinorThanNeededIsRefusedInWords) {
+    // The shipped plugin needs 1.0; a future one needing 1.2 must refuse a
+    // 1.1 host with a reason, and accept 1.2 and 1.3.
+    const std::size_t full = sizeof(pb_host_api);
+    EXPECT_FALSE(pb::plugin::check_host_compat(PB_MAKE_ABI_VERSION(1, 0), full));
+    auto old = pb::plugin::check_host_compat(PB_MAKE_ABI_VERSION(1, 1), full, 2);
+    ASSERT_TRUE(old);
+    EXPECT_NE(old->find("needs at least 1.2"), std::string::npos) << *old;
+    EXPECT_NE(old->find("update the host"), std::string::npos);
+    EXPECT_FALSE(pb::plugin::check_host_compat(PB_MAKE_ABI_VERSION(1, 2), full, 2));
+    EXPECT_FALSE(pb::plugin::check_host_compat(PB_MAKE_ABI_VERSION(1, 3), full, 2));
+    EXPECT_TRUE(pb::plugin::check_host_compat(PB_MAKE_ABI_VERSION(2, 0), full));
+    EXPECT_TRUE(pb::plugin::check_host_compat(PB_MAKE_ABI_VERSION(1, 0), full - 8));
+}
