@@ -42,6 +42,12 @@ public:
     int failovers() const { return failovers_; }
 
     static bool connection_level(const http::Result& r);
+    // At unload (io thread stopped): drops requests waiting on a failover,
+    // whose continuations hold this object (a cycle otherwise).
+    void shutdown() {
+        waiting_.clear();
+        failing_over_ = false;
+    }
 
 private:
     void send(PmsRequest req, Callback cb, bool may_fail_over);

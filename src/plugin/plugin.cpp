@@ -171,6 +171,8 @@ void Plugin::destroy() {
         std::lock_guard lock(client_mu_);
         client_.reset();
     }
+    if (refresher_) refresher_->shutdown();
+    if (discovery_) discovery_->pms()->shutdown();
     ioc_.reset();
     webhooks_.reset();
     refresher_.reset();

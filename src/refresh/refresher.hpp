@@ -49,6 +49,9 @@ public:
     void start();                 // io thread: schedule
     void on_event(const std::string& name, const std::string& payload);  // any thread
     void settings_changed();      // any thread
+    // At unload, after the io thread stopped and before the io_context goes:
+    // the timer must not outlive it.
+    void shutdown() { timer_.reset(); }
 
     static const char* kQueueFile;
 
