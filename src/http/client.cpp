@@ -265,7 +265,7 @@ void Op::handshake() {
     conn_->tls = std::make_unique<ssl::stream<tcp::socket&>>(conn_->socket, *client_->tls_);
     SSL* ssl_handle = conn_->tls->native_handle();
     error_code addr_ec;
-    auto addr = asio::ip::make_address(url_.host, addr_ec);
+    asio::ip::make_address(url_.host, addr_ec);  // only asks: is the host an IP literal?
     if (addr_ec) SSL_set_tlsext_host_name(ssl_handle, url_.host.c_str());  // SNI only for names
     if (req_.verify == TlsVerify::verify) {
         conn_->tls->set_verify_mode(ssl::verify_peer);

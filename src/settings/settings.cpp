@@ -112,7 +112,7 @@ std::optional<std::string> validate(const bj::object& c) {
         auto* v = c.if_contains(k);
         return v && v->is_string() ? std::string(v->get_string()) : std::string();
     };
-    if (auto* v = c.if_contains("auth_method")) {
+    if (c.if_contains("auth_method")) {
         std::string m = str("auth_method");
         if (m != "oauth" && m != "apikey") return "auth_method: must be \"oauth\" or \"apikey\"";
     }
