@@ -205,10 +205,9 @@ void WebhookRoutes::resolve_then_dispatch(Payload p, Media m, Reply reply) {
     }
     discovery::PmsRequest req{"GET", "/library/metadata/" + text::url_encode(p.rating_key) + "?includeGuids=1", "", {}};
     pms->request(req, [this, p, m, reply](http::Result r, const std::string&) mutable {
-        if (!r.ok() || r.response->status != 200) {
-            std::string why;
-            if (r.error) why = r.error->message;
-            else why = "Plex Media Server answered HTTP " + std::to_string(r.response->status);
+        const int status = r.response ? r.response->status : 0;
+        if (r.error || status != 200) {
+            std::string why = r.error ? r.error->message : "Plex Media Server answered HTTP " + std::to_string(status);
             return reply.error(502, "PLEX_SERVER_UNREACHABLE", "The webhook names no ids and the item could not be read: " + why);
         }
         auto page = plexapi::parse_items(r.response->body);
