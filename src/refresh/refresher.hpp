@@ -3,9 +3,10 @@
 //
 // The host's event handler only parses and posts; everything else runs on
 // the plugin's io thread. Events for the same item within the coalescing
-// window (2 s) become one job. Jobs are persisted in
-// <data-dir>/plexbridge-refresh-queue.json before the event call returns its
-// work to the io thread, so a host restart loses nothing. A failed call is
+// window (2 s) become one job. Jobs are written to
+// <data-dir>/plexbridge-refresh-queue.json by the io thread as soon as they
+// are queued (microseconds after on_event returns) and rewritten on every
+// change, so a host restart loses nothing that was queued. A failed call is
 // retried with backoff (1 s doubling to 30 s); a refused token or no
 // selected server stops the queue with a clear status until the settings
 // change, instead of retrying forever.
