@@ -45,6 +45,9 @@ pb_status c_settings_write(void* ctx, pb_str patch, pb_str_sink es, void* ec) {
     catch (...) { return PB_ERR_INTERNAL; }
 }
 
+// The host side's pb_str_sink: copies the plugin's string into a std::string.
+void sink_to_string(void* ctx, pb_str m) { static_cast<std::string*>(ctx)->assign(m.data ? m.data : "", m.len); }
+
 struct Pending {  // what a pb_responder* points to
     server::Responder respond;
 };
@@ -250,8 +253,7 @@ bool Host::start(std::string* error) {
         }
         std::string candidate = bj::serialize(settings_.preview(patch));
         std::string verr;
-        auto sink = [](void* c, pb_str m) { static_cast<std::string*>(c)->assign(m.data, m.len); };
-        if (plugin_.validate_settings(plugin_.plugin_ctx, view(candidate), sink, &verr) != PB_OK)
+        if (plugin_.validate_settings(plugin_.plugin_ctx, view(candidate), sink_to_string, &verr) != PB_OK)
             return fail("--set: " + verr);
         std::string ignored;
         if (write_settings(bj::serialize(patch), nullptr, nullptr) != PB_OK) return fail("--set: cannot store settings");
@@ -359,12 +361,10 @@ void Host::handle(server::Request&& req, server::Responder respond) {
             it = it->value().is_string() && it->value().get_string() == "********" ? patch.erase(it) : std::next(it);
         std::string candidate = bj::serialize(settings_.preview(patch));
         std::string err;
-        auto sink = [](void* c, pb_str m) { static_cast<std::string*>(c)->assign(m.data, m.len); };
-        if (plugin_.validate_settings(plugin_.plugin_ctx, view(candidate), sink, &err) != PB_OK)
+        if (plugin_.validate_settings(plugin_.plugin_ctx, view(candidate), sink_to_string, &err) != PB_OK)
             return respond(error_response(400, "PLEX_INVALID_SETTING", err));
         std::string werr;
-        auto esink = [](void* c, pb_str m) { static_cast<std::string*>(c)->assign(m.data, m.len); };
-        if (write_settings(bj::serialize(patch), esink, &werr) != PB_OK)
+        if (write_settings(bj::serialize(patch), sink_to_string, &werr) != PB_OK)
             return respond(error_response(500, "HOST_STORAGE", "could not store the settings: " + werr));
         return respond(json_response(200, bj::object{{"data", settings_.masked()}}));
     }

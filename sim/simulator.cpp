@@ -75,13 +75,7 @@ struct Simulator::State {
 
 namespace {
 
-std::string now_iso(time_t t) {
-    std::tm tm{};
-    gmtime_r(&t, &tm);
-    char buf[32];
-    std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-    return buf;
-}
+std::string now_iso(time_t t) { return text::iso8601_utc(t); }
 
 bool wants_json(const Request& r) { return r.header("Accept").find("json") != std::string::npos; }
 

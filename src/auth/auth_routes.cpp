@@ -38,15 +38,12 @@ std::string AuthRoutes::auth_url(const std::string& auth_app_url, const std::str
 }
 
 void AuthRoutes::register_routes() {
-    auto bind = [this](void (AuthRoutes::*fn)(Call&, Reply)) {
-        return [this, fn](Call& c, Reply r) { (this->*fn)(c, std::move(r)); };
-    };
-    plugin_.add_route("POST", "/api/plex/oauth/pin", bind(&AuthRoutes::create_pin));
-    plugin_.add_route("GET", "/api/plex/oauth/pin/{pinId}/check", bind(&AuthRoutes::check_pin));
-    plugin_.add_route("GET", "/api/plex/oauth/validate", bind(&AuthRoutes::validate));
-    plugin_.add_route("POST", "/api/plex/oauth/logout", bind(&AuthRoutes::logout));
-    plugin_.add_route("POST", "/api/plex/apikey", bind(&AuthRoutes::store_apikey));
-    plugin_.add_route("POST", "/api/plex/encrypt-apikey", bind(&AuthRoutes::encrypt_apikey));
+    plugin_.add_route("POST", "/api/plex/oauth/pin", member_handler(this, &AuthRoutes::create_pin));
+    plugin_.add_route("GET", "/api/plex/oauth/pin/{pinId}/check", member_handler(this, &AuthRoutes::check_pin));
+    plugin_.add_route("GET", "/api/plex/oauth/validate", member_handler(this, &AuthRoutes::validate));
+    plugin_.add_route("POST", "/api/plex/oauth/logout", member_handler(this, &AuthRoutes::logout));
+    plugin_.add_route("POST", "/api/plex/apikey", member_handler(this, &AuthRoutes::store_apikey));
+    plugin_.add_route("POST", "/api/plex/encrypt-apikey", member_handler(this, &AuthRoutes::encrypt_apikey));
 }
 
 void AuthRoutes::on_start() { std::make_shared<Migration>(plugin_)->maybe_run(); }

@@ -34,14 +34,7 @@ struct Migration::Found {
     std::string uri;
 };
 
-static std::string now_iso() {
-    std::time_t t = std::time(nullptr);
-    std::tm tm{};
-    gmtime_r(&t, &tm);
-    char buf[32];
-    std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-    return buf;
-}
+static std::string now_iso() { return text::iso8601_utc(std::time(nullptr)); }
 
 // Identifies the legacy settings an attempt was made with, without storing
 // the token: a keyed hash would be overkill, a generic hash of ip, port,

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <ctime>
 
 namespace pb::text {
 
@@ -128,6 +129,15 @@ bool match_path(std::string_view pattern, std::string_view path,
         }
     }
     return true;
+}
+
+std::string iso8601_utc(int64_t unix_seconds) {
+    std::time_t t = static_cast<std::time_t>(unix_seconds);
+    std::tm tm{};
+    gmtime_r(&t, &tm);
+    char buf[32];
+    std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    return buf;
 }
 
 bool constant_time_equals(std::string_view a, std::string_view b) {

@@ -1,6 +1,7 @@
 // Small string helpers shared by every component: URL encoding, query
 // strings, case-insensitive compares and constant-time secret compares.
 #pragma once
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -32,6 +33,9 @@ bool starts_with(std::string_view s, std::string_view prefix);
 // The ABI defines this syntax; host and plugin both use this one function.
 bool match_path(std::string_view pattern, std::string_view path,
                 std::vector<std::pair<std::string, std::string>>* params = nullptr);
+
+// "2026-11-23T10:33:53Z" for a Unix time in seconds.
+std::string iso8601_utc(int64_t unix_seconds);
 
 // Compares two secrets in time independent of where they differ.
 bool constant_time_equals(std::string_view a, std::string_view b);

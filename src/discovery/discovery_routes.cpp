@@ -13,19 +13,17 @@ namespace pb::discovery {
 
 namespace bj = boost::json;
 using plugin::Call;
+using plugin::member_handler;
 using plugin::Reply;
 
 DiscoveryRoutes::DiscoveryRoutes(plugin::Plugin& plugin) : plugin_(plugin), pms_(std::make_shared<PmsClient>(plugin)) {}
 
 void DiscoveryRoutes::register_routes() {
-    auto bind = [this](void (DiscoveryRoutes::*fn)(Call&, Reply)) {
-        return [this, fn](Call& c, Reply r) { (this->*fn)(c, std::move(r)); };
-    };
-    plugin_.add_route("GET", "/api/plex/oauth/servers", bind(&DiscoveryRoutes::servers));
-    plugin_.add_route("POST", "/api/plex/test-connection", bind(&DiscoveryRoutes::test_connection));
-    plugin_.add_route("GET", "/api/plex/select-server", bind(&DiscoveryRoutes::get_selection));
-    plugin_.add_route("POST", "/api/plex/select-server", bind(&DiscoveryRoutes::select));
-    plugin_.add_route("GET", "/api/plex/oauth/libraries", bind(&DiscoveryRoutes::libraries));
+    plugin_.add_route("GET", "/api/plex/oauth/servers", member_handler(this, &DiscoveryRoutes::servers));
+    plugin_.add_route("POST", "/api/plex/test-connection", member_handler(this, &DiscoveryRoutes::test_connection));
+    plugin_.add_route("GET", "/api/plex/select-server", member_handler(this, &DiscoveryRoutes::get_selection));
+    plugin_.add_route("POST", "/api/plex/select-server", member_handler(this, &DiscoveryRoutes::select));
+    plugin_.add_route("GET", "/api/plex/oauth/libraries", member_handler(this, &DiscoveryRoutes::libraries));
 }
 
 void DiscoveryRoutes::with_resources(

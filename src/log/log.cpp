@@ -72,12 +72,7 @@ namespace {
 struct RedactingStderrSink final : spdlog::sinks::base_sink<std::mutex> {
     void sink_it_(const spdlog::details::log_msg& msg) override {
         std::string text = pb::text::redact(std::string_view(msg.payload.data(), msg.payload.size()));
-        auto t = std::chrono::system_clock::to_time_t(msg.time);
-        std::tm tm{};
-        gmtime_r(&t, &tm);
-        char ts[32];
-        std::strftime(ts, sizeof ts, "%Y-%m-%dT%H:%M:%SZ", &tm);
-        std::string line = std::string(ts) + " " + std::string(spdlog::level::to_string_view(msg.level).data()) + " [" +
+        std::string line = pb::text::iso8601_utc(std::chrono::system_clock::to_time_t(msg.time)) + " " + std::string(spdlog::level::to_string_view(msg.level).data()) + " [" +
                            std::string(msg.logger_name.data(), msg.logger_name.size()) + "] " + text + "\n";
         std::fwrite(line.data(), 1, line.size(), stderr);
     }

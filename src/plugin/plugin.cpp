@@ -279,8 +279,6 @@ bj::object Plugin::settings_json() const {
     return settings_;
 }
 
-static void sink_error(void* ctx, pb_str v) { static_cast<std::string*>(ctx)->assign(v.data ? v.data : "", v.len); }
-
 bool Plugin::write_settings(const bj::object& patch, std::string* error) {
     if (auto problem = settings::validate(patch)) {
         if (error) *error = *problem;
@@ -290,7 +288,7 @@ bool Plugin::write_settings(const bj::object& patch, std::string* error) {
     std::string err;
     // The host calls settings_changed() on this thread before returning,
     // which refreshes the cache.
-    pb_status st = host_.settings_write(host_.host_ctx, pb_str{text.data(), text.size()}, sink_error, &err);
+    pb_status st = host_.settings_write(host_.host_ctx, pb_str{text.data(), text.size()}, sink_to_string, &err);
     if (st != PB_OK) {
         if (error) *error = err.empty() ? "the host could not store the settings" : err;
         return false;

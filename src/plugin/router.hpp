@@ -49,6 +49,13 @@ private:
 
 using Handler = std::function<void(Call&, Reply)>;
 
+// A route handler calling `owner->fn(call, reply)`; `owner` must outlive the
+// plugin's routes (components are destroyed in Plugin::destroy).
+template <class T>
+Handler member_handler(T* owner, void (T::*fn)(Call&, Reply)) {
+    return [owner, fn](Call& c, Reply r) { (owner->*fn)(c, std::move(r)); };
+}
+
 struct Route {
     std::string method;
     std::string pattern;

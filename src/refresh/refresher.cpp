@@ -23,14 +23,7 @@ static int64_t now_ms() {
     return std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now().time_since_epoch()).count();
 }
 
-static std::string iso(int64_t unix_ms) {
-    std::time_t t = static_cast<std::time_t>(unix_ms / 1000);
-    std::tm tm{};
-    gmtime_r(&t, &tm);
-    char buf[32];
-    std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-    return buf;
-}
+static std::string iso(int64_t unix_ms) { return text::iso8601_utc(unix_ms / 1000); }
 
 std::optional<MediaRef> parse_event_media(std::string_view text, std::string* why) {
     auto v = json::parse_lenient(text, nullptr, 16);

@@ -16,18 +16,16 @@ namespace pb::webhooks {
 
 namespace bj = boost::json;
 using plugin::Call;
+using plugin::member_handler;
 using plugin::Reply;
 
 WebhookRoutes::WebhookRoutes(plugin::Plugin& plugin) : plugin_(plugin) {}
 
 void WebhookRoutes::register_routes(uint64_t max_body_bytes) {
-    auto bind = [this](void (WebhookRoutes::*fn)(Call&, Reply)) {
-        return [this, fn](Call& c, Reply r) { (this->*fn)(c, std::move(r)); };
-    };
-    plugin_.add_route("POST", "/api/webhooks/plex", bind(&WebhookRoutes::receive), PB_ROUTE_AUTH_NONE, max_body_bytes);
-    plugin_.add_route("GET", "/api/plex/webhook/list", bind(&WebhookRoutes::list));
-    plugin_.add_route("POST", "/api/plex/webhook/create", bind(&WebhookRoutes::create));
-    plugin_.add_route("POST", "/api/plex/webhook/delete", bind(&WebhookRoutes::remove));
+    plugin_.add_route("POST", "/api/webhooks/plex", member_handler(this, &WebhookRoutes::receive), PB_ROUTE_AUTH_NONE, max_body_bytes);
+    plugin_.add_route("GET", "/api/plex/webhook/list", member_handler(this, &WebhookRoutes::list));
+    plugin_.add_route("POST", "/api/plex/webhook/create", member_handler(this, &WebhookRoutes::create));
+    plugin_.add_route("POST", "/api/plex/webhook/delete", member_handler(this, &WebhookRoutes::remove));
 }
 
 std::string WebhookRoutes::key() {
