@@ -110,6 +110,12 @@ struct FakeHost {
     }
 };
 
+const pb_route_desc* find_route(FakeHost& h, const std::string& path) {
+    for (auto& [m, p, d] : h.routes)
+        if (p == path) return &d;
+    return nullptr;
+}
+
 class Abi : public ::testing::Test {
 protected:
     void SetUp() override {
@@ -176,8 +182,12 @@ TEST_F(Abi, NegotiationMatrix) {
         h2.plugin.struct_size = sizeof h2.plugin;
         pb_status st = entry(&t, &h2.plugin);
         EXPECT_EQ(st, c.expected);
-        if (c.log) EXPECT_TRUE(h2.logged(c.log)) << (h2.logs.empty() ? "no log" : h2.logs.back());
-        if (c.expected != PB_OK) EXPECT_TRUE(h2.routes.empty() || st != PB_OK);
+        if (c.log) {
+            EXPECT_TRUE(h2.logged(c.log)) << (h2.logs.empty() ? "no log" : h2.logs.back());
+        }
+        if (c.expected != PB_OK) {
+            EXPECT_TRUE(h2.routes.empty() || st != PB_OK);
+        }
         if (st == PB_OK) {
             h2.plugin.destroy(h2.plugin.plugin_ctx);
         }
@@ -224,9 +234,7 @@ TEST_F(Abi, RoutesAnswerThroughRespondAndNothingAfterDestroy) {
     ASSERT_EQ(host.plugin.start(host.plugin.plugin_ctx), PB_OK);
     // The client identifier was generated and stored through settings_write.
     EXPECT_EQ(host.settings.at("client_identifier").as_string().size(), 32u);
-    const pb_route_desc* logout = nullptr;
-    for (auto& [m, p, d] : host.routes)
-        if (p == "/api/plex/oauth/logout") logout = &d;
+    const pb_route_desc* logout = find_route(host, "/api/plex/oauth/logout");
     ASSERT_NE(logout, nullptr);
     pb_http_request req;
     PB_STRUCT_INIT(req);
@@ -264,9 +272,7 @@ TEST_F(Abi, RoutesAnswerThroughRespondAndNothingAfterDestroy) {
 TEST_F(Abi, PendingRequestsAreAnsweredAtDestroy) {
     ASSERT_EQ(load(host.table()), PB_OK);
     // Not started: the io thread does not run, so the request stays pending.
-    const pb_route_desc* validate = nullptr;
-    for (auto& [m, p, d] : host.routes)
-        if (p == "/api/plex/oauth/validate") validate = &d;
+    const pb_route_desc* validate = find_route(host, "/api/plex/oauth/validate");
     ASSERT_NE(validate, nullptr);
     pb_http_request req;
     PB_STRUCT_INIT(req);
