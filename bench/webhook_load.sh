@@ -7,12 +7,14 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SECS=${1:-10}; CONNS=${2:-32}
-WORK=$(mktemp -d); trap 'kill $(jobs -p) 2>/dev/null; nginx -c "$WORK/nginx.conf" -s stop 2>/dev/null || true; rm -rf "$WORK"' EXIT
+WORK=$(mktemp -d)
+# Wait for the host to be gone, so that a run right after this one finds the port free.
+trap 'kill $(jobs -p) 2>/dev/null; wait 2>/dev/null; nginx -c "$WORK/nginx.conf" -s stop 2>/dev/null || true; rm -rf "$WORK"' EXIT
 PORT=16801; NGINX_PORT=16802
 
-build/bin/plexbridge-host --demo --data-dir "$WORK/data" --listen 127.0.0.1:$PORT --apikey benchkey > "$WORK/host.out" 2>"$WORK/host.err" &
+build/bin/plexbridge-host --demo --data-dir "$WORK/data" --listen 127.0.0.1:$PORT --apikey benchkey ${HOST_THREADS:+--threads $HOST_THREADS} > "$WORK/host.out" 2>"$WORK/host.err" &
 for i in $(seq 50); do grep -q "demo:" "$WORK/host.out" 2>/dev/null && break; sleep 0.1; done
-SIM=$(grep 'demo:' "$WORK/host.out" | grep -o 'http://127.0.0.1:[0-9]*')
+SIM=$(grep 'demo:' "$WORK/host.out" | grep -o 'http://127.0.0.1:[0-9]*') || { echo "the host did not start:" >&2; cat "$WORK/host.err" >&2; exit 1; }
 H="X-API-KEY: benchkey"; B="http://127.0.0.1:$PORT"
 PIN=$(curl -s -X POST -H "$H" "$B/api/plex/oauth/pin")
 read -r ID CODE STATE < <(echo "$PIN" | python3 -c "import json,sys;d=json.load(sys.stdin)['data'];print(d['pinId'],d['code'],d['state'])")

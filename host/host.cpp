@@ -6,6 +6,7 @@
 #include <boost/asio.hpp>
 #include <boost/json.hpp>
 
+#include <array>
 #include <cstring>
 #include <iostream>
 
@@ -259,7 +260,12 @@ bool Host::start(std::string* error) {
         if (write_settings(bj::serialize(patch), nullptr, nullptr) != PB_OK) return fail("--set: cannot store settings");
     }
 
-    http_ = std::make_unique<server::HttpServer>(ioc_);
+    std::vector<boost::asio::io_context*> contexts;
+    for (int i = 0; i < std::max(1, opts_.threads); ++i) {
+        iocs_.push_back(std::make_unique<boost::asio::io_context>(1));
+        contexts.push_back(iocs_.back().get());
+    }
+    http_ = std::make_unique<server::HttpServer>(*iocs_.front(), contexts);
     auto colon = opts_.listen.rfind(':');
     if (colon == std::string::npos) return fail("--listen must be ADDR:PORT");
     server::ListenOptions lo;
@@ -269,7 +275,7 @@ bool Host::start(std::string* error) {
     lo.server_header = "plexbridge-host";
     lo.handler = [this](server::Request&& r, server::Responder respond) { handle(std::move(r), std::move(respond)); };
     lo.body_limit = [this](const std::string& method, const std::string& target) -> std::size_t {
-        std::string path = target.substr(0, target.find('?'));
+        std::string_view path = std::string_view(target).substr(0, target.find('?'));
         if (const RouteEntry* e = find_route(method, path)) return e->max_body;
         return 1024 * 1024;
     };
@@ -277,7 +283,13 @@ bool Host::start(std::string* error) {
     port_ = http_->listen(lo, &err);
     if (port_ == 0) return fail(err);
     if (plugin_.start && plugin_.start(plugin_.plugin_ctx) != PB_OK) return fail("the plugin failed to start");
-    for (int i = 0; i < std::max(1, opts_.threads); ++i) threads_.emplace_back([this] { ioc_.run(); });
+    for (auto& ioc : iocs_) {
+        // Idle contexts (no connection yet) must keep running.
+        threads_.emplace_back([c = ioc.get()] {
+            auto guard = boost::asio::make_work_guard(*c);
+            c->run();
+        });
+    }
     return true;
 }
 
@@ -287,11 +299,14 @@ void Host::stop() {
         plugin_loaded_ = false;
         plugin_.destroy(plugin_.plugin_ctx);
     }
-    ioc_.stop();
+    for (auto& ioc : iocs_) ioc->stop();
     for (auto& t : threads_)
         if (t.joinable()) t.join();
     threads_.clear();
     http_.reset();
+    // Last to first: connections on the workers hold their listener, whose
+    // acceptor lives on the first context, so that one must go last.
+    while (!iocs_.empty()) iocs_.pop_back();
     // The plugin's code must stay mapped until nothing references it; the
     // host process is ending anyway, so dlclose only after everything stopped.
     if (lib_) {
@@ -306,7 +321,7 @@ bool Host::authorized(const server::Request& req) const {
     return text::constant_time_equals(key, apikey_);
 }
 
-const Host::RouteEntry* Host::find_route(const std::string& method, const std::string& path) const {
+const Host::RouteEntry* Host::find_route(std::string_view method, std::string_view path) const {
     for (const auto& r : routes_)
         if (r.method == method && text::match_path(r.pattern, path)) return &r;
     return nullptr;
@@ -332,16 +347,22 @@ void Host::handle(server::Request&& req, server::Responder respond) {
         return respond(error_response(401, "HOST_UNAUTHORIZED", "missing or wrong API key (X-API-KEY header or apikey parameter)"));
 
     if (route != nullptr) {
-        std::vector<pb_http_header> headers;
-        headers.reserve(req.headers.size());
-        for (const auto& [k, v] : req.headers) headers.push_back({view(k), view(v)});
+        // On the stack for any ordinary request (Beast limits the header to 16 KB anyway).
+        std::array<pb_http_header, 48> fixed;
+        std::vector<pb_http_header> many;
+        pb_http_header* headers = fixed.data();
+        if (req.headers.size() > fixed.size()) {
+            many.resize(req.headers.size());
+            headers = many.data();
+        }
+        for (std::size_t i = 0; i < req.headers.size(); ++i) headers[i] = {view(req.headers[i].first), view(req.headers[i].second)};
         pb_http_request r{};
         r.struct_size = sizeof r;
         r.method = view(req.method);
         r.path = view(req.path);
         r.query = view(req.query);
-        r.headers = headers.data();
-        r.header_count = headers.size();
+        r.headers = headers;
+        r.header_count = req.headers.size();
         r.body = view(req.body);
         r.remote_address = view(req.remote_address);
         auto* pending = new Pending{std::move(respond)};

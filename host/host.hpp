@@ -129,11 +129,13 @@ public:
 private:
     void handle(server::Request&& req, server::Responder respond);
     bool authorized(const server::Request& req) const;
-    const RouteEntry* find_route(const std::string& method, const std::string& path) const;
+    const RouteEntry* find_route(std::string_view method, std::string_view path) const;
 
     HostOptions opts_;
     std::string apikey_;
-    boost::asio::io_context ioc_;
+    // One context per thread: a connection stays on the thread that
+    // accepted it (see HttpServer). Declared before http_, destroyed after.
+    std::vector<std::unique_ptr<boost::asio::io_context>> iocs_;
     std::unique_ptr<server::HttpServer> http_;
     std::vector<std::thread> threads_;
     uint16_t port_ = 0;

@@ -7,6 +7,7 @@
 #include <iostream>
 #include <memory>
 #include <string>
+#include <cstdlib>
 #include <thread>
 
 #include "common/fs_util.hpp"
@@ -20,13 +21,14 @@ void on_signal(int) { g_stop = 1; }
 
 const char* kUsage =
     "usage: plexbridge-host [--plugin PATH] [--data-dir DIR] [--listen ADDR:PORT]\n"
-    "                       [--apikey KEY] [--catalog FILE] [--set plex.KEY=VALUE]... [--demo]\n"
+    "                       [--apikey KEY] [--catalog FILE] [--threads N] [--set plex.KEY=VALUE]... [--demo]\n"
     "\n"
     "  --plugin      the plugin library (default: ../lib/libplexbridge.so next to this program)\n"
     "  --data-dir    where settings, keys and queues live (default: ./plexbridge-data)\n"
     "  --listen      address to serve the API on (default 127.0.0.1:6767)\n"
     "  --apikey      API key callers must send (default: generated once, stored, printed)\n"
     "  --catalog     the host's media as JSON (movies and series with their ids)\n"
+    "  --threads     threads serving HTTP, each with its own connections (default 2)\n"
     "  --set         preset a plugin setting, e.g. --set plex.use_plex=true\n"
     "  --demo        start the Plex simulator and point the plugin at it\n";
 
@@ -75,6 +77,16 @@ int main(int argc, char** argv) {
         else if (a == "--listen") opts.listen = next();
         else if (a == "--apikey") opts.apikey = next();
         else if (a == "--catalog") opts.catalog_path = next();
+        else if (a == "--threads") {
+            std::string n = next();
+            char* end = nullptr;
+            long v = std::strtol(n.c_str(), &end, 10);
+            if (end == n.c_str() || *end != '\0' || v < 1 || v > 64) {
+                std::cerr << "--threads expects a number from 1 to 64, got " << n << "\n";
+                return 2;
+            }
+            opts.threads = static_cast<int>(v);
+        }
         else if (a == "--set") {
             std::string kv = next();
             auto eq = kv.find('=');

@@ -53,12 +53,12 @@ std::string url_decode(std::string_view in, bool plus_is_space) {
 QueryParams parse_query(std::string_view query) {
     QueryParams out;
     if (!query.empty() && query.front() == '?') query.remove_prefix(1);
-    for (std::string_view part : split(query, '&')) {
-        if (part.empty()) continue;
+    for_each_part(query, '&', [&out](std::string_view part) {
+        if (part.empty()) return;
         auto eq = part.find('=');
         if (eq == std::string_view::npos) out.emplace_back(url_decode(part), std::string());
         else out.emplace_back(url_decode(part.substr(0, eq)), url_decode(part.substr(eq + 1)));
-    }
+    });
     return out;
 }
 
@@ -80,10 +80,9 @@ std::string build_query(const QueryParams& params) {
 }
 
 bool iequals(std::string_view a, std::string_view b) {
-    return a.size() == b.size() &&
-           std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-               return std::tolower(static_cast<unsigned char>(x)) == std::tolower(static_cast<unsigned char>(y));
-           });
+    // ASCII only, as HTTP names and media types are; no locale lookups.
+    auto lower = [](char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c + ('a' - 'A')) : c; };
+    return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [&](char x, char y) { return lower(x) == lower(y); });
 }
 
 std::string to_lower(std::string_view s) {
@@ -100,16 +99,7 @@ std::string_view trim(std::string_view s) {
 
 std::vector<std::string_view> split(std::string_view s, char sep) {
     std::vector<std::string_view> out;
-    std::size_t start = 0;
-    while (true) {
-        auto pos = s.find(sep, start);
-        if (pos == std::string_view::npos) {
-            out.push_back(s.substr(start));
-            break;
-        }
-        out.push_back(s.substr(start, pos - start));
-        start = pos + 1;
-    }
+    for_each_part(s, sep, [&out](std::string_view part) { out.push_back(part); });
     return out;
 }
 
@@ -117,18 +107,30 @@ bool starts_with(std::string_view s, std::string_view prefix) { return s.substr(
 
 bool match_path(std::string_view pattern, std::string_view path,
                 std::vector<std::pair<std::string, std::string>>* params) {
-    auto p = split(pattern, '/');
-    auto s = split(path, '/');
-    if (p.size() != s.size()) return false;
-    for (std::size_t i = 0; i < p.size(); ++i) {
-        if (p[i].size() > 2 && p[i].front() == '{' && p[i].back() == '}') {
-            if (s[i].empty()) return false;
-            if (params) params->emplace_back(std::string(p[i].substr(1, p[i].size() - 2)), url_decode(s[i], false));
-        } else if (p[i] != s[i]) {
-            return false;
+    // Segment by segment, without splitting into vectors: the host asks this
+    // for every route on every request.
+    const std::size_t mark = params ? params->size() : 0;
+    auto no = [&] {
+        if (params) params->resize(mark);  // nothing half-matched is left behind
+        return false;
+    };
+    std::size_t pi = 0, si = 0;
+    while (true) {
+        std::size_t pe = std::min(pattern.find('/', pi), pattern.size());
+        std::size_t se = std::min(path.find('/', si), path.size());
+        std::string_view p = pattern.substr(pi, pe - pi);
+        std::string_view s = path.substr(si, se - si);
+        if (p.size() > 2 && p.front() == '{' && p.back() == '}') {
+            if (s.empty()) return no();
+            if (params) params->emplace_back(std::string(p.substr(1, p.size() - 2)), url_decode(s, false));
+        } else if (p != s) {
+            return no();
         }
+        bool p_end = pe == pattern.size(), s_end = se == path.size();
+        if (p_end || s_end) return p_end && s_end ? true : no();
+        pi = pe + 1;
+        si = se + 1;
     }
-    return true;
 }
 
 std::string iso8601_utc(int64_t unix_seconds) {

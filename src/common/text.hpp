@@ -26,6 +26,17 @@ bool iequals(std::string_view a, std::string_view b);
 std::string to_lower(std::string_view s);
 std::string_view trim(std::string_view s);
 std::vector<std::string_view> split(std::string_view s, char sep);
+// The parts split() would return, one by one, without a vector: for paths
+// that run on every request.
+template <class F>
+void for_each_part(std::string_view s, char sep, F&& f) {
+    while (true) {
+        auto pos = s.find(sep);
+        f(s.substr(0, pos));
+        if (pos == std::string_view::npos) return;
+        s.remove_prefix(pos + 1);
+    }
+}
 bool starts_with(std::string_view s, std::string_view prefix);
 
 // Matches a route pattern ("/api/plex/oauth/pin/{pinId}/check") against a

@@ -1,16 +1,21 @@
 #include "httpserver/http_server.hpp"
 
+#include <unistd.h>
+
 #include <boost/asio.hpp>
 #include <boost/asio/ssl.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
 
+#include <atomic>
 #include <map>
 #include <mutex>
 #include <array>
 #include <limits>
+#include <optional>
 #include <set>
+#include <utility>
 
 #include "common/text.hpp"
 
@@ -37,6 +42,43 @@ namespace {
 
 struct Listener;
 
+// A request body appended into a std::string the session keeps between
+// requests. Beast's string_body zero-fills before copying and the string is
+// freed after every request; a webhook's body is ~30 KB, and both showed up
+// in the profile of the webhook load test.
+struct ReusedStringBody {
+    using value_type = std::string;
+    static std::uint64_t size(const value_type& body) { return body.size(); }
+    class reader {
+    public:
+        template <bool isRequest, class Fields>
+        reader(bhttp::header<isRequest, Fields>&, value_type& body) : body_(body) {}
+        void init(const boost::optional<std::uint64_t>& length, error_code& ec) {
+            body_.clear();  // keeps the capacity
+            // The length was checked against the route's limit already.
+            if (length) body_.reserve(static_cast<std::size_t>(std::min<std::uint64_t>(*length, 64u << 20)));
+            ec = {};
+        }
+        template <class ConstBufferSequence>
+        std::size_t put(const ConstBufferSequence& buffers, error_code& ec) {
+            std::size_t n = 0;
+            for (auto b : beast::buffers_range_ref(buffers)) {
+                body_.append(static_cast<const char*>(b.data()), b.size());
+                n += b.size();
+            }
+            ec = {};
+            return n;
+        }
+        void finish(error_code& ec) { ec = {}; }
+
+    private:
+        value_type& body_;
+    };
+};
+
+// Bodies larger than this are not kept for the next request.
+constexpr std::size_t kSpareBodyMax = 256 * 1024;
+
 // Closable from the server regardless of stream type.
 struct SessionBase {
     virtual ~SessionBase() = default;
@@ -48,7 +90,7 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
 public:
     Session(Stream&& stream, std::shared_ptr<Listener> listener, std::string remote)
         : stream_(std::move(stream)), listener_(std::move(listener)), remote_(std::move(remote)),
-          timer_(stream_.get_executor()) {
+          timer_(stream_.get_executor()), watchdog_(stream_.get_executor()) {
         // Plex webhooks carry a ~20 KB thumbnail: without room up front Beast
         // reads them in 512-byte steps, each a trip through the reactor.
         buffer_.reserve(64 * 1024);
@@ -74,33 +116,88 @@ private:
     void finish();
     void linger();
 
+    // Deadlines without a timer operation per request: each phase sets
+    // `deadline_`, and a single wait per connection checks it when it fires,
+    // waiting again if the deadline moved on meanwhile. (Beast's per-operation
+    // timeouts cost two timer-queue updates, often two syscalls, per request.)
+    using clock = std::chrono::steady_clock;
+    void expire_in(clock::duration d) {
+        deadline_ = clock::now() + d;
+        if (!watching_ || deadline_ < watchdog_.expiry()) watch();  // earlier than the wait: wait anew
+    }
+    void expire_never() { deadline_ = clock::time_point::max(); }
+    void watch() {
+        watching_ = true;
+        watchdog_.expires_at(deadline_);  // cancels a wait in progress (its generation is stale)
+        // Weak: an idle watchdog must not keep a closed connection alive.
+        watchdog_.async_wait([weak = this->weak_from_this(), gen = ++watch_generation_](const error_code& ec) {
+            auto self = weak.lock();
+            if (!self || gen != self->watch_generation_) return;
+            self->watching_ = false;
+            if (ec || self->deadline_ == clock::time_point::max()) return;  // the next expire_in watches again
+            if (clock::now() < self->deadline_) return self->watch();
+            error_code ignored;
+            beast::get_lowest_layer(self->stream_).socket().close(ignored);  // pending operations fail and end
+        });
+    }
+
     Stream stream_;
     std::shared_ptr<Listener> listener_;
     std::string remote_;
-    asio::steady_timer timer_;
+    asio::steady_timer timer_;     // the simulator's latency and trickle
+    asio::steady_timer watchdog_;  // deadlines, see expire_in
+    clock::time_point deadline_ = clock::time_point::max();
+    bool watching_ = false;
+    unsigned watch_generation_ = 0;
     beast::flat_buffer buffer_;
-    std::optional<bhttp::request_parser<bhttp::string_body>> parser_;
+    std::optional<bhttp::request_parser<ReusedStringBody>> parser_;
+    std::string spare_body_;  // the last request's body storage, reused
     std::string out_;
+    std::optional<Response> answered_inline_;  // set by a handler that answered before returning
+    unsigned version_ = 11;                    // the request's HTTP version
     bool keep_alive_ = false;
     bool rejected_ = false;
 };
 
+// The session whose handler is running on this thread, if any: a responder
+// called from inside the handler can then send directly, instead of posting
+// the answer back through the scheduler (a wake-up of another thread, a
+// queue and a context switch for every request the plugin answers at once).
+thread_local const void* t_dispatching = nullptr;
+
 struct Listener : std::enable_shared_from_this<Listener> {
-    Listener(asio::io_context& ioc, ListenOptions o) : ioc(ioc), acceptor(ioc), opts(std::move(o)) {}
+    Listener(asio::io_context& ioc, ListenOptions o, std::function<asio::any_io_executor()> session_executor)
+        : ioc(ioc), acceptor(ioc), opts(std::move(o)), session_executor(std::move(session_executor)) {}
     asio::io_context& ioc;
     tcp::acceptor acceptor;
     ListenOptions opts;
+    std::function<asio::any_io_executor()> session_executor;  // where the next connection lives
     uint16_t port = 0;
     std::mutex mu;
     std::vector<std::weak_ptr<SessionBase>> sessions;
     bool closed = false;
 
     void accept() {
-        acceptor.async_accept(asio::make_strand(ioc), [self = shared_from_this()](error_code ec, tcp::socket s) {
+        // Accepted on the listener's own context, then handed over: a pending
+        // accept must not hold a socket of another context, or destroying the
+        // contexts at shutdown would have each refer to the other.
+        acceptor.async_accept([self = shared_from_this()](error_code ec, tcp::socket accepted) {
             if (ec) {
                 if (ec == asio::error::operation_aborted || !self->acceptor.is_open()) return;
                 return self->accept();
             }
+            auto ex = self->session_executor();
+            if (!ex) return;  // the server is gone
+            tcp::socket s(ex);
+            auto protocol = self->acceptor.local_endpoint(ec).protocol();
+            if (!ec) {
+                auto fd = accepted.release(ec);
+                if (!ec) {
+                    s.assign(protocol, fd, ec);
+                    if (ec) ::close(fd);
+                }
+            }
+            if (ec) return self->accept();  // the peer is gone already
             error_code ep_ec;
             auto ep = s.remote_endpoint(ep_ec);
             std::string remote = ep_ec ? std::string() : ep.address().to_string();
@@ -148,26 +245,31 @@ struct Listener : std::enable_shared_from_this<Listener> {
 
 template <class Stream>
 void Session<Stream>::run() {
-    if constexpr (std::is_same_v<Stream, beast::tcp_stream>) {
-        asio::dispatch(stream_.get_executor(), [self = this->shared_from_this()] { self->read_header(); });
-    } else {
-        beast::get_lowest_layer(stream_).expires_after(std::chrono::seconds(10));
-        stream_.async_handshake(asio::ssl::stream_base::server, [self = this->shared_from_this()](const error_code& ec) {
-            if (ec) return;  // a client that rejected our certificate, or not TLS
+    // Called on the acceptor's thread: everything else happens on the
+    // connection's own executor.
+    asio::dispatch(stream_.get_executor(), [self = this->shared_from_this()] {
+        if constexpr (std::is_same_v<Stream, beast::tcp_stream>) {
             self->read_header();
-        });
-    }
+        } else {
+            self->expire_in(std::min<clock::duration>(std::chrono::seconds(10), self->listener_->opts.idle_timeout));
+            self->stream_.async_handshake(asio::ssl::stream_base::server, [self](const error_code& ec) {
+                if (ec) return;  // a client that rejected our certificate, or not TLS
+                self->read_header();
+            });
+        }
+    });
 }
 
 template <class Stream>
 void Session<Stream>::read_header() {
     parser_.emplace();
+    parser_->get().body() = std::move(spare_body_);
     parser_->header_limit(16 * 1024);
     // Beast's default 1 MB limit would fail the header read itself for a
     // larger Content-Length; the route's own limit is applied in on_header.
     parser_->body_limit(std::numeric_limits<std::uint64_t>::max());
     // Idle keep-alive connections are dropped after a while.
-    beast::get_lowest_layer(stream_).expires_after(std::chrono::seconds(30));
+    expire_in(listener_->opts.idle_timeout);
     bhttp::async_read_header(stream_, buffer_, *parser_,
                              [self = this->shared_from_this()](const error_code& ec, std::size_t) { self->on_header(ec); });
 }
@@ -186,7 +288,21 @@ void Session<Stream>::on_header(const error_code& ec) {
         return send(Response{413, "application/json", {}, R"({"error":"request body too large","code":"PLEX_BODY_TOO_LARGE"})"});
     }
     parser_->body_limit(limit);
-    beast::get_lowest_layer(stream_).expires_after(std::chrono::seconds(30));
+    // A small request usually arrives in one segment, its body already in
+    // the buffer with the header: parse it now rather than through another
+    // asynchronous read.
+    error_code pec;
+    while (!parser_->is_done() && buffer_.size() > 0) {
+        std::size_t n = parser_->put(buffer_.data(), pec);
+        buffer_.consume(n);
+        if (pec == bhttp::error::need_more) {
+            pec = {};
+            break;
+        }
+        if (pec || n == 0) break;
+    }
+    if (pec || parser_->is_done()) return on_body(pec);
+    expire_in(listener_->opts.idle_timeout);
     bhttp::async_read(stream_, buffer_, *parser_,
                       [self = this->shared_from_this()](const error_code& ec, std::size_t) { self->on_body(ec); });
 }
@@ -199,7 +315,7 @@ void Session<Stream>::on_body(const error_code& ec) {
         return send(Response{413, "application/json", {}, R"({"error":"request body too large","code":"PLEX_BODY_TOO_LARGE"})"});
     }
     if (ec) return finish();
-    beast::get_lowest_layer(stream_).expires_never();
+    expire_never();  // the handler may take its time (it answers asynchronously)
     if (listener_->opts.fault == Fault::reset) return finish();
     if (listener_->opts.latency.count() > 0) {
         timer_.expires_after(listener_->opts.latency);
@@ -214,6 +330,7 @@ template <class Stream>
 void Session<Stream>::dispatch() {
     auto msg = parser_->release();
     keep_alive_ = msg.keep_alive();
+    version_ = msg.version();
     Request req;
     req.method = std::string(msg.method_string());
     req.target = std::string(msg.target());
@@ -228,29 +345,68 @@ void Session<Stream>::dispatch() {
     auto once = std::make_shared<std::atomic<bool>>(false);
     Responder responder = [self, once](Response r) {
         if (once->exchange(true)) return;
+        if (t_dispatching == self.get()) {
+            self->answered_inline_ = std::move(r);  // sent when the handler returns
+            return;
+        }
         asio::post(self->stream_.get_executor(), [self, r = std::move(r)]() mutable { self->send(std::move(r)); });
     };
+    const void* outer = std::exchange(t_dispatching, this);
     try {
-        listener_->opts.handler(std::move(req), responder);
-    } catch (const std::exception& e) {
+        listener_->opts.handler(std::move(req), responder);  // by reference: `req` is still ours after
+    } catch (...) {
         responder(Response{500, "application/json", {}, R"({"error":"internal error","code":"PLEX_INTERNAL"})"});
     }
+    t_dispatching = outer;
+    // The handler had the request by reference; unless it took the body,
+    // its storage serves the next request on this connection.
+    if (req.body.capacity() <= kSpareBodyMax) spare_body_ = std::move(req.body);
+    if (answered_inline_) {
+        Response r = std::move(*answered_inline_);
+        answered_inline_.reset();
+        send(std::move(r));
+    }
+}
+
+// Header fields come from handlers: a CR or LF in one would let a value
+// start a header of its own (response splitting).
+static void append_field(std::string& out, std::string_view name, std::string_view value) {
+    out.append(name);
+    out.append(": ");
+    for (char c : value) out.push_back(c == '\r' || c == '\n' ? ' ' : c);
+    out.append("\r\n");
 }
 
 template <class Stream>
 void Session<Stream>::send(Response r) {
-    bhttp::response<bhttp::string_body> res{static_cast<bhttp::status>(r.status), 11};
-    res.set(bhttp::field::server, listener_->opts.server_header);
-    if (!r.content_type.empty()) res.set(bhttp::field::content_type, r.content_type);
-    for (const auto& [k, v] : r.headers) res.set(k, v);
-    res.keep_alive(keep_alive_);
-    res.body() = std::move(r.body);
-    res.prepare_payload();
-    std::ostringstream os;
-    os << res;
-    out_ = os.str();
+    // Serialized by hand into one buffer: one allocation and one write for
+    // the whole answer (Beast's ostream serializer cost more than the rest
+    // of sending).
+    const bool bodyless = (r.status >= 100 && r.status < 200) || r.status == 204 || r.status == 304;
+    out_.clear();
+    out_.reserve(160 + r.body.size());
+    out_.append("HTTP/1.1 ").append(std::to_string(r.status)).append(" ").append(reason(r.status)).append("\r\n");
+    append_field(out_, "Server", listener_->opts.server_header);
+    std::string_view content_type = r.content_type;
+    for (const auto& [k, v] : r.headers)
+        if (text::iequals(k, "Content-Type")) content_type = v;
+    if (!bodyless && !content_type.empty()) append_field(out_, "Content-Type", content_type);
+    for (const auto& [k, v] : r.headers) {
+        // Framing is the server's job, never a handler's.
+        if (text::iequals(k, "Content-Type") || text::iequals(k, "Content-Length") || text::iequals(k, "Connection") ||
+            text::iequals(k, "Transfer-Encoding") || text::iequals(k, "Server"))
+            continue;
+        append_field(out_, k, v);
+    }
+    if (!bodyless) out_.append("Content-Length: ").append(std::to_string(r.body.size())).append("\r\n");
+    if (!keep_alive_) out_.append("Connection: close\r\n");
+    else if (version_ < 11) out_.append("Connection: keep-alive\r\n");
+    out_.append("\r\n");
+    if (!bodyless) out_.append(r.body);
     if (listener_->opts.fault == Fault::slow_body) {
-        // Headers at once, then the body one byte every 200 ms.
+        // Headers at once, then the body one byte every 200 ms, for as long
+        // as the client cares to wait.
+        expire_never();
         auto header_end = out_.find("\r\n\r\n");
         std::size_t first = header_end == std::string::npos ? out_.size() : header_end + 4;
         asio::async_write(stream_, asio::buffer(out_.data(), first),
@@ -265,6 +421,7 @@ void Session<Stream>::send(Response r) {
 
 template <class Stream>
 void Session<Stream>::write_raw() {
+    expire_in(listener_->opts.idle_timeout);  // a client that never reads its answer
     asio::async_write(stream_, asio::buffer(out_),
                       [self = this->shared_from_this()](const error_code& ec, std::size_t) { self->after_write(ec); });
 }
@@ -298,7 +455,7 @@ void Session<Stream>::linger() {
     error_code ec;
     auto& sock = beast::get_lowest_layer(stream_).socket();
     sock.shutdown(tcp::socket::shutdown_send, ec);
-    beast::get_lowest_layer(stream_).expires_after(std::chrono::seconds(2));
+    expire_in(std::chrono::seconds(2));
     auto scratch = std::make_shared<std::array<char, 16384>>();
     auto drained = std::make_shared<std::size_t>(0);
     auto self = this->shared_from_this();
@@ -329,17 +486,30 @@ void Session<Stream>::finish() {
 }  // namespace
 
 struct HttpServer::Impl {
-    explicit Impl(asio::io_context& i) : ioc(i) {}
+    Impl(asio::io_context& i, std::vector<asio::io_context*> w) : ioc(i), workers(std::move(w)) {}
     asio::io_context& ioc;
+    std::vector<asio::io_context*> workers;
+    std::atomic<std::size_t> next_worker{0};
     std::mutex mu;
     std::map<uint16_t, std::shared_ptr<Listener>> listeners;
+
+    asio::any_io_executor session_executor() {
+        if (workers.empty()) return asio::make_strand(ioc);
+        return workers[next_worker.fetch_add(1, std::memory_order_relaxed) % workers.size()]->get_executor();
+    }
 };
 
-HttpServer::HttpServer(asio::io_context& ioc) : impl_(std::make_shared<Impl>(ioc)) {}
+HttpServer::HttpServer(asio::io_context& ioc) : impl_(std::make_shared<Impl>(ioc, std::vector<asio::io_context*>{})) {}
+HttpServer::HttpServer(asio::io_context& ioc, std::vector<asio::io_context*> session_contexts)
+    : impl_(std::make_shared<Impl>(ioc, std::move(session_contexts))) {}
 HttpServer::~HttpServer() { stop(); }
 
 uint16_t HttpServer::listen(ListenOptions options, std::string* error) {
-    auto l = std::make_shared<Listener>(impl_->ioc, std::move(options));
+    std::weak_ptr<Impl> weak = impl_;
+    auto l = std::make_shared<Listener>(impl_->ioc, std::move(options), [weak]() -> asio::any_io_executor {
+        auto impl = weak.lock();
+        return impl ? impl->session_executor() : asio::any_io_executor{};
+    });
     error_code ec;
     auto addr = asio::ip::make_address(l->opts.address, ec);
     if (ec) {

@@ -60,12 +60,23 @@ struct ListenOptions {
     std::function<std::size_t(const std::string& method, const std::string& target)> body_limit;
     Fault fault = Fault::none;
     std::chrono::milliseconds latency{0};             // delay before answering
+    // A connection that sends no complete request, or does not take its
+    // answer, for this long is closed (idle keep-alive, slow-loris clients).
+    std::chrono::milliseconds idle_timeout{30000};
     std::string server_header = "plexbridge";
 };
 
 class HttpServer {
 public:
+    // Listeners and their connections run on `ioc`, each connection in its
+    // own strand (any number of threads may run `ioc`).
     explicit HttpServer(boost::asio::io_context& ioc);
+    // Listeners run on `ioc`; accepted connections are spread round-robin
+    // over `session_contexts`, each meant to be run by exactly one thread:
+    // a connection then never changes thread, needs no strand, and threads
+    // never hand requests to each other (the shape of nginx's workers).
+    // The contexts must outlive the server.
+    HttpServer(boost::asio::io_context& ioc, std::vector<boost::asio::io_context*> session_contexts);
     ~HttpServer();
     HttpServer(const HttpServer&) = delete;
     HttpServer& operator=(const HttpServer&) = delete;

@@ -236,8 +236,13 @@ bool read_guid(std::string_view guid, ExternalIds& ids) {
     std::string_view rest = guid.substr(sep + 3);
     if (auto q = rest.find('?'); q != std::string_view::npos) rest = rest.substr(0, q);
     if (text::starts_with(scheme, "com.plexapp.agents.")) scheme.remove_prefix(19);
-    auto parts = text::split(rest, '/');
-    std::string_view first = parts.empty() ? std::string_view() : parts[0];
+    std::string_view parts[3];  // id, then season and episode for legacy tvdb guids
+    std::size_t n_parts = 0;
+    text::for_each_part(rest, '/', [&](std::string_view p) {
+        if (n_parts < 3) parts[n_parts] = p;
+        ++n_parts;
+    });
+    std::string_view first = parts[0];
     if (first.empty()) return false;
     if (scheme == "imdb") {
         if (!text::starts_with(first, "tt")) return false;
@@ -254,7 +259,7 @@ bool read_guid(std::string_view guid, ExternalIds& ids) {
         int64_t v = to_i64(first);
         if (v <= 0) return false;
         if (ids.tvdb < 0) ids.tvdb = v;
-        if (parts.size() >= 3) {
+        if (n_parts >= 3) {
             int64_t s = to_i64(parts[1]);
             int64_t e = to_i64(parts[2]);
             if (s >= 0 && ids.season < 0) ids.season = static_cast<int32_t>(s);

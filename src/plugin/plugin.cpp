@@ -191,13 +191,14 @@ void Plugin::route_trampoline(void* ctx, const pb_http_request* req, pb_responde
     try {
         pb_http_request r{};
         std::memcpy(&r, req, std::min<std::size_t>(req->struct_size, sizeof r));
-        auto s = [](pb_str v) { return std::string(v.data ? v.data : "", v.len); };
+        auto s = [](pb_str v) { return std::string_view(v.data ? v.data : "", v.data ? v.len : 0); };
         Call call;
         call.method = s(r.method);
         call.path = s(r.path);
         call.query = s(r.query);
         call.params = text::parse_query(call.query);
-        for (std::size_t i = 0; i < r.header_count; ++i)
+        call.headers.reserve(r.header_count);
+        for (std::size_t i = 0; i < r.header_count && r.headers; ++i)
             call.headers.emplace_back(s(r.headers[i].name), s(r.headers[i].value));
         call.body = s(r.body);
         call.remote_address = s(r.remote_address);

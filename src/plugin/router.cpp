@@ -8,7 +8,7 @@ namespace pb::plugin {
 
 std::string Call::header(std::string_view name) const {
     for (const auto& [k, v] : headers)
-        if (text::iequals(k, name)) return v;
+        if (text::iequals(k, name)) return std::string(v);
     return {};
 }
 

@@ -1,5 +1,5 @@
-// Plugin-side view of a route call: the request copied out of the host's
-// borrowed memory, and a Reply that answers exactly once from any thread.
+// Plugin-side view of a route call, and a Reply that answers exactly once
+// from any thread.
 #pragma once
 #include <boost/json/value.hpp>
 
@@ -18,15 +18,19 @@ namespace pb::plugin {
 
 class Plugin;
 
+// The views borrow the host's pb_http_request, which the ABI guarantees only
+// until the handler returns: a handler that continues asynchronously copies
+// what it needs (webhook bodies are tens of kilobytes; copying every one
+// "just in case" was a measurable share of the webhook route's cost).
 struct Call {
-    std::string method;
-    std::string path;
-    std::string query;
-    text::QueryParams params;       // decoded query
-    std::vector<std::pair<std::string, std::string>> headers;
-    std::string body;
-    std::string remote_address;
-    std::map<std::string, std::string> path_params;  // {pinId} -> value
+    std::string_view method;
+    std::string_view path;
+    std::string_view query;
+    text::QueryParams params;       // decoded query (owned)
+    std::vector<std::pair<std::string_view, std::string_view>> headers;
+    std::string_view body;
+    std::string_view remote_address;
+    std::map<std::string, std::string> path_params;  // {pinId} -> value (owned)
     std::string header(std::string_view name) const;
     std::optional<std::string> param(std::string_view key) const { return text::query_get(params, key); }
 };

@@ -1,5 +1,7 @@
 #include "webhooks/multipart.hpp"
 
+#include <cstring>
+
 #include "common/text.hpp"
 
 namespace pb::webhooks {
@@ -33,18 +35,26 @@ std::optional<std::string_view> boundary_of(std::string_view content_type) {
 
 MultipartResult parse_multipart(std::string_view body, std::string_view boundary, std::size_t max_parts) {
     MultipartResult r;
-    std::string delim = "--" + std::string(boundary);
+    if (boundary.empty() || boundary.size() > 70) {  // RFC 2046: 1 to 70 characters
+        r.error = "invalid multipart boundary";
+        return r;
+    }
+    // CRLF "--" boundary, on the stack: `next` is the whole, `delim` without the CRLF.
+    char storage[4 + 70];
+    std::memcpy(storage, "\r\n--", 4);
+    std::memcpy(storage + 4, boundary.data(), boundary.size());
+    const std::string_view next(storage, 4 + boundary.size());
+    const std::string_view delim = next.substr(2);
     // The first delimiter may start the body or follow a preamble line.
     std::size_t pos = 0;
     if (body.substr(0, delim.size()) != delim) {
-        auto first = body.find("\r\n" + delim);
+        auto first = body.find(next);
         if (first == std::string_view::npos) {
             r.error = "the body has no multipart boundary \"" + std::string(boundary) + "\"";
             return r;
         }
         pos = first + 2;
     }
-    const std::string next = "\r\n" + delim;
     while (true) {
         pos += delim.size();
         if (body.substr(pos, 2) == "--") return r;  // closing delimiter: done
@@ -80,10 +90,10 @@ MultipartResult parse_multipart(std::string_view body, std::string_view boundary
         }
         Part p;
         p.body = body.substr(content_start, end - content_start);
-        for (auto line : text::split(headers, '\n')) {
+        text::for_each_part(headers, '\n', [&p](std::string_view line) {
             if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
             auto colon = line.find(':');
-            if (colon == std::string_view::npos) continue;
+            if (colon == std::string_view::npos) return;
             auto name = text::trim(line.substr(0, colon));
             auto value = text::trim(line.substr(colon + 1));
             if (text::iequals(name, "Content-Disposition")) {
@@ -92,7 +102,7 @@ MultipartResult parse_multipart(std::string_view body, std::string_view boundary
             } else if (text::iequals(name, "Content-Type")) {
                 p.content_type = value;
             }
-        }
+        });
         r.parts.push_back(p);
         pos = end + 2;
     }

@@ -247,16 +247,28 @@ void WebhookRoutes::dispatch(const Payload& p, Media m, Reply reply) {
                 std::lock_guard lock(mu_);
                 recent_[p.server_uuid + "/" + p.rating_key] = std::chrono::steady_clock::now();
             }
-            bj::object media{{"type", p.type}, {"title", p.title}};
-            if (!m.series.imdb.empty()) media["imdb"] = m.series.imdb;
-            if (m.series.tmdb > 0) media["tmdb"] = m.series.tmdb;
-            if (m.series.tvdb > 0) media["tvdb"] = m.series.tvdb;
+            // Written directly: this is the answer to every webhook that
+            // searched, and building a JSON tree for it was a tenth of the route.
+            std::string body = R"({"data":{"searched":true,"media":{"type":)";
+            body += bj::serialize(bj::string_view(p.type));
+            body += R"(,"title":)";
+            body += bj::serialize(bj::string_view(p.title));
+            auto number = [&body](const char* name, int64_t v) {
+                body += ",\"";
+                body += name;
+                body += "\":";
+                body += std::to_string(v);
+            };
+            if (!m.series.imdb.empty()) body += R"(,"imdb":)" + bj::serialize(bj::string_view(m.series.imdb));
+            if (m.series.tmdb > 0) number("tmdb", m.series.tmdb);
+            if (m.series.tvdb > 0) number("tvdb", m.series.tvdb);
             if (m.kind == Media::Kind::episode) {
-                media["season"] = m.season;
-                media["episode"] = m.number;
-                if (m.episode.tvdb > 0) media["episode_tvdb"] = m.episode.tvdb;
+                number("season", m.season);
+                number("episode", m.number);
+                if (m.episode.tvdb > 0) number("episode_tvdb", m.episode.tvdb);
             }
-            return reply.data(bj::object{{"searched", true}, {"media", media}});
+            body += "}}}";
+            return reply.raw(200, "application/json", body);
         }
         case PB_SEARCH_UNKNOWN_MEDIA:
             return reply.error(404, "PLEX_MEDIA_UNKNOWN", "The subtitle manager does not know \"" + p.title + "\"");

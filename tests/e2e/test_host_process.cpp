@@ -103,4 +103,7 @@ TEST(HostProcess, ExplainsAMissingPlugin) {
     Process p;
     ASSERT_TRUE(p.start({"--plugin", "/nonexistent/libplexbridge.so", "--data-dir", pbtest::temp_dir("proc"), "--listen", "127.0.0.1:0"}));
     EXPECT_EQ(p.stop(), 1);
+    Process bad_threads;
+    ASSERT_TRUE(bad_threads.start({"--threads", "0", "--data-dir", pbtest::temp_dir("proc"), "--listen", "127.0.0.1:0"}));
+    EXPECT_EQ(bad_threads.stop(), 2) << "a usage error, before anything starts";
 }

@@ -99,6 +99,13 @@ TEST_F(Webhooks, NewAgentMovieFromARealCapture) {
     auto r = send_multipart(payload);
     ASSERT_TRUE(r.response) << r.error->message;
     EXPECT_EQ(r.response->status, 200) << r.response->body;
+    auto answer = bj::parse(r.response->body);
+    const auto& media = answer.at("data").at("media");
+    EXPECT_EQ(answer.at("data").at("searched"), true);
+    EXPECT_EQ(media.at("type"), "movie");
+    EXPECT_EQ(media.at("title"), "Big Trouble in Little China");
+    EXPECT_EQ(media.at("imdb"), "tt0090728");
+    EXPECT_EQ(media.at("tmdb"), 6978);
     auto s = searches();
     ASSERT_EQ(s.size(), 1u);
     EXPECT_EQ(s[0].media_type, "movie");
@@ -121,6 +128,19 @@ TEST_F(Webhooks, LegacyAgentMovie) {
     EXPECT_EQ(searches()[0].imdb, "tt0165832");
 }
 
+TEST_F(Webhooks, Latin1TitleIsRepairedNotRejected) {
+    // PMS sometimes sends Latin-1 bytes (see item_metadata_with_latin1_encoding.json):
+    // the search still happens, and the host receives valid UTF-8.
+    auto p = R"({"event":"media.play","Server":{"uuid":")" + std::string(kServer) +
+             "\"},\"Metadata\":{\"ratingKey\":\"108\",\"type\":\"movie\",\"title\":\"\xC4\xE4nikirjat\",\"cast\":\"\xFF\","
+             R"("guid":"com.plexapp.agents.imdb://tt0165832?lang=en"}})";
+    auto r = send_multipart(p);
+    ASSERT_EQ(r.response->status, 200) << r.response->body;
+    ASSERT_EQ(searches().size(), 1u);
+    EXPECT_EQ(searches()[0].title, "\xEF\xBF\xBD\xEF\xBF\xBDnikirjat");
+    EXPECT_NE(r.response->body.find("\xEF\xBF\xBD\xEF\xBF\xBDnikirjat"), std::string::npos) << r.response->body;
+}
+
 TEST_F(Webhooks, NewAgentEpisodeByTvdbReadsTheShowOnce) {
     auto e1 = episode_payload("playback.started", "2002", "plex://episode/5d9c1275e264b7001fc5d8a4", "2000",
                               "plex://show/5d9c086c46115600200aa2fe", 1, 1,
@@ -135,6 +155,11 @@ TEST_F(Webhooks, NewAgentEpisodeByTvdbReadsTheShowOnce) {
     EXPECT_EQ(s[0].episode_tvdb, 5246491) << "the Guid array holds the episode's ids";
     EXPECT_EQ(s[0].season, 1);
     EXPECT_EQ(s[0].episode, 1);
+    auto media = bj::parse(r.response->body).at("data").at("media");
+    EXPECT_EQ(media.at("tvdb"), 280619);
+    EXPECT_EQ(media.at("season"), 1);
+    EXPECT_EQ(media.at("episode"), 1);
+    EXPECT_EQ(media.at("episode_tvdb"), 5246491);
     auto e2 = episode_payload("media.play", "2003", "plex://episode/5d9c1275e264b7001fc5d8a5", "2000",
                               "plex://show/5d9c086c46115600200aa2fe", 1, 2, R"(,"Guid":[{"id":"tvdb://5246492"}])");
     ASSERT_EQ(send_multipart(e2).response->status, 200);

@@ -40,6 +40,22 @@ TEST(Text, QueryRoundTripAndRepeats) {
     EXPECT_EQ(text::url_encode("context[device][product]"), "context%5Bdevice%5D%5Bproduct%5D");
 }
 
+TEST(Text, MatchPathBySegment) {
+    std::vector<std::pair<std::string, std::string>> params{{"kept", "1"}};
+    EXPECT_TRUE(text::match_path("/api/plex/oauth/pin/{pinId}/check", "/api/plex/oauth/pin/12%2034/check", &params));
+    ASSERT_EQ(params.size(), 2u);
+    EXPECT_EQ(params[1], (std::pair<std::string, std::string>{"pinId", "12 34"}));
+    EXPECT_TRUE(text::match_path("/api/webhooks/plex", "/api/webhooks/plex"));
+    EXPECT_FALSE(text::match_path("/api/webhooks/plex", "/api/webhooks/plex/"));
+    EXPECT_FALSE(text::match_path("/api/webhooks/plex", "/api/webhooks"));
+    EXPECT_FALSE(text::match_path("/api/webhooks", "/api/webhooks/plex"));
+    EXPECT_FALSE(text::match_path("/api/webhooks/plex", "/api/webhooks/plexx"));
+    EXPECT_FALSE(text::match_path("/api/x/{id}", "/api/x/")) << "a parameter is never empty";
+    params.resize(1);
+    EXPECT_FALSE(text::match_path("/api/{a}/pin/{b}", "/api/1/pan/2", &params));
+    EXPECT_EQ(params.size(), 1u) << "a failed match leaves the caller's list as it was";
+}
+
 TEST(Text, ConstantTimeEquals) {
     EXPECT_TRUE(text::constant_time_equals("abc123", "abc123"));
     EXPECT_FALSE(text::constant_time_equals("abc123", "abc124"));
