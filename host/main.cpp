@@ -4,10 +4,10 @@
 
 #include <csignal>
 #include <cstring>
+#include <cstdlib>
 #include <iostream>
 #include <memory>
 #include <string>
-#include <cstdlib>
 #include <thread>
 
 #include "common/fs_util.hpp"
