@@ -25,15 +25,20 @@ curl -s -X POST -H "$H" "$B/api/plex/webhook/create" >/dev/null
 URL=$(curl -s -H 'Accept: application/json' -H 'X-Plex-Token: sim-account-token-0123456789' "$SIM/api/v2/user/webhooks" |
       python3 -c "import json,sys;print(json.load(sys.stdin)[0]['url'])")
 
-# The real capture, compact, as Plex sends it: multipart with a thumb.
-python3 - "$WORK" <<'PY'
+# The real capture, compact, as Plex sends it: multipart with a thumb
+# (THUMB_BYTES=0: no thumb part, as for events Plex sends without one).
+python3 - "$WORK" "${THUMB_BYTES:-20000}" <<'PY'
 import json, sys
 t = open('tests/fixtures/movary/plex-scrobble.http').read()
 p = json.loads(t[t.index('payload=') + 8:]); p['event'] = 'media.play'
 b = '------------------------d74496d66958873e'
-body = ('--%s\r\nContent-Disposition: form-data; name="thumb"; filename="t.jpg"\r\nContent-Type: image/jpeg\r\n\r\n%s\r\n'
-        '--%s\r\nContent-Disposition: form-data; name="payload"\r\nContent-Type: application/json\r\n\r\n%s\r\n--%s--\r\n'
-        % (b, 'J' * 20000, b, json.dumps(p, separators=(',', ':')), b))
+thumb = int(sys.argv[2])
+body = ''
+if thumb > 0:
+    body += ('--%s\r\nContent-Disposition: form-data; name="thumb"; filename="t.jpg"\r\nContent-Type: image/jpeg\r\n\r\n%s\r\n'
+             % (b, 'J' * thumb))
+body += ('--%s\r\nContent-Disposition: form-data; name="payload"\r\nContent-Type: application/json\r\n\r\n%s\r\n--%s--\r\n'
+         % (b, json.dumps(p, separators=(',', ':')), b))
 open(sys.argv[1] + '/body', 'w').write(body)
 PY
 cat > "$WORK/post.lua" <<LUA
