@@ -112,11 +112,14 @@ std::string multipart_body(const std::string& payload) {
 
 // state.range(0): 0 = the capture as stored (pretty-printed, 16.8 KB),
 // 1 = the same payload compact, as Plex Media Server sends it.
+std::string payload_arg(const benchmark::State& state) {
+    return state.range(0) == 0 ? g_payload : boost::json::serialize(boost::json::parse(g_payload));
+}
+
 void BM_PluginWebhookHandler(benchmark::State& state) {
     setup_once();
     const pb_route_desc* r = webhook_route();
-    std::string payload = state.range(0) == 0 ? g_payload : boost::json::serialize(boost::json::parse(g_payload));
-    std::string body = multipart_body(payload);
+    std::string body = multipart_body(payload_arg(state));
     state.SetLabel(state.range(0) == 0 ? "pretty 16.8 KB payload" : "compact payload");
     std::string ct = "multipart/form-data; boundary=------------------------d74496d66958873e";
     pb_http_header headers[] = {{{"Content-Type", 12}, {ct.data(), ct.size()}}, {{"User-Agent", 10}, {"PlexMediaServer/1.40", 20}}};
@@ -136,10 +139,6 @@ void BM_PluginWebhookHandler(benchmark::State& state) {
     state.SetBytesProcessed(static_cast<int64_t>(state.iterations() * body.size()));
 }
 BENCHMARK(BM_PluginWebhookHandler)->Arg(0)->Arg(1);
-
-std::string payload_arg(const benchmark::State& state) {
-    return state.range(0) == 0 ? g_payload : boost::json::serialize(boost::json::parse(g_payload));
-}
 
 void BM_BaselineJsonParseOnly(benchmark::State& state) {
     setup_once();
