@@ -52,7 +52,9 @@ static Run run_once(std::shared_ptr<http::Client> client, boost::asio::io_contex
 int main(int argc, char** argv) {
     auto timeout = std::chrono::milliseconds(argc > 1 ? std::atoi(argv[1]) : 3000);
     int repeats = argc > 2 ? std::atoi(argv[2]) : 3;
-    std::printf("| connections | dead | plexbridge: choice | plexbridge: all probes | five at a time: choice | five at a time: all probes | ratio (all probes) |\n");
+    std::printf(
+        "| connections | dead | plexbridge: choice | plexbridge: all probes | five at a time: choice | five at a time: "
+        "all probes | ratio (all probes) |\n");
     std::printf("|---|---|---|---|---|---|---|\n");
     for (int n : {1, 10, 50}) {
         sim::Simulator simulator;
@@ -62,7 +64,8 @@ int main(int argc, char** argv) {
         auto idx = simulator.add_server(std::move(s));
         int dead = n / 4;
         // Dead ones first in the list, as an unlucky advertisement order.
-        for (int i = 0; i < dead; ++i) simulator.add_connection(idx, sim::ConnectionSpec{sim::Behaviour::blackhole, false, false});
+        for (int i = 0; i < dead; ++i)
+            simulator.add_connection(idx, sim::ConnectionSpec{sim::Behaviour::blackhole, false, false});
         for (int i = dead; i < n; ++i) {
             // One local connection (the best rank here), 20 ms slow; the rest
             // remote and fast: the policy must still pick the local one.
@@ -98,8 +101,9 @@ int main(int argc, char** argv) {
         };
         double oc = med(ours, &Run::complete_ms), bc = med(base, &Run::complete_ms);
         bool local_chosen = ours.front().best == server.connections[dead].uri;
-        std::printf("| %d | %d | %.0f ms%s | %.0f ms | %.0f ms | %.0f ms | %.1fx |\n", n, dead, med(ours, &Run::decided_ms),
-                    local_chosen ? " (local)" : " (WRONG)", oc, med(base, &Run::decided_ms), bc, bc / oc);
+        std::printf("| %d | %d | %.0f ms%s | %.0f ms | %.0f ms | %.0f ms | %.1fx |\n", n, dead,
+                    med(ours, &Run::decided_ms), local_chosen ? " (local)" : " (WRONG)", oc,
+                    med(base, &Run::decided_ms), bc, bc / oc);
         std::fflush(stdout);
         client->shutdown();
         guard.reset();

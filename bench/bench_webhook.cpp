@@ -63,7 +63,8 @@ pb_host_api table(Host& h, const std::string& dir) {
         auto v = boost::json::parse(S(patch));
         for (auto& [k, x] : v.as_object()) h->settings[k] = x;
         std::string all = boost::json::serialize(h->settings);
-        if (h->plugin.settings_changed) h->plugin.settings_changed(h->plugin.plugin_ctx, pb_str{all.data(), all.size()});
+        if (h->plugin.settings_changed)
+            h->plugin.settings_changed(h->plugin.plugin_ctx, pb_str{all.data(), all.size()});
         return PB_OK;
     };
     t.respond = [](void* c, pb_responder*, const pb_http_response* r) { static_cast<Host*>(c)->status = r->status; };
@@ -104,7 +105,9 @@ void setup_once() {
 
 std::string multipart_body(const std::string& payload) {
     const std::string b = "------------------------d74496d66958873e";
-    return "--" + b + "\r\nContent-Disposition: form-data; name=\"thumb\"; filename=\"t.jpg\"\r\nContent-Type: image/jpeg\r\n\r\n" +
+    return "--" + b +
+           "\r\nContent-Disposition: form-data; name=\"thumb\"; filename=\"t.jpg\"\r\nContent-Type: "
+           "image/jpeg\r\n\r\n" +
            std::string(20000, 'J') + "\r\n--" + b +
            "\r\nContent-Disposition: form-data; name=\"payload\"\r\nContent-Type: application/json\r\n\r\n" + payload +
            "\r\n--" + b + "--\r\n";
@@ -122,7 +125,8 @@ void BM_PluginWebhookHandler(benchmark::State& state) {
     std::string body = multipart_body(payload_arg(state));
     state.SetLabel(state.range(0) == 0 ? "pretty 16.8 KB payload" : "compact payload");
     std::string ct = "multipart/form-data; boundary=------------------------d74496d66958873e";
-    pb_http_header headers[] = {{{"Content-Type", 12}, {ct.data(), ct.size()}}, {{"User-Agent", 10}, {"PlexMediaServer/1.40", 20}}};
+    pb_http_header headers[] = {{{"Content-Type", 12}, {ct.data(), ct.size()}},
+                                {{"User-Agent", 10}, {"PlexMediaServer/1.40", 20}}};
     pb_http_request req;
     PB_STRUCT_INIT(req);
     req.method = {"POST", 4};

@@ -25,8 +25,11 @@ std::optional<Catalog> Catalog::load(const std::string& path, std::string* error
                                 json::get_int_or(x, "tmdb", -1)});
     if (auto* s = json::find(*v, "series"); s && s->is_array())
         for (const auto& x : s->get_array()) {
-            Series se{json::get_string_or(x, "title", ""), json::get_string_or(x, "imdb", ""),
-                      json::get_int_or(x, "tvdb", -1), json::get_int_or(x, "tmdb", -1), {}};
+            Series se{json::get_string_or(x, "title", ""),
+                      json::get_string_or(x, "imdb", ""),
+                      json::get_int_or(x, "tvdb", -1),
+                      json::get_int_or(x, "tmdb", -1),
+                      {}};
             if (auto* e = json::find(x, "episodes"); e && e->is_array())
                 for (const auto& y : e->get_array())
                     se.episodes.push_back({static_cast<int32_t>(json::get_int_or(y, "season", -1)),

@@ -27,23 +27,44 @@ Host* self(void* ctx) { return static_cast<Host*>(ctx); }
 
 // The ABI table: captureless, noexcept, nothing thrown across.
 void c_log(void* ctx, pb_log_level level, pb_str message) {
-    try { self(ctx)->log(level, std::string_view(message.data ? message.data : "", message.len)); } catch (...) {}
+    try {
+        self(ctx)->log(level, std::string_view(message.data ? message.data : "", message.len));
+    } catch (...) {}
 }
 pb_status c_register_setting(void* ctx, const pb_setting_desc* d) {
-    try { return d ? self(ctx)->add_setting(*d) : PB_ERR_INVALID_ARGUMENT; } catch (...) { return PB_ERR_INTERNAL; }
+    try {
+        return d ? self(ctx)->add_setting(*d) : PB_ERR_INVALID_ARGUMENT;
+    } catch (...) {
+        return PB_ERR_INTERNAL;
+    }
 }
 pb_status c_register_route(void* ctx, const pb_route_desc* d) {
-    try { return d ? self(ctx)->add_route(*d) : PB_ERR_INVALID_ARGUMENT; } catch (...) { return PB_ERR_INTERNAL; }
+    try {
+        return d ? self(ctx)->add_route(*d) : PB_ERR_INVALID_ARGUMENT;
+    } catch (...) {
+        return PB_ERR_INTERNAL;
+    }
 }
 pb_status c_subscribe(void* ctx, pb_str name) {
-    try { return self(ctx)->add_subscription(str(name)); } catch (...) { return PB_ERR_INTERNAL; }
+    try {
+        return self(ctx)->add_subscription(str(name));
+    } catch (...) {
+        return PB_ERR_INTERNAL;
+    }
 }
 pb_status c_settings_read(void* ctx, pb_str_sink sink, void* sink_ctx) {
-    try { return self(ctx)->read_settings(sink, sink_ctx); } catch (...) { return PB_ERR_INTERNAL; }
+    try {
+        return self(ctx)->read_settings(sink, sink_ctx);
+    } catch (...) {
+        return PB_ERR_INTERNAL;
+    }
 }
 pb_status c_settings_write(void* ctx, pb_str patch, pb_str_sink es, void* ec) {
-    try { return self(ctx)->write_settings(std::string_view(patch.data ? patch.data : "", patch.len), es, ec); }
-    catch (...) { return PB_ERR_INTERNAL; }
+    try {
+        return self(ctx)->write_settings(std::string_view(patch.data ? patch.data : "", patch.len), es, ec);
+    } catch (...) {
+        return PB_ERR_INTERNAL;
+    }
 }
 
 // The host side's pb_str_sink: copies the plugin's string into a std::string.
@@ -65,13 +86,16 @@ void c_respond(void*, pb_responder* r, const pb_http_response* resp) {
             out.headers.emplace_back(str(copy.headers[i].name), str(copy.headers[i].value));
         out.body = str(copy.body);
         p->respond(std::move(out));
-    } catch (...) {
-    }
+    } catch (...) {}
     delete p;
 }
 
 pb_search_outcome c_search(void* ctx, const pb_search_request* r) {
-    try { return r ? self(ctx)->search(*r) : PB_SEARCH_REFUSED; } catch (...) { return PB_SEARCH_REFUSED; }
+    try {
+        return r ? self(ctx)->search(*r) : PB_SEARCH_REFUSED;
+    } catch (...) {
+        return PB_SEARCH_REFUSED;
+    }
 }
 
 server::Response json_response(int status, const bj::value& v) {
@@ -118,7 +142,7 @@ pb_status Host::add_route(const pb_route_desc& in) {
     pb_route_desc d{};
     std::memcpy(&d, &in, std::min<std::size_t>(in.struct_size, sizeof d));
     RouteEntry e{str(d.method), str(d.path_pattern), d.auth, d.max_body_bytes ? d.max_body_bytes : 64 * 1024,
-                 d.handler, d.route_ctx};
+                 d.handler,     d.route_ctx};
     if (e.method.empty() || !text::starts_with(e.pattern, "/api/") || e.handler == nullptr ||
         (e.auth != PB_ROUTE_AUTH_HOST_APIKEY && e.auth != PB_ROUTE_AUTH_NONE))
         return PB_ERR_INVALID_ARGUMENT;
@@ -257,7 +281,8 @@ bool Host::start(std::string* error) {
         if (plugin_.validate_settings(plugin_.plugin_ctx, view(candidate), sink_to_string, &verr) != PB_OK)
             return fail("--set: " + verr);
         std::string ignored;
-        if (write_settings(bj::serialize(patch), nullptr, nullptr) != PB_OK) return fail("--set: cannot store settings");
+        if (write_settings(bj::serialize(patch), nullptr, nullptr) != PB_OK)
+            return fail("--set: cannot store settings");
     }
 
     std::vector<boost::asio::io_context*> contexts;
@@ -344,7 +369,8 @@ void Host::handle(server::Request&& req, server::Responder respond) {
     const RouteEntry* route = find_route(req.method, req.path);
     bool needs_key = route == nullptr || route->auth == PB_ROUTE_AUTH_HOST_APIKEY;
     if (needs_key && !authorized(req))
-        return respond(error_response(401, "HOST_UNAUTHORIZED", "missing or wrong API key (X-API-KEY header or apikey parameter)"));
+        return respond(error_response(401, "HOST_UNAUTHORIZED",
+                                      "missing or wrong API key (X-API-KEY header or apikey parameter)"));
 
     if (route != nullptr) {
         // On the stack for any ordinary request (Beast limits the header to 16 KB anyway).
@@ -355,7 +381,8 @@ void Host::handle(server::Request&& req, server::Responder respond) {
             many.resize(req.headers.size());
             headers = many.data();
         }
-        for (std::size_t i = 0; i < req.headers.size(); ++i) headers[i] = {view(req.headers[i].first), view(req.headers[i].second)};
+        for (std::size_t i = 0; i < req.headers.size(); ++i)
+            headers[i] = {view(req.headers[i].first), view(req.headers[i].second)};
         pb_http_request r{};
         r.struct_size = sizeof r;
         r.method = view(req.method);
@@ -375,7 +402,8 @@ void Host::handle(server::Request&& req, server::Responder respond) {
         return respond(json_response(200, bj::object{{"data", settings_.masked()}, {"schema", settings_.schema()}}));
     if (req.path == "/api/settings/plex" && (req.method == "PATCH" || req.method == "POST")) {
         auto v = json::parse_lenient(req.body);
-        if (!v || !v->is_object()) return respond(error_response(400, "HOST_BAD_REQUEST", "the body must be a JSON object"));
+        if (!v || !v->is_object())
+            return respond(error_response(400, "HOST_BAD_REQUEST", "the body must be a JSON object"));
         bj::object patch = v->get_object();
         // A masked secret sent back unchanged means "keep it".
         for (auto it = patch.begin(); it != patch.end();)
@@ -392,7 +420,9 @@ void Host::handle(server::Request&& req, server::Responder respond) {
     if (req.path == "/api/host/events" && req.method == "POST") {
         auto v = json::parse_lenient(req.body);
         auto name = v ? json::get_string(*v, "event") : std::nullopt;
-        if (!name) return respond(error_response(400, "HOST_BAD_REQUEST", "expected {\"event\": \"subtitle.downloaded\", \"media\": {...}}"));
+        if (!name)
+            return respond(error_response(400, "HOST_BAD_REQUEST",
+                                          "expected {\"event\": \"subtitle.downloaded\", \"media\": {...}}"));
         const bj::value* media = json::find(*v, "media");
         std::string payload = media ? bj::serialize(*media) : "{}";
         std::string err;
@@ -402,9 +432,16 @@ void Host::handle(server::Request&& req, server::Responder respond) {
     if (req.path == "/api/host/searches" && req.method == "GET") {
         bj::array a;
         for (const auto& s : searches())
-            a.push_back({{"media_type", s.media_type}, {"imdb", s.imdb}, {"tmdb", s.tmdb}, {"tvdb", s.tvdb},
-                         {"season", s.season}, {"episode", s.episode}, {"episode_tvdb", s.episode_tvdb},
-                         {"episode_imdb", s.episode_imdb}, {"title", s.title}, {"reason", s.reason},
+            a.push_back({{"media_type", s.media_type},
+                         {"imdb", s.imdb},
+                         {"tmdb", s.tmdb},
+                         {"tvdb", s.tvdb},
+                         {"season", s.season},
+                         {"episode", s.episode},
+                         {"episode_tvdb", s.episode_tvdb},
+                         {"episode_imdb", s.episode_imdb},
+                         {"title", s.title},
+                         {"reason", s.reason},
                          {"outcome", s.outcome}});
         return respond(json_response(200, bj::object{{"data", a}}));
     }

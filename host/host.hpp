@@ -53,8 +53,8 @@ public:
     bool open(const std::string& path, std::string* error);
     void register_setting(const std::string& name, boost::json::value default_value, bool secret,
                           boost::json::object descriptor);
-    boost::json::object snapshot() const;        // every registered key
-    boost::json::object masked() const;          // secrets shown as "********" when set
+    boost::json::object snapshot() const;  // every registered key
+    boost::json::object masked() const;    // secrets shown as "********" when set
     boost::json::array schema() const;
     // Merges `patch` and writes the file; on failure nothing changes.
     bool merge(const boost::json::object& patch, std::string* error);
@@ -65,8 +65,8 @@ public:
 private:
     mutable std::mutex mu_;
     std::string path_;
-    boost::json::object file_;      // {"plex": {...}} as on disk
-    boost::json::object values_;    // the plugin's object
+    boost::json::object file_;    // {"plex": {...}} as on disk
+    boost::json::object values_;  // the plugin's object
     boost::json::array schema_;
     std::vector<std::string> secret_keys_;
 };
@@ -87,7 +87,7 @@ struct HostOptions {
     std::string plugin_path;
     std::string data_dir;
     std::string listen = "127.0.0.1:6767";
-    std::string apikey;                   // empty: generated and stored
+    std::string apikey;  // empty: generated and stored
     std::string catalog_path;
     std::vector<std::pair<std::string, std::string>> presets;  // --set plex.KEY=VALUE
     int threads = 2;

@@ -3,8 +3,8 @@
 #include <unistd.h>
 
 #include <csignal>
-#include <cstring>
 #include <cstdlib>
+#include <cstring>
 #include <iostream>
 #include <memory>
 #include <string>
@@ -72,11 +72,16 @@ int main(int argc, char** argv) {
             }
             return argv[++i];
         };
-        if (a == "--plugin") opts.plugin_path = next();
-        else if (a == "--data-dir") opts.data_dir = next();
-        else if (a == "--listen") opts.listen = next();
-        else if (a == "--apikey") opts.apikey = next();
-        else if (a == "--catalog") opts.catalog_path = next();
+        if (a == "--plugin")
+            opts.plugin_path = next();
+        else if (a == "--data-dir")
+            opts.data_dir = next();
+        else if (a == "--listen")
+            opts.listen = next();
+        else if (a == "--apikey")
+            opts.apikey = next();
+        else if (a == "--catalog")
+            opts.catalog_path = next();
         else if (a == "--threads") {
             std::string n = next();
             char* end = nullptr;
@@ -86,8 +91,7 @@ int main(int argc, char** argv) {
                 return 2;
             }
             opts.threads = static_cast<int>(v);
-        }
-        else if (a == "--set") {
+        } else if (a == "--set") {
             std::string kv = next();
             auto eq = kv.find('=');
             if (eq == std::string::npos || kv.rfind("plex.", 0) != 0) {
@@ -95,7 +99,8 @@ int main(int argc, char** argv) {
                 return 2;
             }
             opts.presets.emplace_back(kv.substr(5, eq - 5), kv.substr(eq + 1));
-        } else if (a == "--demo") demo = true;
+        } else if (a == "--demo")
+            demo = true;
         else if (a == "--help" || a == "-h") {
             std::cout << kUsage;
             return 0;
@@ -119,11 +124,10 @@ int main(int argc, char** argv) {
             return 1;
         }
         if (opts.catalog_path.empty()) opts.catalog_path = catalog;
-        opts.presets.insert(opts.presets.begin(),
-                            {{"use_plex", "true"},
-                             {"plextv_url", "\"" + sim->plextv_url() + "\""},
-                             {"auth_app_url", "\"" + sim->plextv_url() + "/sim/auth\""},
-                             {"tls_ca_file", "\"" + ca + "\""}});
+        opts.presets.insert(opts.presets.begin(), {{"use_plex", "true"},
+                                                   {"plextv_url", "\"" + sim->plextv_url() + "\""},
+                                                   {"auth_app_url", "\"" + sim->plextv_url() + "/sim/auth\""},
+                                                   {"tls_ca_file", "\"" + ca + "\""}});
     }
 
     pb::host::Host host(opts);

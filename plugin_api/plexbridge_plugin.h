@@ -47,17 +47,16 @@ extern "C" {
 
 /* ---- versions ------------------------------------------------------- */
 
-#define PB_ABI_VERSION_MAJOR 1
-#define PB_ABI_VERSION_MINOR 0
-#define PB_MAKE_ABI_VERSION(major, minor) \
-    ((uint32_t)(((uint32_t)(major) << 16) | ((uint32_t)(minor)&0xFFFFu)))
-#define PB_ABI_VERSION PB_MAKE_ABI_VERSION(PB_ABI_VERSION_MAJOR, PB_ABI_VERSION_MINOR)
-#define PB_ABI_MAJOR(v) ((uint32_t)(v) >> 16)
-#define PB_ABI_MINOR(v) ((uint32_t)(v)&0xFFFFu)
+#define PB_ABI_VERSION_MAJOR              1
+#define PB_ABI_VERSION_MINOR              0
+#define PB_MAKE_ABI_VERSION(major, minor) ((uint32_t)(((uint32_t)(major) << 16) | ((uint32_t)(minor)&0xFFFFu)))
+#define PB_ABI_VERSION                    PB_MAKE_ABI_VERSION(PB_ABI_VERSION_MAJOR, PB_ABI_VERSION_MINOR)
+#define PB_ABI_MAJOR(v)                   ((uint32_t)(v) >> 16)
+#define PB_ABI_MINOR(v)                   ((uint32_t)(v)&0xFFFFu)
 
 /* Names of the two exported symbols, for dlsym(). */
 #define PB_ABI_VERSION_SYMBOL "plexbridge_abi_version"
-#define PB_ENTRY_SYMBOL "plexbridge_plugin_entry"
+#define PB_ENTRY_SYMBOL       "plexbridge_plugin_entry"
 
 #if defined(_WIN32)
 #define PB_EXPORT __declspec(dllexport)
@@ -68,21 +67,21 @@ extern "C" {
 /* ---- helpers -------------------------------------------------------- */
 
 /* Zero a boundary struct and set its size: pb_host_api h; PB_STRUCT_INIT(h); */
-#define PB_STRUCT_INIT(s)                                   \
-    do {                                                    \
-        unsigned char *pb_p_ = (unsigned char *)&(s);       \
-        size_t pb_i_ = 0;                                   \
+#define PB_STRUCT_INIT(s)                                             \
+    do {                                                              \
+        unsigned char* pb_p_ = (unsigned char*)&(s);                  \
+        size_t pb_i_ = 0;                                             \
         for (pb_i_ = 0; pb_i_ < sizeof(s); ++pb_i_) pb_p_[pb_i_] = 0; \
-        (s).struct_size = (uint32_t)sizeof(s);              \
+        (s).struct_size = (uint32_t)sizeof(s);                        \
     } while (0)
 
 /* True when a struct of this declared size contains the whole field. */
 #define PB_HAS_FIELD(ptr, type, field) \
-    ((ptr) != NULL && (size_t)(ptr)->struct_size >= offsetof(type, field) + sizeof(((type *)0)->field))
+    ((ptr) != NULL && (size_t)(ptr)->struct_size >= offsetof(type, field) + sizeof(((type*)0)->field))
 
 /* A borrowed UTF-8 string: data may be NULL only when len is 0. */
 typedef struct pb_str {
-    const char *data;
+    const char* data;
     size_t len;
 } pb_str;
 
@@ -92,21 +91,16 @@ typedef enum pb_status {
     PB_ERR_INVALID_ARGUMENT = 1, /* a field was missing or malformed */
     PB_ERR_ABI = 2,              /* incompatible ABI version: not loaded */
     PB_ERR_NOT_FOUND = 3,
-    PB_ERR_IO = 4,               /* storage failed (disk full, permissions) */
+    PB_ERR_IO = 4, /* storage failed (disk full, permissions) */
     PB_ERR_INTERNAL = 5,
     PB_ERR_BUSY = 6
 } pb_status;
 
 /* Log levels. 0 is not a level. */
-typedef enum pb_log_level {
-    PB_LOG_DEBUG = 1,
-    PB_LOG_INFO = 2,
-    PB_LOG_WARNING = 3,
-    PB_LOG_ERROR = 4
-} pb_log_level;
+typedef enum pb_log_level { PB_LOG_DEBUG = 1, PB_LOG_INFO = 2, PB_LOG_WARNING = 3, PB_LOG_ERROR = 4 } pb_log_level;
 
 /* Called synchronously with a string the callee owns; copy it if kept. */
-typedef void (*pb_str_sink)(void *sink_ctx, pb_str value);
+typedef void (*pb_str_sink)(void* sink_ctx, pb_str value);
 
 /* ---- HTTP routes ---------------------------------------------------- */
 
@@ -124,20 +118,20 @@ typedef struct pb_http_header {
  * of the handle() call: the plugin copies whatever it needs later. */
 typedef struct pb_http_request {
     uint32_t struct_size;
-    pb_str method;             /* "GET", "POST", ... */
-    pb_str path;               /* as registered, "/api" prefix included */
-    pb_str query;              /* raw, without '?', still percent-encoded */
-    const pb_http_header *headers;
+    pb_str method; /* "GET", "POST", ... */
+    pb_str path;   /* as registered, "/api" prefix included */
+    pb_str query;  /* raw, without '?', still percent-encoded */
+    const pb_http_header* headers;
     size_t header_count;
-    pb_str body;               /* complete body, within the route's limit */
-    pb_str remote_address;     /* peer IP as text */
+    pb_str body;           /* complete body, within the route's limit */
+    pb_str remote_address; /* peer IP as text */
 } pb_http_request;
 
 typedef struct pb_http_response {
     uint32_t struct_size;
-    uint16_t status;           /* HTTP status code */
-    pb_str content_type;       /* empty means application/json */
-    const pb_http_header *headers; /* extra headers, may be NULL */
+    uint16_t status;               /* HTTP status code */
+    pb_str content_type;           /* empty means application/json */
+    const pb_http_header* headers; /* extra headers, may be NULL */
     size_t header_count;
     pb_str body;
 } pb_http_response;
@@ -150,20 +144,19 @@ typedef struct pb_responder pb_responder;
 /* Route handler. Called on a host thread; must return quickly (it must not
  * perform network I/O inline: queue it and respond() later). `route_ctx`
  * is the value given at registration. */
-typedef void (*pb_route_handler)(void *route_ctx, const pb_http_request *request,
-                                 pb_responder *responder);
+typedef void (*pb_route_handler)(void* route_ctx, const pb_http_request* request, pb_responder* responder);
 
 typedef struct pb_route_desc {
     uint32_t struct_size;
-    pb_str method;             /* "GET", "POST", "PUT", "PATCH", "DELETE" */
+    pb_str method; /* "GET", "POST", "PUT", "PATCH", "DELETE" */
     /* Path under the host's root, e.g. "/api/plex/oauth/pin/{pinId}/check".
      * A "{name}" segment matches one non-empty path segment. */
     pb_str path_pattern;
     pb_route_auth auth;
-    uint64_t max_body_bytes;   /* host answers 413 above this; 0: 64 KiB */
+    uint64_t max_body_bytes; /* host answers 413 above this; 0: 64 KiB */
     pb_route_handler handler;
     /* Borrowed by the host: stays valid until plugin destroy() returns. */
-    void *route_ctx;
+    void* route_ctx;
 } pb_route_desc;
 
 /* ---- settings ------------------------------------------------------- */
@@ -173,16 +166,16 @@ typedef enum pb_setting_type {
     PB_SETTING_INT = 2,
     PB_SETTING_STRING = 3,
     PB_SETTING_STRING_LIST = 4,
-    PB_SETTING_JSON = 5          /* any JSON value the plugin manages */
+    PB_SETTING_JSON = 5 /* any JSON value the plugin manages */
 } pb_setting_type;
 
 typedef struct pb_setting_desc {
     uint32_t struct_size;
-    pb_str name;                 /* key in the plugin's settings object */
+    pb_str name; /* key in the plugin's settings object */
     pb_setting_type type;
-    pb_str default_json;         /* JSON text of the default value */
-    pb_str description;          /* one sentence for the settings page */
-    int secret;                  /* non-zero: host must mask it when shown */
+    pb_str default_json; /* JSON text of the default value */
+    pb_str description;  /* one sentence for the settings page */
+    int secret;          /* non-zero: host must mask it when shown */
 } pb_setting_desc;
 
 /* ---- events and searches -------------------------------------------- */
@@ -196,10 +189,7 @@ typedef struct pb_event {
     pb_str payload_json;
 } pb_event;
 
-typedef enum pb_media_type {
-    PB_MEDIA_MOVIE = 1,
-    PB_MEDIA_EPISODE = 2
-} pb_media_type;
+typedef enum pb_media_type { PB_MEDIA_MOVIE = 1, PB_MEDIA_EPISODE = 2 } pb_media_type;
 
 /* Ask the host to search subtitles. Ids the plugin does not know are empty
  * (len 0) or -1 for numbers. For an episode, the imdb/tmdb/tvdb fields are
@@ -207,15 +197,15 @@ typedef enum pb_media_type {
 typedef struct pb_search_request {
     uint32_t struct_size;
     pb_media_type media_type;
-    pb_str imdb_id;              /* "tt0253556" */
+    pb_str imdb_id; /* "tt0253556" */
     int64_t tmdb_id;
     int64_t tvdb_id;
-    int32_t season;              /* episodes only, else -1 */
-    int32_t episode;             /* episodes only, else -1 */
+    int32_t season;  /* episodes only, else -1 */
+    int32_t episode; /* episodes only, else -1 */
     int64_t episode_tvdb_id;
     pb_str episode_imdb_id;
-    pb_str title;                /* for the host's log only */
-    pb_str reason;               /* e.g. "plex webhook media.play" */
+    pb_str title;  /* for the host's log only */
+    pb_str reason; /* e.g. "plex webhook media.play" */
 } pb_search_request;
 
 typedef enum pb_search_outcome {
@@ -231,63 +221,61 @@ typedef enum pb_search_outcome {
  * concurrently, unless stated otherwise. */
 typedef struct pb_host_api {
     uint32_t struct_size;
-    uint32_t abi_version;        /* PB_ABI_VERSION the host was built with */
-    void *host_ctx;              /* passed back as first argument */
-    pb_str host_name;            /* e.g. "plexbridge-host 0.1.0" */
-    pb_str data_dir;             /* a directory the plugin may write files in */
+    uint32_t abi_version; /* PB_ABI_VERSION the host was built with */
+    void* host_ctx;       /* passed back as first argument */
+    pb_str host_name;     /* e.g. "plexbridge-host 0.1.0" */
+    pb_str data_dir;      /* a directory the plugin may write files in */
 
     /* Never fails. Must not call back into the plugin. */
-    void (*log)(void *host_ctx, pb_log_level level, pb_str message);
+    void (*log)(void* host_ctx, pb_log_level level, pb_str message);
 
     /* Registration: only during the entry call (host thread). A non-zero
      * return refuses the whole plugin: the entry returns that status. */
-    pb_status (*register_setting)(void *host_ctx, const pb_setting_desc *setting);
-    pb_status (*register_route)(void *host_ctx, const pb_route_desc *route);
-    pb_status (*subscribe_event)(void *host_ctx, pb_str event_name);
+    pb_status (*register_setting)(void* host_ctx, const pb_setting_desc* setting);
+    pb_status (*register_route)(void* host_ctx, const pb_route_desc* route);
+    pb_status (*subscribe_event)(void* host_ctx, pb_str event_name);
 
     /* Reads the plugin's whole settings object (a JSON object with every
      * registered setting, defaults filled in) and calls sink once. */
-    pb_status (*settings_read)(void *host_ctx, pb_str_sink sink, void *sink_ctx);
+    pb_status (*settings_read)(void* host_ctx, pb_str_sink sink, void* sink_ctx);
     /* Merges the top-level keys of patch_json (a JSON object) into the
      * stored settings atomically and durably. On failure nothing changes and
      * error_sink (nullable) receives a message. The host calls the plugin's
      * settings_changed() afterwards, on this same thread, before returning. */
-    pb_status (*settings_write)(void *host_ctx, pb_str patch_json, pb_str_sink error_sink,
-                                void *error_ctx);
+    pb_status (*settings_write)(void* host_ctx, pb_str patch_json, pb_str_sink error_sink, void* error_ctx);
 
     /* Completes a request given to a route handler. Exactly once per
      * responder; the responder is invalid afterwards. Any thread. */
-    void (*respond)(void *host_ctx, pb_responder *responder, const pb_http_response *response);
+    void (*respond)(void* host_ctx, pb_responder* responder, const pb_http_response* response);
 
     /* Asks the host to search subtitles. Returns quickly (the host queues
      * the search), never calls back into the plugin. */
-    pb_search_outcome (*request_search)(void *host_ctx, const pb_search_request *request);
+    pb_search_outcome (*request_search)(void* host_ctx, const pb_search_request* request);
 } pb_host_api;
 
 /* ---- the plugin's table --------------------------------------------- */
 
 typedef struct pb_plugin_api {
-    uint32_t struct_size;        /* set by the host: its sizeof */
-    uint32_t abi_version;        /* the plugin's PB_ABI_VERSION */
-    void *plugin_ctx;            /* owned by the plugin; freed by destroy() */
-    pb_str plugin_id;            /* static storage, "plexbridge" */
-    pb_str plugin_version;       /* static storage, "0.1.0" */
+    uint32_t struct_size;  /* set by the host: its sizeof */
+    uint32_t abi_version;  /* the plugin's PB_ABI_VERSION */
+    void* plugin_ctx;      /* owned by the plugin; freed by destroy() */
+    pb_str plugin_id;      /* static storage, "plexbridge" */
+    pb_str plugin_version; /* static storage, "0.1.0" */
 
     /* Called once, after routes are mounted. Host thread. */
-    pb_status (*start)(void *plugin_ctx);
+    pb_status (*start)(void* plugin_ctx);
     /* Stops and joins the plugin's threads, answers any pending responder
      * with 503, frees plugin_ctx. Host thread; never concurrent with the
      * other entries. Always safe to call once after a successful entry. */
-    void (*destroy)(void *plugin_ctx);
+    void (*destroy)(void* plugin_ctx);
     /* A subscribed event. Returns at once: the work is queued. Any thread. */
-    void (*on_event)(void *plugin_ctx, const pb_event *event);
+    void (*on_event)(void* plugin_ctx, const pb_event* event);
     /* Checks a candidate settings object before the host stores it.
      * Returns PB_OK or PB_ERR_INVALID_ARGUMENT with a message naming the
      * field given to error_sink. Any thread; no I/O. */
-    pb_status (*validate_settings)(void *plugin_ctx, pb_str candidate_json,
-                                   pb_str_sink error_sink, void *error_ctx);
+    pb_status (*validate_settings)(void* plugin_ctx, pb_str candidate_json, pb_str_sink error_sink, void* error_ctx);
     /* The stored settings changed (whole object). Any thread. */
-    void (*settings_changed)(void *plugin_ctx, pb_str settings_json);
+    void (*settings_changed)(void* plugin_ctx, pb_str settings_json);
 } pb_plugin_api;
 
 /* ---- exported symbols ----------------------------------------------- */
@@ -299,10 +287,10 @@ typedef uint32_t (*pb_abi_version_fn)(void);
  * fills plugin_out (at most plugin_out->struct_size bytes). Returns PB_OK,
  * or PB_ERR_ABI when the host's ABI is incompatible (after logging why).
  * On failure everything the plugin allocated is already freed. */
-typedef pb_status (*pb_entry_fn)(const pb_host_api *host, pb_plugin_api *plugin_out);
+typedef pb_status (*pb_entry_fn)(const pb_host_api* host, pb_plugin_api* plugin_out);
 
 PB_EXPORT uint32_t plexbridge_abi_version(void);
-PB_EXPORT pb_status plexbridge_plugin_entry(const pb_host_api *host, pb_plugin_api *plugin_out);
+PB_EXPORT pb_status plexbridge_plugin_entry(const pb_host_api* host, pb_plugin_api* plugin_out);
 
 #ifdef __cplusplus
 } /* extern "C" */

@@ -4,7 +4,7 @@
 set -euo pipefail
 
 PACKAGES=(
-  cmake g++ pkg-config ninja-build
+  cmake g++ pkg-config ninja-build clang-format-14
   libboost1.81-dev libboost-json1.81-dev
   libpugixml-dev libsodium-dev libspdlog-dev libssl-dev
   libgtest-dev libbenchmark-dev

@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
-# One command: install what is missing, build, and run the whole test suite:
+# One command: install what is missing, check the formatting, build, and run
+# the whole test suite:
 # once normally, then again under AddressSanitizer + UndefinedBehaviorSanitizer.
 # PB_SKIP_SANITIZERS=1 skips the second pass (for a quick local run).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
+scripts/format.sh --check
 scripts/build.sh
 (cd build && ctest --output-on-failure --parallel "$(nproc)")
 if [ "${PB_SKIP_SANITIZERS:-0}" != "1" ]; then

@@ -16,8 +16,10 @@ int main(int argc, char** argv) {
     std::string ca_out;
     for (int i = 1; i < argc; ++i) {
         std::string a = argv[i];
-        if (a == "--port" && i + 1 < argc) port = static_cast<uint16_t>(std::stoi(argv[++i]));
-        else if (a == "--ca-out" && i + 1 < argc) ca_out = argv[++i];
+        if (a == "--port" && i + 1 < argc)
+            port = static_cast<uint16_t>(std::stoi(argv[++i]));
+        else if (a == "--ca-out" && i + 1 < argc)
+            ca_out = argv[++i];
         else {
             std::cerr << "usage: plexsim [--port N] [--ca-out FILE]\n"
                          "Serves a fake plex.tv on 127.0.0.1:N and one Plex Media Server with a sample library.\n";

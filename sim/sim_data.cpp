@@ -30,9 +30,12 @@ static void render_xml(const Element& e, std::string& out) {
     out += "<" + e.xml_name;
     for (const auto& [k, v] : e.attrs) {
         out += " " + k + "=\"";
-        if (auto s = std::get_if<std::string>(&v)) xml_escape(out, *s);
-        else if (auto i = std::get_if<int64_t>(&v)) out += std::to_string(*i);
-        else out += std::get<bool>(v) ? "1" : "0";
+        if (auto s = std::get_if<std::string>(&v))
+            xml_escape(out, *s);
+        else if (auto i = std::get_if<int64_t>(&v))
+            out += std::to_string(*i);
+        else
+            out += std::get<bool>(v) ? "1" : "0";
         out += "\"";
     }
     if (e.groups.empty()) {
@@ -54,9 +57,12 @@ std::string Element::xml() const {
 static boost::json::object to_json(const Element& e) {
     boost::json::object o;
     for (const auto& [k, v] : e.attrs) {
-        if (auto s = std::get_if<std::string>(&v)) o[k] = *s;
-        else if (auto i = std::get_if<int64_t>(&v)) o[k] = *i;
-        else o[k] = std::get<bool>(v);
+        if (auto s = std::get_if<std::string>(&v))
+            o[k] = *s;
+        else if (auto i = std::get_if<int64_t>(&v))
+            o[k] = *i;
+        else
+            o[k] = std::get<bool>(v);
     }
     for (const auto& [k, kids] : e.groups) {
         boost::json::array a;
@@ -85,30 +91,126 @@ void add_sample_library(SimServer& s) {
     };
     auto put = [&](SimItem it) { s.items[it.rating_key] = std::move(it); };
     // New-agent movie (ids as in metadata_1036.json).
-    put({"1036", "movie", "Reign of Fire", "plex://movie/5d776830f59e58002189813a",
-         {"imdb://tt0253556", "tmdb://6278", "tvdb://1709"}, 1, "", "", -1, 2002, 1368992739, false,
+    put({"1036",
+         "movie",
+         "Reign of Fire",
+         "plex://movie/5d776830f59e58002189813a",
+         {"imdb://tt0253556", "tmdb://6278", "tvdb://1709"},
+         1,
+         "",
+         "",
+         -1,
+         2002,
+         1368992739,
+         false,
          "/data/movies/Reign of Fire (2002)/Reign of Fire (2002).mp4"});
     // Legacy imdb-agent movie (as in metadata_108.json): no Guid array.
-    put({"108", "movie", "Interstate 60", "com.plexapp.agents.imdb://tt0165832?lang=en", {}, 1, "", "", -1, 2002,
-         1579514268, false, "/data/movies/Interstate 60 (2002)/Interstate 60.mkv"});
+    put({"108",
+         "movie",
+         "Interstate 60",
+         "com.plexapp.agents.imdb://tt0165832?lang=en",
+         {},
+         1,
+         "",
+         "",
+         -1,
+         2002,
+         1579514268,
+         false,
+         "/data/movies/Interstate 60 (2002)/Interstate 60.mkv"});
     // New-agent show with a season and two episodes.
-    put({"2000", "show", "The Expanse", "plex://show/5d9c086c46115600200aa2fe",
-         {"imdb://tt3230854", "tmdb://63639", "tvdb://280619"}, 2, "", "", -1, 2015, 1600000000, false, ""});
-    put({"2001", "season", "Season 1", "plex://season/602e67e7b0843d002dd1e81d", {}, 2, "2000", "", 1, 2015,
-         1600000000, false, ""});
-    put({"2002", "episode", "Dulcinea", "plex://episode/5d9c1275e264b7001fc5d8a4",
-         {"imdb://tt3696416", "tmdb://1078497", "tvdb://5246491"}, 2, "2001", "2000", 1, 2015, 1600000000, false,
+    put({"2000",
+         "show",
+         "The Expanse",
+         "plex://show/5d9c086c46115600200aa2fe",
+         {"imdb://tt3230854", "tmdb://63639", "tvdb://280619"},
+         2,
+         "",
+         "",
+         -1,
+         2015,
+         1600000000,
+         false,
+         ""});
+    put({"2001",
+         "season",
+         "Season 1",
+         "plex://season/602e67e7b0843d002dd1e81d",
+         {},
+         2,
+         "2000",
+         "",
+         1,
+         2015,
+         1600000000,
+         false,
+         ""});
+    put({"2002",
+         "episode",
+         "Dulcinea",
+         "plex://episode/5d9c1275e264b7001fc5d8a4",
+         {"imdb://tt3696416", "tmdb://1078497", "tvdb://5246491"},
+         2,
+         "2001",
+         "2000",
+         1,
+         2015,
+         1600000000,
+         false,
          "/data/tv/The Expanse/Season 01/The Expanse - S01E01.mkv"});
-    put({"2003", "episode", "The Big Empty", "plex://episode/5d9c1275e264b7001fc5d8a5",
-         {"imdb://tt4591558", "tmdb://1078498", "tvdb://5246492"}, 2, "2001", "2000", 2, 2015, 1600000000, false,
+    put({"2003",
+         "episode",
+         "The Big Empty",
+         "plex://episode/5d9c1275e264b7001fc5d8a5",
+         {"imdb://tt4591558", "tmdb://1078498", "tvdb://5246492"},
+         2,
+         "2001",
+         "2000",
+         2,
+         2015,
+         1600000000,
+         false,
          "/data/tv/The Expanse/Season 01/The Expanse - S01E02.mkv"});
     // Legacy thetvdb-agent show (as in tv_library.json / tv_episodes.json).
-    put({"88", "show", "Gotham", "com.plexapp.agents.thetvdb://274431?lang=en", {}, 2, "", "", -1, 2014,
-         1500000000, false, ""});
-    put({"89", "season", "Season 1", "com.plexapp.agents.thetvdb://274431/1?lang=en", {}, 2, "88", "", 1, 2014,
-         1500000000, false, ""});
-    put({"90", "episode", "Pilot", "com.plexapp.agents.thetvdb://274431/1/1?lang=en", {}, 2, "89", "88", 1, 2014,
-         1500000000, false, "/data/tv/Gotham/Season 01/Gotham - S01E01.mkv"});
+    put({"88",
+         "show",
+         "Gotham",
+         "com.plexapp.agents.thetvdb://274431?lang=en",
+         {},
+         2,
+         "",
+         "",
+         -1,
+         2014,
+         1500000000,
+         false,
+         ""});
+    put({"89",
+         "season",
+         "Season 1",
+         "com.plexapp.agents.thetvdb://274431/1?lang=en",
+         {},
+         2,
+         "88",
+         "",
+         1,
+         2014,
+         1500000000,
+         false,
+         ""});
+    put({"90",
+         "episode",
+         "Pilot",
+         "com.plexapp.agents.thetvdb://274431/1/1?lang=en",
+         {},
+         2,
+         "89",
+         "88",
+         1,
+         2014,
+         1500000000,
+         false,
+         "/data/tv/Gotham/Season 01/Gotham - S01E01.mkv"});
 }
 
 }  // namespace pb::sim

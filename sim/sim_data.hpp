@@ -28,9 +28,9 @@ struct Element {
 
 struct SimItem {
     std::string rating_key;
-    std::string type;        // movie, show, season, episode
+    std::string type;  // movie, show, season, episode
     std::string title;
-    std::string guid;        // primary guid
+    std::string guid;                // primary guid
     std::vector<std::string> guids;  // Guid array (new agent only)
     int64_t section_id = 0;
     std::string parent_key;  // season for episodes, show for seasons
@@ -39,13 +39,13 @@ struct SimItem {
     int64_t year = 0;
     int64_t added_at = 0;
     bool added_at_locked = false;
-    std::string file;        // movies and episodes
+    std::string file;  // movies and episodes
 };
 
 struct SimSection {
     int64_t id = 0;
     std::string title;
-    std::string type;        // movie, show, artist
+    std::string type;  // movie, show, artist
     std::string agent;
     std::string scanner;
     std::string location;
@@ -57,8 +57,8 @@ struct SimServer {
     std::string machine_id;
     std::string version = "1.40.2.8395-c67dce28e";
     bool owned = true;
-    std::string access_token;    // token PMS accepts; for owned servers the account token
-    std::string source_title;    // owner name for shared servers
+    std::string access_token;      // token PMS accepts; for owned servers the account token
+    std::string source_title;      // owner name for shared servers
     std::string plex_direct_hash;  // for https://a-b-c-d.<hash>.plex.direct URIs
     std::vector<SimSection> sections;
     std::map<std::string, SimItem> items;  // by ratingKey

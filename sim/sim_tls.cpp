@@ -10,8 +10,12 @@ namespace pb::sim {
 
 namespace {
 
-struct KeyDel { void operator()(EVP_PKEY* k) const { EVP_PKEY_free(k); } };
-struct CertDel { void operator()(X509* c) const { X509_free(c); } };
+struct KeyDel {
+    void operator()(EVP_PKEY* k) const { EVP_PKEY_free(k); }
+};
+struct CertDel {
+    void operator()(X509* c) const { X509_free(c); }
+};
 using Key = std::unique_ptr<EVP_PKEY, KeyDel>;
 using Cert = std::unique_ptr<X509, CertDel>;
 
@@ -90,8 +94,7 @@ TestCa make_test_ca(const std::vector<std::string>& dns_names) {
 
 TestCa make_untrusted_cert() {
     Key key = new_key();
-    Cert self = make_cert(key.get(), "untrusted", nullptr, key.get(), false,
-                          "IP:127.0.0.1,IP:::1,DNS:localhost", 3);
+    Cert self = make_cert(key.get(), "untrusted", nullptr, key.get(), false, "IP:127.0.0.1,IP:::1,DNS:localhost", 3);
     std::string p = pem(self.get());
     return TestCa{p, p, pem(key.get())};
 }

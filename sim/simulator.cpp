@@ -49,7 +49,7 @@ struct Simulator::State {
     std::vector<Advertised> advertised;
     std::map<int64_t, SimPin> pins;
     int64_t next_pin_id = 1000001;
-    int pin_expires_in = 0;  // 0: 1800 strong / 900 otherwise
+    int pin_expires_in = 0;              // 0: 1800 strong / 900 otherwise
     std::map<std::string, int> revoked;  // token -> status
     std::vector<std::string> webhooks;
     std::vector<RequestRecord> log;
@@ -90,7 +90,9 @@ Response plextv_error(const Request& r, int status, int code, const std::string&
         boost::json::object o{{"errors", boost::json::array{err}}};
         return Response{status, "application/json", {}, boost::json::serialize(o)};
     }
-    return Response{status, "application/xml", {},
+    return Response{status,
+                    "application/xml",
+                    {},
                     "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<errors>\n  <error code=\"" + std::to_string(code) +
                         "\" message=\"" + message + "\" status=\"" + std::to_string(status) + "\"/>\n</errors>\n"};
 }
@@ -107,7 +109,9 @@ Element pin_element(const SimPin& p, const std::string& token) {
     e.set("qr", "https://plex.tv/api/v2/pins/qr/" + p.code);
     e.set("clientIdentifier", p.client_identifier);
     Element loc{"location", {}, {}};
-    loc.set("code", std::string("GB")).set("european_union_member", false).set("country", std::string("United Kingdom"));
+    loc.set("code", std::string("GB"))
+        .set("european_union_member", false)
+        .set("country", std::string("United Kingdom"));
     e.set("expiresIn", static_cast<int64_t>(p.expires_in));
     e.set("createdAt", now_iso(p.created_wall));
     e.set("expiresAt", now_iso(p.created_wall + p.expires_in));
@@ -122,8 +126,16 @@ Element pin_element(const SimPin& p, const std::string& token) {
 // ---------------------------------------------------------------- plex.tv
 
 void Simulator::State::handle_plextv(Request&& req, Responder respond) {
-    RequestRecord rec{plextv_port, "plextv", req.method, req.path, req.query, token_of(req), req.header("Accept"),
-                      req.header("X-Plex-Client-Identifier"), req.body, 0};
+    RequestRecord rec{plextv_port,
+                      "plextv",
+                      req.method,
+                      req.path,
+                      req.query,
+                      token_of(req),
+                      req.header("Accept"),
+                      req.header("X-Plex-Client-Identifier"),
+                      req.body,
+                      0};
     auto reply = [&](Response r) {
         rec.status = r.status;
         {
@@ -162,7 +174,10 @@ document.getElementById('r').textContent=r.ok?'Linked. You can close this window
         if (req.path == "/sim/requests") {
             boost::json::array a;
             for (const auto& r : log)
-                a.push_back({{"listener", r.listener}, {"method", r.method}, {"path", r.path}, {"query", r.query},
+                a.push_back({{"listener", r.listener},
+                             {"method", r.method},
+                             {"path", r.path},
+                             {"query", r.query},
                              {"status", r.status}});
             lock.unlock();
             return reply(Response{200, "application/json", {}, boost::json::serialize(a)});
@@ -200,8 +215,8 @@ document.getElementById('r').textContent=r.ok?'Linked. You can close this window
         std::string id_text = req.path.substr(13);
         int64_t id = std::atoll(id_text.c_str());
         auto it = pins.find(id);
-        bool expired = it != pins.end() &&
-                       std::chrono::steady_clock::now() - it->second.created > std::chrono::seconds(it->second.expires_in);
+        bool expired = it != pins.end() && std::chrono::steady_clock::now() - it->second.created >
+                                               std::chrono::seconds(it->second.expires_in);
         // plex.tv only shows a PIN to the client that created it.
         if (it == pins.end() || expired || it->second.client_identifier != req.header("X-Plex-Client-Identifier")) {
             lock.unlock();
@@ -244,10 +259,11 @@ document.getElementById('r').textContent=r.ok?'Linked. You can close this window
             boost::json::object o = boost::json::parse(u.json()).as_object();
             boost::json::array f;
             for (auto& x : features) f.push_back(boost::json::string(x));
-            o["subscription"] = {{"active", account.plex_pass},
-                                 {"status", account.plex_pass ? "Active" : "Inactive"},
-                                 {"plan", account.plex_pass ? boost::json::value("lifetime") : boost::json::value(nullptr)},
-                                 {"features", f}};
+            o["subscription"] = {
+                {"active", account.plex_pass},
+                {"status", account.plex_pass ? "Active" : "Inactive"},
+                {"plan", account.plex_pass ? boost::json::value("lifetime") : boost::json::value(nullptr)},
+                {"features", f}};
             o["roles"] = account.plex_pass ? boost::json::array{"plexpass"} : boost::json::array{};
             return reply(Response{200, "application/json", {}, boost::json::serialize(o)});
         }
@@ -289,7 +305,10 @@ document.getElementById('r').textContent=r.ok?'Linked. You can close this window
                 // As the real list: the address field is the raw IP, which
                 // does not always match the uri; clients must use uri.
                 c.set("protocol", parsed_scheme).set("address", std::string("127.0.0.1")).set("port", port);
-                c.set("uri", uri).set("local", local).set("relay", relay).set("IPv6", host.find(':') != std::string::npos);
+                c.set("uri", uri)
+                    .set("local", local)
+                    .set("relay", relay)
+                    .set("IPv6", host.find(':') != std::string::npos);
                 d.add("connections", c);
             };
             for (const auto& c : conns)
@@ -385,8 +404,10 @@ Element item_element(const SimServer& s, const SimItem& it, bool include_guids) 
         for (const auto& g : it.guids) e.add("Guid", Element{"Guid", {{"id", g}}, {}});
     if (!it.file.empty()) {
         Element media{"Media", {{"id", static_cast<int64_t>(std::atoll(it.rating_key.c_str()) * 10)}}, {}};
-        media.add("Part", Element{"Part", {{"id", static_cast<int64_t>(std::atoll(it.rating_key.c_str()) * 100)},
-                                           {"file", it.file}}, {}});
+        media.add("Part",
+                  Element{"Part",
+                          {{"id", static_cast<int64_t>(std::atoll(it.rating_key.c_str()) * 100)}, {"file", it.file}},
+                          {}});
         e.add("Media", media);
     }
     return e;
@@ -404,8 +425,16 @@ int64_t to_int(const std::string& s, int64_t fallback) {
 void Simulator::State::handle_pms(std::size_t server_index, Behaviour behaviour, Request&& req, Responder respond) {
     std::unique_lock lock(mu);
     SimServer& s = servers[server_index];
-    RequestRecord rec{req.local_port, s.machine_id, req.method, req.path, req.query, token_of(req),
-                      req.header("Accept"), req.header("X-Plex-Client-Identifier"), req.body, 0};
+    RequestRecord rec{req.local_port,
+                      s.machine_id,
+                      req.method,
+                      req.path,
+                      req.query,
+                      token_of(req),
+                      req.header("Accept"),
+                      req.header("X-Plex-Client-Identifier"),
+                      req.body,
+                      0};
     auto reply = [&](Response r) {
         rec.status = r.status;
         log.push_back(rec);
@@ -430,7 +459,12 @@ void Simulator::State::handle_pms(std::size_t server_index, Behaviour behaviour,
     std::string token = token_of(req);
     bool ok = !token.empty() && (token == s.access_token || (s.owned && token == account.token)) &&
               revoked.find(token) == revoked.end();
-    if (!ok) return reply(Response{401, "text/html", {}, "<html><head><title>Unauthorized</title></head><body><h1>401 Unauthorized</h1></body></html>"});
+    if (!ok)
+        return reply(
+            Response{401,
+                     "text/html",
+                     {},
+                     "<html><head><title>Unauthorized</title></head><body><h1>401 Unauthorized</h1></body></html>"});
 
     auto params = text::parse_query(req.query);
     auto param = [&](const char* k) { return text::query_get(params, k).value_or(""); };
@@ -455,7 +489,9 @@ void Simulator::State::handle_pms(std::size_t server_index, Behaviour behaviour,
     }
     if (req.path == "/library/sections" && req.method == "GET") {
         Element mc{"MediaContainer", {}, {}};
-        mc.set("size", static_cast<int64_t>(s.sections.size())).set("allowSync", false).set("title1", std::string("Plex Library"));
+        mc.set("size", static_cast<int64_t>(s.sections.size()))
+            .set("allowSync", false)
+            .set("title1", std::string("Plex Library"));
         for (const auto& sec : s.sections) {
             Element d{"Directory", {}, {}};
             d.set("allowSync", true).set("key", std::to_string(sec.id)).set("type", sec.type).set("title", sec.title);
@@ -498,8 +534,11 @@ void Simulator::State::handle_pms(std::size_t server_index, Behaviour behaviour,
             // "addedAt>>=N" (at or after N) parses as key "addedAt>>", value N.
             int64_t added_min = to_int(param("addedAt>>"), INT64_MIN);
             if (added_min != INT64_MIN) added_min -= 1;
-            std::string type_name = type == "1" ? "movie" : type == "2" ? "show" : type == "3" ? "season"
-                                  : type == "4" ? "episode" : "";
+            std::string type_name = type == "1"   ? "movie"
+                                    : type == "2" ? "show"
+                                    : type == "3" ? "season"
+                                    : type == "4" ? "episode"
+                                                  : "";
             if (type.empty()) type_name = sec->type == "movie" ? "movie" : sec->type == "show" ? "show" : "";
             std::vector<const SimItem*> matches;
             for (const auto& [k, it] : s.items) {
@@ -541,7 +580,8 @@ void Simulator::State::handle_pms(std::size_t server_index, Behaviour behaviour,
             std::vector<const SimItem*> kids;
             for (const auto& [k, x] : s.items) {
                 bool child = sub == "children" ? x.parent_key == it->first
-                                               : (x.type == "episode" && (x.grandparent_key == it->first || x.parent_key == it->first));
+                                               : (x.type == "episode" &&
+                                                  (x.grandparent_key == it->first || x.parent_key == it->first));
                 if (child) kids.push_back(&x);
             }
             std::sort(kids.begin(), kids.end(), [](auto* a, auto* b) { return a->index < b->index; });
@@ -562,7 +602,8 @@ Simulator::~Simulator() { stop(); }
 std::size_t Simulator::add_server(SimServer server) {
     std::lock_guard lock(state_->mu);
     if (server.plex_direct_hash.empty()) server.plex_direct_hash = text::random_hex(16);
-    if (server.access_token.empty()) server.access_token = server.owned ? state_->account.token : "shared-" + text::random_hex(10);
+    if (server.access_token.empty())
+        server.access_token = server.owned ? state_->account.token : "shared-" + text::random_hex(10);
     state_->servers.push_back(std::move(server));
     return state_->servers.size() - 1;
 }
@@ -594,7 +635,9 @@ void Simulator::State::start_conn(Conn& c) {
     if (c.spec.behaviour == Behaviour::slow_body) o.fault = server::Fault::slow_body;
     std::size_t idx = c.server_index;
     Behaviour b = c.spec.behaviour;
-    o.handler = [this, idx, b](Request&& r, Responder respond) { handle_pms(idx, b, std::move(r), std::move(respond)); };
+    o.handler = [this, idx, b](Request&& r, Responder respond) {
+        handle_pms(idx, b, std::move(r), std::move(respond));
+    };
     std::string err;
     uint16_t port = http->listen(o, &err);
     if (port != 0) c.port = port;
@@ -683,7 +726,9 @@ void Simulator::stop() {
     st.http.reset();
 }
 
-std::string Simulator::plextv_url() const { return "http://" + state_->bind + ":" + std::to_string(state_->plextv_port); }
+std::string Simulator::plextv_url() const {
+    return "http://" + state_->bind + ":" + std::to_string(state_->plextv_port);
+}
 
 const std::string& Simulator::ca_pem() const { return state_->ca.ca_cert_pem; }
 

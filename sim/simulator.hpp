@@ -24,9 +24,9 @@ namespace pb::sim {
 
 enum class Behaviour {
     normal = 1,
-    refused,          // nothing listens on the port
-    blackhole,        // accepts, never answers
-    reset,            // reads the request, closes without answering
+    refused,    // nothing listens on the port
+    blackhole,  // accepts, never answers
+    reset,      // reads the request, closes without answering
     http_500,
     http_401,
     slow_body,        // body trickles at 5 bytes/s
@@ -48,11 +48,11 @@ struct ConnectionSpec {
 
 struct RequestRecord {
     uint16_t port = 0;
-    std::string listener;   // "plextv" or the server's machine id
+    std::string listener;  // "plextv" or the server's machine id
     std::string method;
     std::string path;
     std::string query;
-    std::string token;      // X-Plex-Token header or query value
+    std::string token;  // X-Plex-Token header or query value
     std::string accept;
     std::string client_identifier;
     std::string body;
@@ -104,11 +104,11 @@ public:
     bool write_ca_file(const std::string& path) const;
 
     // ---- behaviour knobs ----
-    void set_pin_expires_in(int seconds);       // default 1800 (strong) / 900
-    void link_pin(const std::string& code);     // as the user signing in would
+    void set_pin_expires_in(int seconds);                           // default 1800 (strong) / 900
+    void link_pin(const std::string& code);                         // as the user signing in would
     void revoke_token(const std::string& token, int status = 401);  // 401 or 422
-    void set_plextv_down(bool down);              // every plex.tv call -> 503
-    void set_plex_pass(bool on);  // webhooks need it (plex.tv answers 403 otherwise)
+    void set_plextv_down(bool down);                                // every plex.tv call -> 503
+    void set_plex_pass(bool on);                                    // webhooks need it (plex.tv answers 403 otherwise)
     // A new account token (as after signing out everywhere); returns it.
     std::string rotate_account_token();
     std::string account_token() const;

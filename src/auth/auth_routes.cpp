@@ -62,13 +62,13 @@ void AuthRoutes::create_pin(Call&, Reply reply) {
             const auto& pin = *r.value;
             std::string state = text::random_hex(16);
             pins_.add(pin.id, pin.code, state, pin.expires_in_s);
-            reply.data(bj::object{{"pinId", pin.id},
-                                  {"code", pin.code},
-                                  {"clientId", id.client_identifier},
-                                  {"state", state},
-                                  {"expiresIn", pin.expires_in_s},
-                                  {"authUrl", auth_url(auth_app, id.client_identifier, pin.code, id.product,
-                                                       id.device_name)}});
+            reply.data(bj::object{
+                {"pinId", pin.id},
+                {"code", pin.code},
+                {"clientId", id.client_identifier},
+                {"state", state},
+                {"expiresIn", pin.expires_in_s},
+                {"authUrl", auth_url(auth_app, id.client_identifier, pin.code, id.product, id.device_name)}});
         });
     });
 }
@@ -105,23 +105,26 @@ void AuthRoutes::check_pin(Call& call, Reply reply) {
             if (!r.value->auth_token) return reply.data(bj::object{{"authenticated", false}, {"code", pin.code}});
             auto token = std::make_shared<vault::Secret>(*r.value->auth_token);
             plugin_.secrets().add(token->str());
-            plugin_.plextv().get_account(token->str(), [this, reply, pin, token](plexapi::ApiResult<plexapi::Account> a) {
-                if (a.error) {
-                    auto h = to_http(*a.error);
-                    return reply.error(h.status, h.code, "Signed in, but the account could not be read: " + a.error->message);
-                }
-                bj::object patch{{"token", plugin_.vault().seal(token->str())},
-                                 {"auth_method", "oauth"},
-                                 {"username", a.value->username},
-                                 {"email", a.value->email},
-                                 {"user_id", std::to_string(a.value->id)}};
-                std::string err;
-                if (!plugin_.write_settings(patch, &err))
-                    return reply.error(500, "PLEX_STORAGE", "Signed in, but the token could not be saved: " + err);
-                pins_.remove(pin.id);
-                plugin_.log().info("signed in to Plex as {}", a.value->username);
-                reply.data(bj::object{{"authenticated", true}, {"username", a.value->username}, {"email", a.value->email}});
-            });
+            plugin_.plextv().get_account(
+                token->str(), [this, reply, pin, token](plexapi::ApiResult<plexapi::Account> a) {
+                    if (a.error) {
+                        auto h = to_http(*a.error);
+                        return reply.error(h.status, h.code,
+                                           "Signed in, but the account could not be read: " + a.error->message);
+                    }
+                    bj::object patch{{"token", plugin_.vault().seal(token->str())},
+                                     {"auth_method", "oauth"},
+                                     {"username", a.value->username},
+                                     {"email", a.value->email},
+                                     {"user_id", std::to_string(a.value->id)}};
+                    std::string err;
+                    if (!plugin_.write_settings(patch, &err))
+                        return reply.error(500, "PLEX_STORAGE", "Signed in, but the token could not be saved: " + err);
+                    pins_.remove(pin.id);
+                    plugin_.log().info("signed in to Plex as {}", a.value->username);
+                    reply.data(bj::object{
+                        {"authenticated", true}, {"username", a.value->username}, {"email", a.value->email}});
+                });
         });
     });
 }
@@ -132,20 +135,28 @@ void AuthRoutes::validate(Call&, Reply reply) {
         std::string why;
         auto token = std::make_shared<vault::Secret>(plugin_.current_token(&why));
         if (token->empty())
-            return reply.data(bj::object{{"valid", false}, {"username", s.username}, {"email", s.email},
-                                         {"auth_method", s.auth_method}, {"message", why}});
+            return reply.data(bj::object{{"valid", false},
+                                         {"username", s.username},
+                                         {"email", s.email},
+                                         {"auth_method", s.auth_method},
+                                         {"message", why}});
         plugin_.plextv().get_account(token->str(), [this, reply, s, token](plexapi::ApiResult<plexapi::Account> a) {
             if (a.error && a.error->kind == ApiErrorKind::token_rejected)
-                return reply.data(bj::object{{"valid", false}, {"username", s.username}, {"email", s.email},
+                return reply.data(bj::object{{"valid", false},
+                                             {"username", s.username},
+                                             {"email", s.email},
                                              {"auth_method", s.auth_method},
-                                             {"message", "plex.tv no longer accepts this token (it was revoked or "
-                                                         "signed out); sign in again"}});
+                                             {"message",
+                                              "plex.tv no longer accepts this token (it was revoked or "
+                                              "signed out); sign in again"}});
             if (a.error) {
                 // plex.tv failing says nothing about the token: not "invalid".
                 auto h = to_http(*a.error);
                 return reply.error(h.status, h.code, "Could not check the token with plex.tv: " + a.error->message);
             }
-            reply.data(bj::object{{"valid", true}, {"username", a.value->username}, {"email", a.value->email},
+            reply.data(bj::object{{"valid", true},
+                                  {"username", a.value->username},
+                                  {"email", a.value->email},
                                   {"auth_method", s.auth_method}});
         });
     });
@@ -178,7 +189,8 @@ void AuthRoutes::store_apikey(Call& call, Reply reply) {
     plugin_.secrets().add(plain.str());
     bj::object patch{{"apikey", plugin_.vault().seal(plain.str())}};
     std::string err;
-    if (!plugin_.write_settings(patch, &err)) return reply.error(500, "PLEX_STORAGE", "Could not store the token: " + err);
+    if (!plugin_.write_settings(patch, &err))
+        return reply.error(500, "PLEX_STORAGE", "Could not store the token: " + err);
     reply.data(bj::object{{"success", true}, {"encrypted", true}});
 }
 
@@ -195,7 +207,8 @@ void AuthRoutes::encrypt_apikey(Call&, Reply reply) {
     }
     if (patch.empty()) return reply.data(bj::object{{"success", true}, {"already_encrypted", true}});
     std::string err;
-    if (!plugin_.write_settings(patch, &err)) return reply.error(500, "PLEX_STORAGE", "Could not store the token: " + err);
+    if (!plugin_.write_settings(patch, &err))
+        return reply.error(500, "PLEX_STORAGE", "Could not store the token: " + err);
     reply.data(bj::object{{"success", true}, {"already_encrypted", false}});
 }
 

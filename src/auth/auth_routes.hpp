@@ -28,8 +28,8 @@ public:
     void on_start();
 
     // Exposed for tests: builds the URL the user opens to sign in.
-    static std::string auth_url(const std::string& auth_app_url, const std::string& client_id,
-                                const std::string& code, const std::string& product, const std::string& device_name);
+    static std::string auth_url(const std::string& auth_app_url, const std::string& client_id, const std::string& code,
+                                const std::string& product, const std::string& device_name);
 
 private:
     void create_pin(Call& call, Reply reply);

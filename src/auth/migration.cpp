@@ -8,17 +8,17 @@
 // settings, so a rollback leaves them byte for byte as they were), and a
 // failure that retrying cannot fix is not retried until the legacy settings
 // change.
-#include <boost/json.hpp>
 #include <sodium.h>
+#include <boost/json.hpp>
 
 #include <ctime>
 
 #include "auth/auth_routes.hpp"
 #include "common/fs_util.hpp"
 #include "common/json_util.hpp"
+#include "common/text.hpp"
 #include "http/url.hpp"
 #include "plexapi/wire.hpp"
-#include "common/text.hpp"
 #include "plugin/plugin.hpp"
 
 namespace pb::plugin {
@@ -81,71 +81,76 @@ void Migration::maybe_run() {
                               permanent);
         }
         auto account = *a.value;
-        self->plugin_.plextv().get_resources(self->token_, [self, s, account](plexapi::ApiResult<std::vector<plexapi::Resource>> r) {
-            if (r.error) return self->fail("the server list could not be read: " + r.error->message, false);
-            std::optional<Found> found;
-            for (const auto& res : *r.value) {
-                if (!res.is_server()) continue;
-                for (const auto& c : res.connections) {
-                    auto u = http::parse_url(c.uri);
-                    bool by_uri = u && u->host == text::to_lower(s.ip) && u->port == s.port;
-                    bool by_addr = c.address == s.ip && c.port == s.port;
-                    if ((by_uri || by_addr) && !found) found = Found{res, by_uri ? c.uri : s.legacy_url()};
+        self->plugin_.plextv().get_resources(
+            self->token_, [self, s, account](plexapi::ApiResult<std::vector<plexapi::Resource>> r) {
+                if (r.error) return self->fail("the server list could not be read: " + r.error->message, false);
+                std::optional<Found> found;
+                for (const auto& res : *r.value) {
+                    if (!res.is_server()) continue;
+                    for (const auto& c : res.connections) {
+                        auto u = http::parse_url(c.uri);
+                        bool by_uri = u && u->host == text::to_lower(s.ip) && u->port == s.port;
+                        bool by_addr = c.address == s.ip && c.port == s.port;
+                        if ((by_uri || by_addr) && !found) found = Found{res, by_uri ? c.uri : s.legacy_url()};
+                    }
                 }
-            }
-            if (!found)
-                return self->fail("none of the account's servers has the address " + s.ip + ":" + std::to_string(s.port),
-                                  true);
-            // 1. Back up the settings as they are now.
-            self->backup_json_ = bj::serialize(self->plugin_.settings_json());
-            std::string err;
-            if (!fs::atomic_write(fs::join(self->plugin_.data_dir(), kBackupFile), self->backup_json_, &err, 0600))
-                return self->fail("could not write the settings backup: " + err, false);
-            // 2. Switch.
-            bj::array conns;
-            for (const auto& c : found->server.connections)
-                conns.push_back({{"uri", c.uri}, {"local", c.local}, {"relay", c.relay}});
-            bool local = false;
-            for (const auto& c : found->server.connections)
-                if (c.uri == found->uri) local = c.local;
-            bj::object patch{{"auth_method", "oauth"},
-                             {"token", self->plugin_.vault().seal(self->token_)},
-                             {"username", account.username},
-                             {"email", account.email},
-                             {"user_id", std::to_string(account.id)},
-                             {"server_machine_id", found->server.client_identifier},
-                             {"server_name", found->server.name},
-                             {"server_url", found->uri},
-                             {"server_local", local || s.ip == "127.0.0.1" || s.ip == "localhost"},
-                             {"server_connections", conns}};
-            if (!self->plugin_.write_settings(patch, &err)) return self->fail("could not store the new settings: " + err, false);
-            // 3. Validate again, as the plugin will from now on: the token on
-            //    plex.tv, then the server at the selected address.
-            std::string machine = found->server.client_identifier;
-            std::string uri = found->uri;
-            self->plugin_.plextv().get_account(self->token_, [self, machine, uri](plexapi::ApiResult<plexapi::Account> a2) {
-                if (a2.error) return self->rollback("the token failed validation after the switch: " + a2.error->message);
-                http::Request req;
-                req.url = http::join_url(uri, "/");
-                req.token = self->token_;
-                req.peer_name = "Plex Media Server";
-                req.timeout = std::chrono::milliseconds(self->plugin_.settings().connect_timeout_ms);
-                plexapi::add_plex_headers(req.headers, self->plugin_.identity(), plexapi::Accept::json);
-                auto shared_req = std::make_shared<http::Request>(req);
-                self->plugin_.client()->async_request(req, [self, machine, shared_req](http::Result r) {
-                    if (r.error) return self->rollback("the server did not answer after the switch: " + r.error->message);
-                    if (r.response->status != 200)
-                        return self->rollback("the server refused the token after the switch: " +
-                                              http::status_error(*shared_req, *r.response).message);
-                    auto w = plexapi::parse_wire(r.response->body);
-                    const plexapi::Node* mc = w.root ? plexapi::media_container(*w.root) : nullptr;
-                    if (!mc || mc->str("machineIdentifier") != machine)
-                        return self->rollback("a different server answers at the selected address");
-                    self->record("migrated", "", true);
-                    self->plugin_.log().info("legacy Plex settings migrated to Sign in with Plex");
+                if (!found)
+                    return self->fail(
+                        "none of the account's servers has the address " + s.ip + ":" + std::to_string(s.port), true);
+                // 1. Back up the settings as they are now.
+                self->backup_json_ = bj::serialize(self->plugin_.settings_json());
+                std::string err;
+                if (!fs::atomic_write(fs::join(self->plugin_.data_dir(), kBackupFile), self->backup_json_, &err, 0600))
+                    return self->fail("could not write the settings backup: " + err, false);
+                // 2. Switch.
+                bj::array conns;
+                for (const auto& c : found->server.connections)
+                    conns.push_back({{"uri", c.uri}, {"local", c.local}, {"relay", c.relay}});
+                bool local = false;
+                for (const auto& c : found->server.connections)
+                    if (c.uri == found->uri) local = c.local;
+                bj::object patch{{"auth_method", "oauth"},
+                                 {"token", self->plugin_.vault().seal(self->token_)},
+                                 {"username", account.username},
+                                 {"email", account.email},
+                                 {"user_id", std::to_string(account.id)},
+                                 {"server_machine_id", found->server.client_identifier},
+                                 {"server_name", found->server.name},
+                                 {"server_url", found->uri},
+                                 {"server_local", local || s.ip == "127.0.0.1" || s.ip == "localhost"},
+                                 {"server_connections", conns}};
+                if (!self->plugin_.write_settings(patch, &err))
+                    return self->fail("could not store the new settings: " + err, false);
+                // 3. Validate again, as the plugin will from now on: the token on
+                //    plex.tv, then the server at the selected address.
+                std::string machine = found->server.client_identifier;
+                std::string uri = found->uri;
+                self->plugin_.plextv().get_account(self->token_, [self, machine,
+                                                                  uri](plexapi::ApiResult<plexapi::Account> a2) {
+                    if (a2.error)
+                        return self->rollback("the token failed validation after the switch: " + a2.error->message);
+                    http::Request req;
+                    req.url = http::join_url(uri, "/");
+                    req.token = self->token_;
+                    req.peer_name = "Plex Media Server";
+                    req.timeout = std::chrono::milliseconds(self->plugin_.settings().connect_timeout_ms);
+                    plexapi::add_plex_headers(req.headers, self->plugin_.identity(), plexapi::Accept::json);
+                    auto shared_req = std::make_shared<http::Request>(req);
+                    self->plugin_.client()->async_request(req, [self, machine, shared_req](http::Result r) {
+                        if (r.error)
+                            return self->rollback("the server did not answer after the switch: " + r.error->message);
+                        if (r.response->status != 200)
+                            return self->rollback("the server refused the token after the switch: " +
+                                                  http::status_error(*shared_req, *r.response).message);
+                        auto w = plexapi::parse_wire(r.response->body);
+                        const plexapi::Node* mc = w.root ? plexapi::media_container(*w.root) : nullptr;
+                        if (!mc || mc->str("machineIdentifier") != machine)
+                            return self->rollback("a different server answers at the selected address");
+                        self->record("migrated", "", true);
+                        self->plugin_.log().info("legacy Plex settings migrated to Sign in with Plex");
+                    });
                 });
             });
-        });
     });
 }
 
@@ -159,9 +164,10 @@ void Migration::rollback(const std::string& error) {
     std::string err;
     // Writing every key of the backup restores the object exactly.
     if (!backup || !backup->is_object() || !plugin_.write_settings(backup->get_object(), &err)) {
-        plugin_.log().error("legacy Plex migration failed ({}) and the settings could not be restored ({}); the "
-                            "backup is in {}",
-                            error, err, fs::join(plugin_.data_dir(), kBackupFile));
+        plugin_.log().error(
+            "legacy Plex migration failed ({}) and the settings could not be restored ({}); the "
+            "backup is in {}",
+            error, err, fs::join(plugin_.data_dir(), kBackupFile));
         record("rollback_failed", error + "; restore failed: " + err, true);
         return;
     }

@@ -33,7 +33,8 @@ void PinTable::add(int64_t id, std::string code, std::string state, int64_t life
     pins_[id] = PendingPin{id, std::move(code), std::move(state), now, life};
 }
 
-PinLookup PinTable::find(int64_t id, std::string_view state, PendingPin* out, std::chrono::steady_clock::time_point now) {
+PinLookup PinTable::find(int64_t id, std::string_view state, PendingPin* out,
+                         std::chrono::steady_clock::time_point now) {
     std::lock_guard lock(mu_);
     sweep(now);
     auto it = pins_.find(id);

@@ -11,8 +11,7 @@ namespace pb::fs {
 // the directory. On any failure the old file is untouched and `error` says
 // why in words ("No space left on device writing …"). `mode` applies to
 // the new file (0600 for secrets).
-bool atomic_write(const std::string& path, std::string_view content, std::string* error,
-                  unsigned mode = 0644);
+bool atomic_write(const std::string& path, std::string_view content, std::string* error, unsigned mode = 0644);
 
 // Reads a whole file; nullopt when it does not exist or cannot be read
 // (`error` says which, empty when the file is simply absent).

@@ -34,8 +34,7 @@ bool get_bool_or(const bj::value& obj, std::string_view key, bool fallback);
 // garbage bytes) and may start with blank lines. Invalid bytes are replaced
 // with U+FFFD before parsing so one bad title cannot hide a whole library.
 // Returns nullopt and fills `error` when the text is not JSON at all.
-std::optional<bj::value> parse_lenient(std::string_view text, std::string* error = nullptr,
-                                       std::size_t max_depth = 64);
+std::optional<bj::value> parse_lenient(std::string_view text, std::string* error = nullptr, std::size_t max_depth = 64);
 
 // Replaces invalid UTF-8 sequences with U+FFFD.
 std::string sanitize_utf8(std::string_view in);

@@ -56,8 +56,10 @@ QueryParams parse_query(std::string_view query) {
     for_each_part(query, '&', [&out](std::string_view part) {
         if (part.empty()) return;
         auto eq = part.find('=');
-        if (eq == std::string_view::npos) out.emplace_back(url_decode(part), std::string());
-        else out.emplace_back(url_decode(part.substr(0, eq)), url_decode(part.substr(eq + 1)));
+        if (eq == std::string_view::npos)
+            out.emplace_back(url_decode(part), std::string());
+        else
+            out.emplace_back(url_decode(part.substr(0, eq)), url_decode(part.substr(eq + 1)));
     });
     return out;
 }
@@ -82,7 +84,8 @@ std::string build_query(const QueryParams& params) {
 bool iequals(std::string_view a, std::string_view b) {
     // ASCII only, as HTTP names and media types are; no locale lookups.
     auto lower = [](char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c + ('a' - 'A')) : c; };
-    return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [&](char x, char y) { return lower(x) == lower(y); });
+    return a.size() == b.size() &&
+           std::equal(a.begin(), a.end(), b.begin(), [&](char x, char y) { return lower(x) == lower(y); });
 }
 
 std::string to_lower(std::string_view s) {

@@ -27,7 +27,8 @@ void DiscoveryRoutes::register_routes() {
 }
 
 void DiscoveryRoutes::with_resources(
-    std::function<void(std::optional<std::vector<plexapi::Resource>>, std::optional<plexapi::ApiError>)> cb, bool fresh) {
+    std::function<void(std::optional<std::vector<plexapi::Resource>>, std::optional<plexapi::ApiError>)> cb,
+    bool fresh) {
     if (!fresh && !cache_.empty() && std::chrono::steady_clock::now() - cached_at_ < std::chrono::seconds(60))
         return cb(cache_, std::nullopt);
     std::string why;
@@ -72,16 +73,20 @@ static void reply_error(const Reply& reply, const plexapi::ApiError& e, const st
 
 void DiscoveryRoutes::servers(Call&, Reply reply) {
     boost::asio::post(plugin_.io(), [this, reply] {
-        with_resources([this, reply](auto servers, auto err) {
-            if (err) return reply_error(reply, *err, "Could not list your Plex servers");
-            auto s = plugin_.settings();
-            RaceOptions opts = race_options(std::chrono::milliseconds(s.connect_timeout_ms), s.verify_tls, plugin_.identity());
-            race(plugin_.client(), std::move(*servers), opts, {}, [reply](const std::vector<ServerReport>& reports) {
-                bj::array out;
-                for (const auto& rep : reports) {
-                    bj::array conns;
-                    for (const auto& o : rep.outcomes) conns.push_back(connection_json(o));
-                    bj::object j{{"name", rep.server.name},
+        with_resources(
+            [this, reply](auto servers, auto err) {
+                if (err) return reply_error(reply, *err, "Could not list your Plex servers");
+                auto s = plugin_.settings();
+                RaceOptions opts =
+                    race_options(std::chrono::milliseconds(s.connect_timeout_ms), s.verify_tls, plugin_.identity());
+                race(plugin_.client(), std::move(*servers), opts, {},
+                     [reply](const std::vector<ServerReport>& reports) {
+                         bj::array out;
+                         for (const auto& rep : reports) {
+                             bj::array conns;
+                             for (const auto& o : rep.outcomes) conns.push_back(connection_json(o));
+                             bj::object j{
+                                 {"name", rep.server.name},
                                  {"machineIdentifier", rep.server.client_identifier},
                                  {"version", rep.server.product_version},
                                  {"platform", rep.server.platform},
@@ -89,14 +94,15 @@ void DiscoveryRoutes::servers(Call&, Reply reply) {
                                  {"owned", rep.server.owned},
                                  {"presence", rep.server.presence},
                                  {"connections", conns},
-                                 {"bestConnection", rep.best ? bj::value(connection_json(rep.outcomes[*rep.best]))
-                                                             : bj::value(nullptr)}};
-                    if (!rep.server.owned) j["sharedBy"] = rep.server.source_title;
-                    out.push_back(std::move(j));
-                }
-                reply.data(out);
-            });
-        }, true);
+                                 {"bestConnection",
+                                  rep.best ? bj::value(connection_json(rep.outcomes[*rep.best])) : bj::value(nullptr)}};
+                             if (!rep.server.owned) j["sharedBy"] = rep.server.source_title;
+                             out.push_back(std::move(j));
+                         }
+                         reply.data(out);
+                     });
+            },
+            true);
     });
 }
 
@@ -110,7 +116,8 @@ void DiscoveryRoutes::test_connection(Call& call, Reply reply) {
         // address the user typed) are ever contacted.
         auto probe = [this, reply, s](plexapi::Resource server, plexapi::Connection conn) {
             server.connections = {conn};
-            RaceOptions opts = race_options(std::chrono::milliseconds(s.connect_timeout_ms), s.verify_tls, plugin_.identity());
+            RaceOptions opts =
+                race_options(std::chrono::milliseconds(s.connect_timeout_ms), s.verify_tls, plugin_.identity());
             race(plugin_.client(), {server}, opts, {}, [reply](const std::vector<ServerReport>& reps) {
                 const auto& o = reps.at(0).outcomes.at(0);
                 reply.data(bj::object{{"success", o.available},
@@ -118,7 +125,8 @@ void DiscoveryRoutes::test_connection(Call& call, Reply reply) {
                                       {"error", o.error.empty() ? bj::value(nullptr) : bj::value(o.error)}});
             });
         };
-        if (s.auth_method == "apikey" && http::parse_url(uri) && http::parse_url(uri)->origin() == http::parse_url(s.legacy_url())->origin()) {
+        if (s.auth_method == "apikey" && http::parse_url(uri) &&
+            http::parse_url(uri)->origin() == http::parse_url(s.legacy_url())->origin()) {
             // Legacy: the machine identifier is not known; accept any server.
             plexapi::Connection c;
             c.uri = uri;
@@ -130,23 +138,29 @@ void DiscoveryRoutes::test_connection(Call& call, Reply reply) {
             r.peer_name = "Plex Media Server";
             auto start = std::chrono::steady_clock::now();
             plugin_.client()->async_request(r, [reply, start](http::Result res) {
-                auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - start).count();
+                auto ms =
+                    std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - start)
+                        .count();
                 bool ok = res.ok() && res.response->status == 200 && plexapi::parse_identity(res.response->body);
                 std::string err = res.error ? res.error->message
-                                            : ok ? "" : "answered HTTP " + std::to_string(res.response->status) + " to /identity";
-                reply.data(bj::object{{"success", ok}, {"latency_ms", ok ? bj::value(ms) : bj::value(nullptr)},
+                                  : ok      ? ""
+                                            : "answered HTTP " + std::to_string(res.response->status) + " to /identity";
+                reply.data(bj::object{{"success", ok},
+                                      {"latency_ms", ok ? bj::value(ms) : bj::value(nullptr)},
                                       {"error", ok ? bj::value(nullptr) : bj::value(err)}});
             });
             return;
         }
-        with_resources([reply, uri, probe](auto servers, auto err) {
-            if (err) return reply_error(reply, *err, "Could not list your Plex servers");
-            for (const auto& srv : *servers)
-                for (const auto& c : srv.connections)
-                    if (c.uri == uri) return probe(srv, c);
-            reply.error(403, "PLEX_UNKNOWN_ADDRESS",
-                        "This address is not one of your Plex servers' addresses; it was not contacted.");
-        }, false);
+        with_resources(
+            [reply, uri, probe](auto servers, auto err) {
+                if (err) return reply_error(reply, *err, "Could not list your Plex servers");
+                for (const auto& srv : *servers)
+                    for (const auto& c : srv.connections)
+                        if (c.uri == uri) return probe(srv, c);
+                reply.error(403, "PLEX_UNKNOWN_ADDRESS",
+                            "This address is not one of your Plex servers' addresses; it was not contacted.");
+            },
+            false);
     });
 }
 
@@ -169,42 +183,52 @@ void DiscoveryRoutes::select(Call& call, Reply reply) {
     auto uri = json::get_string(*body, "uri");
     if (!machine || machine->empty()) return reply.error(400, "PLEX_BAD_REQUEST", "machineIdentifier: required");
     boost::asio::post(plugin_.io(), [this, reply, machine = *machine, uri = uri.value_or("")] {
-        with_resources([this, reply, machine, uri](auto servers, auto err) {
-            if (err) return reply_error(reply, *err, "Could not list your Plex servers");
-            for (const auto& srv : *servers) {
-                if (srv.client_identifier != machine) continue;
-                const plexapi::Connection* chosen = nullptr;
-                for (const auto& c : srv.connections)
-                    if (c.uri == uri) chosen = &c;
-                if (!uri.empty() && chosen == nullptr)
-                    return reply.error(400, "PLEX_BAD_REQUEST", "uri: not one of this server's addresses");
-                bj::array conns;
-                for (const auto& c : srv.connections) conns.push_back({{"uri", c.uri}, {"local", c.local}, {"relay", c.relay}});
-                bj::object patch{{"server_machine_id", srv.client_identifier},
-                                 {"server_name", srv.name},
-                                 {"server_url", chosen ? chosen->uri : ""},
-                                 {"server_local", chosen ? chosen->local : false},
-                                 {"server_connections", conns},
-                                 {"server_token", srv.access_token.empty() ? std::string()
-                                                                           : plugin_.vault().seal(srv.access_token)}};
-                std::string e;
-                if (!plugin_.write_settings(patch, &e))
-                    return reply.error(500, "PLEX_STORAGE", "Could not store the server: " + e);
-                plugin_.log().info("selected Plex Media Server {} ({})", srv.name, chosen ? chosen->uri : "address to be chosen");
-                return reply.data(bj::object{{"success", true}, {"name", srv.name}, {"machineIdentifier", machine},
-                                             {"uri", chosen ? chosen->uri : ""}, {"connections", conns.size()}});
-            }
-            reply.error(404, "PLEX_SERVER_NOT_FOUND", "None of your Plex servers has this machineIdentifier.");
-        }, false);
+        with_resources(
+            [this, reply, machine, uri](auto servers, auto err) {
+                if (err) return reply_error(reply, *err, "Could not list your Plex servers");
+                for (const auto& srv : *servers) {
+                    if (srv.client_identifier != machine) continue;
+                    const plexapi::Connection* chosen = nullptr;
+                    for (const auto& c : srv.connections)
+                        if (c.uri == uri) chosen = &c;
+                    if (!uri.empty() && chosen == nullptr)
+                        return reply.error(400, "PLEX_BAD_REQUEST", "uri: not one of this server's addresses");
+                    bj::array conns;
+                    for (const auto& c : srv.connections)
+                        conns.push_back({{"uri", c.uri}, {"local", c.local}, {"relay", c.relay}});
+                    bj::object patch{
+                        {"server_machine_id", srv.client_identifier},
+                        {"server_name", srv.name},
+                        {"server_url", chosen ? chosen->uri : ""},
+                        {"server_local", chosen ? chosen->local : false},
+                        {"server_connections", conns},
+                        {"server_token",
+                         srv.access_token.empty() ? std::string() : plugin_.vault().seal(srv.access_token)}};
+                    std::string e;
+                    if (!plugin_.write_settings(patch, &e))
+                        return reply.error(500, "PLEX_STORAGE", "Could not store the server: " + e);
+                    plugin_.log().info("selected Plex Media Server {} ({})", srv.name,
+                                       chosen ? chosen->uri : "address to be chosen");
+                    return reply.data(bj::object{{"success", true},
+                                                 {"name", srv.name},
+                                                 {"machineIdentifier", machine},
+                                                 {"uri", chosen ? chosen->uri : ""},
+                                                 {"connections", conns.size()}});
+                }
+                reply.error(404, "PLEX_SERVER_NOT_FOUND", "None of your Plex servers has this machineIdentifier.");
+            },
+            false);
     });
 }
 
 void DiscoveryRoutes::libraries(Call&, Reply reply) {
     boost::asio::post(plugin_.io(), [this, reply] {
-        pms_->request(PmsRequest{"GET", "/library/sections", "", {}}, [this, reply](http::Result r, const std::string& url) {
+        pms_->request(PmsRequest{"GET", "/library/sections", "", {}}, [this, reply](http::Result r,
+                                                                                    const std::string& url) {
             if (r.error) {
-                int status = r.error->kind == http::ErrorKind::timed_out ? 504
-                             : r.error->kind == http::ErrorKind::invalid_request ? 409 : 503;
+                int status = r.error->kind == http::ErrorKind::timed_out         ? 504
+                             : r.error->kind == http::ErrorKind::invalid_request ? 409
+                                                                                 : 503;
                 return reply.error(status, status == 409 ? "PLEX_NO_SERVER" : "PLEX_SERVER_UNREACHABLE",
                                    "Could not read the libraries: " + r.error->message);
             }
@@ -214,7 +238,8 @@ void DiscoveryRoutes::libraries(Call&, Reply reply) {
                 return reply.error(502, "PLEX_SERVER_BAD_ANSWER",
                                    "Plex Media Server answered HTTP " + std::to_string(r.response->status));
             auto sections = plexapi::parse_sections(r.response->body);
-            if (!sections) return reply.error(502, "PLEX_SERVER_BAD_ANSWER", "Could not read the libraries: " + sections.error);
+            if (!sections)
+                return reply.error(502, "PLEX_SERVER_BAD_ANSWER", "Could not read the libraries: " + sections.error);
             // Count each library's items concurrently (size 0: only totalSize).
             struct Acc {
                 bj::array out;
@@ -230,16 +255,25 @@ void DiscoveryRoutes::libraries(Call&, Reply reply) {
             acc->out.resize(wanted.size());
             for (std::size_t i = 0; i < wanted.size(); ++i) {
                 auto sec = wanted[i];
-                PmsRequest count{"GET", "/library/sections/" + sec.key + "/all?X-Plex-Container-Start=0&X-Plex-Container-Size=0", "", {}};
+                PmsRequest count{
+                    "GET",
+                    "/library/sections/" + sec.key + "/all?X-Plex-Container-Start=0&X-Plex-Container-Size=0",
+                    "",
+                    {}};
                 pms_->request(count, [acc, sec, i](http::Result cr, const std::string&) {
                     int64_t n = -1;
                     if (cr.ok() && cr.response->status == 200)
                         if (auto page = plexapi::parse_items(cr.response->body)) n = page.value->total_size;
-                    acc->out[i] = bj::object{{"key", sec.key},         {"title", sec.title},   {"type", sec.type},
+                    acc->out[i] = bj::object{{"key", sec.key},
+                                             {"title", sec.title},
+                                             {"type", sec.type},
                                              {"count", n >= 0 ? bj::value(n) : bj::value(nullptr)},
-                                             {"agent", sec.agent},     {"scanner", sec.scanner},
-                                             {"language", sec.language}, {"uuid", sec.uuid},
-                                             {"updatedAt", sec.updated_at}, {"createdAt", sec.created_at}};
+                                             {"agent", sec.agent},
+                                             {"scanner", sec.scanner},
+                                             {"language", sec.language},
+                                             {"uuid", sec.uuid},
+                                             {"updatedAt", sec.updated_at},
+                                             {"createdAt", sec.created_at}};
                     if (--acc->left == 0) acc->reply.data(acc->out);
                 });
             }

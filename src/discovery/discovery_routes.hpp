@@ -32,8 +32,9 @@ private:
 
     // The account's servers, from plex.tv or a cache younger than 60 s.
     // Io thread only.
-    void with_resources(std::function<void(std::optional<std::vector<plexapi::Resource>>, std::optional<plexapi::ApiError>)> cb,
-                        bool fresh);
+    void with_resources(
+        std::function<void(std::optional<std::vector<plexapi::Resource>>, std::optional<plexapi::ApiError>)> cb,
+        bool fresh);
 
     plugin::Plugin& plugin_;
     std::shared_ptr<PmsClient> pms_;

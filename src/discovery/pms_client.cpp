@@ -118,33 +118,39 @@ void PmsClient::fail_over(std::function<void(bool)> done) {
             patch["server_connections"] = conns;
         }
         std::string err;
-        if (!self->plugin_.write_settings(patch, &err)) self->plugin_.log().error("could not store the new server address: {}", err);
+        if (!self->plugin_.write_settings(patch, &err))
+            self->plugin_.log().error("could not store the new server address: {}", err);
         self->failovers_++;
         self->plugin_.log().warn("Plex Media Server {} stopped answering at {}; switched to {}", rep.server.name, old,
                                  best.connection.uri);
         self->finish_failover(true);
     };
-    race(plugin_.client(), {server}, opts, [self, adopt, opts](const std::vector<ServerReport>& reports) {
-        if (!reports.empty() && reports[0].best && reports[0].outcomes[*reports[0].best].connection.uri !=
-                                                       self->plugin_.settings().server_url)
-            return adopt(reports[0], false);
-        // None of the known addresses works: the server may have moved.
-        std::string why;
-        vault::Secret token = self->plugin_.current_token(&why);
-        if (token.empty()) return self->finish_failover(false);
-        std::string machine = self->plugin_.settings().server_machine_id;
-        self->plugin_.plextv().get_resources(token.str(), [self, adopt, opts, machine](plexapi::ApiResult<std::vector<plexapi::Resource>> r) {
-            if (r.error) return self->finish_failover(false);
-            for (const auto& res : *r.value) {
-                if (res.client_identifier != machine) continue;
-                return race(self->plugin_.client(), {res}, opts, [self, adopt](const std::vector<ServerReport>& reps) {
-                    if (reps.empty() || !reps[0].best) return self->finish_failover(false);
-                    adopt(reps[0], true);
-                }, {});
-            }
-            self->finish_failover(false);
-        });
-    }, {});
+    race(plugin_.client(), {server}, opts,
+         [self, adopt, opts](const std::vector<ServerReport>& reports) {
+             if (!reports.empty() && reports[0].best &&
+                 reports[0].outcomes[*reports[0].best].connection.uri != self->plugin_.settings().server_url)
+                 return adopt(reports[0], false);
+             // None of the known addresses works: the server may have moved.
+             std::string why;
+             vault::Secret token = self->plugin_.current_token(&why);
+             if (token.empty()) return self->finish_failover(false);
+             std::string machine = self->plugin_.settings().server_machine_id;
+             self->plugin_.plextv().get_resources(
+                 token.str(), [self, adopt, opts, machine](plexapi::ApiResult<std::vector<plexapi::Resource>> r) {
+                     if (r.error) return self->finish_failover(false);
+                     for (const auto& res : *r.value) {
+                         if (res.client_identifier != machine) continue;
+                         return race(self->plugin_.client(), {res}, opts,
+                                     [self, adopt](const std::vector<ServerReport>& reps) {
+                                         if (reps.empty() || !reps[0].best) return self->finish_failover(false);
+                                         adopt(reps[0], true);
+                                     },
+                                     {});
+                     }
+                     self->finish_failover(false);
+                 });
+         },
+         {});
 }
 
 void PmsClient::finish_failover(bool switched) {

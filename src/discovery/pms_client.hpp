@@ -27,7 +27,7 @@ namespace pb::discovery {
 
 struct PmsRequest {
     std::string method = "GET";
-    std::string path;      // "/library/sections", query included
+    std::string path;  // "/library/sections", query included
     std::string body;
     http::Headers headers;
 };

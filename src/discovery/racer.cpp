@@ -25,7 +25,8 @@ int rank_of(const plexapi::Connection& c) {
 }
 
 static const char* rank_name(int rank) {
-    static const char* names[] = {"local https", "local http", "remote https", "remote http", "relay https", "relay http"};
+    static const char* names[] = {"local https", "local http",  "remote https",
+                                  "remote http", "relay https", "relay http"};
     return rank >= 0 && rank < 6 ? names[rank] : "other";
 }
 
@@ -48,7 +49,8 @@ namespace {
 
 class Race : public std::enable_shared_from_this<Race> {
 public:
-    Race(std::shared_ptr<http::Client> c, std::vector<plexapi::Resource> servers, RaceOptions o, Decided d, Decided done)
+    Race(std::shared_ptr<http::Client> c, std::vector<plexapi::Resource> servers, RaceOptions o, Decided d,
+         Decided done)
         : client_(std::move(c)), options_(std::move(o)), on_decided_(std::move(d)), on_complete_(std::move(done)) {
         for (auto& s : servers) {
             Rep r;
@@ -172,14 +174,16 @@ private:
             for (std::size_t i = 0; i < r.outcomes.size(); ++i) {
                 auto& o = r.outcomes[i];
                 if (r.best && *r.best == i) {
-                    o.reason = std::string("chosen: ") + rank_name(o.rank) + ", answered in " + std::to_string(o.latency_ms) + " ms";
+                    o.reason = std::string("chosen: ") + rank_name(o.rank) + ", answered in " +
+                               std::to_string(o.latency_ms) + " ms";
                 } else if (!o.done) {
                     o.reason = "not needed: a better connection already answered";
                 } else if (!o.available) {
                     o.reason = "unavailable: " + o.error;
                 } else if (r.best) {
                     const auto& b = r.outcomes[*r.best];
-                    o.reason = o.rank > b.rank ? std::string("not chosen: ") + rank_name(o.rank) + " ranks below " + rank_name(b.rank)
+                    o.reason = o.rank > b.rank ? std::string("not chosen: ") + rank_name(o.rank) + " ranks below " +
+                                                     rank_name(b.rank)
                                                : "not chosen: slower than the chosen connection";
                 }
             }

@@ -36,8 +36,8 @@ struct ProbeOutcome {
     bool done = false;
     bool available = false;
     int64_t latency_ms = -1;
-    std::string error;          // why it failed, in words
-    std::string reason;         // why it was or was not chosen
+    std::string error;            // why it failed, in words
+    std::string reason;           // why it was or was not chosen
     std::string connect_address;  // raw IP used when the name did not resolve
 };
 

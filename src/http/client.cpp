@@ -1,11 +1,11 @@
 #include "http/client.hpp"
 
+#include <openssl/ssl.h>
+#include <openssl/x509v3.h>
 #include <boost/asio.hpp>
 #include <boost/asio/ssl.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
-#include <openssl/ssl.h>
-#include <openssl/x509v3.h>
 
 #include <algorithm>
 #include <deque>
@@ -184,7 +184,10 @@ public:
 };
 
 Op::Op(std::shared_ptr<ClientImpl> client, Request req, Callback cb)
-    : client_(std::move(client)), req_(std::move(req)), cb_(std::move(cb)), deadline_(client_->ioc_),
+    : client_(std::move(client)),
+      req_(std::move(req)),
+      cb_(std::move(cb)),
+      deadline_(client_->ioc_),
       resolver_(client_->ioc_) {}
 
 std::string Op::pool_key() const {
@@ -192,7 +195,8 @@ std::string Op::pool_key() const {
 }
 
 void Op::start() {
-    if (client_->stopped_) return finish(Result{std::nullopt, Error{ErrorKind::cancelled, 0, "the client is shut down"}});
+    if (client_->stopped_)
+        return finish(Result{std::nullopt, Error{ErrorKind::cancelled, 0, "the client is shut down"}});
     auto u = parse_url(req_.url);
     if (!u) return finish(Result{std::nullopt, Error{ErrorKind::invalid_request, 0, "not an http(s) URL"}});
     url_ = *u;
@@ -249,8 +253,9 @@ void Op::on_resolve(const error_code& ec, tcp::resolver::results_type results) {
     for (const auto& e : results) eps.push_back(e.endpoint());
     std::stable_partition(eps.begin(), eps.end(), [](const tcp::endpoint& e) { return e.address().is_v4(); });
     client_->opened_++;
-    asio::async_connect(conn_->socket, eps,
-                        [self = shared_from_this()](const error_code& ec, const tcp::endpoint&) { self->on_connect(ec); });
+    asio::async_connect(conn_->socket, eps, [self = shared_from_this()](const error_code& ec, const tcp::endpoint&) {
+        self->on_connect(ec);
+    });
 }
 
 void Op::on_connect(const error_code& ec) {
@@ -265,7 +270,7 @@ void Op::handshake() {
     conn_->tls = std::make_unique<ssl::stream<tcp::socket&>>(conn_->socket, *client_->tls_);
     SSL* ssl_handle = conn_->tls->native_handle();
     error_code addr_ec;
-    asio::ip::make_address(url_.host, addr_ec);  // only asks: is the host an IP literal?
+    asio::ip::make_address(url_.host, addr_ec);                            // only asks: is the host an IP literal?
     if (addr_ec) SSL_set_tlsext_host_name(ssl_handle, url_.host.c_str());  // SNI only for names
     if (req_.verify == TlsVerify::verify) {
         conn_->tls->set_verify_mode(ssl::verify_peer);
@@ -293,8 +298,10 @@ void Op::handshake() {
 }
 
 void Op::send() {
-    if (conn_->tls) write_and_read(*conn_->tls);
-    else write_and_read(conn_->socket);
+    if (conn_->tls)
+        write_and_read(*conn_->tls);
+    else
+        write_and_read(conn_->socket);
 }
 
 template <class Stream>

@@ -19,8 +19,8 @@
 // thread; callbacks run on the io_context's thread. request_sync() must not
 // be called from that thread.
 #pragma once
-#include <boost/asio/io_context.hpp>
 #include <spdlog/logger.h>
+#include <boost/asio/io_context.hpp>
 
 #include <chrono>
 #include <cstdint>
@@ -50,8 +50,8 @@ const char* to_string(ErrorKind kind);
 
 struct Error {
     ErrorKind kind = ErrorKind::invalid_request;
-    int http_status = 0;   // for http_status
-    std::string message;   // one sentence a user can act on
+    int http_status = 0;  // for http_status
+    std::string message;  // one sentence a user can act on
 };
 
 enum class TlsVerify { verify = 1, skip = 2 };
@@ -60,10 +60,10 @@ using Headers = std::vector<std::pair<std::string, std::string>>;
 
 struct Request {
     std::string method = "GET";
-    std::string url;                  // absolute http(s) URL
+    std::string url;  // absolute http(s) URL
     Headers headers;
     std::string body;
-    std::string token;                // sent as X-Plex-Token when non-empty
+    std::string token;  // sent as X-Plex-Token when non-empty
     std::chrono::milliseconds timeout{10000};
     std::size_t body_limit = 16 * 1024 * 1024;
     TlsVerify verify = TlsVerify::verify;
@@ -96,7 +96,7 @@ public:
 };
 
 struct ClientOptions {
-    std::string extra_ca_file;   // PEM; empty: system store only
+    std::string extra_ca_file;  // PEM; empty: system store only
     std::size_t max_idle_per_origin = 4;
     std::chrono::seconds idle_timeout{30};
 };

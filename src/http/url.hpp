@@ -9,10 +9,10 @@
 namespace pb::http {
 
 struct Url {
-    std::string scheme;   // "http" or "https", lower case
-    std::string host;     // without brackets for IPv6
-    uint16_t port = 0;    // explicit or the scheme's default
-    std::string target;   // "/path?query", at least "/"
+    std::string scheme;  // "http" or "https", lower case
+    std::string host;    // without brackets for IPv6
+    uint16_t port = 0;   // explicit or the scheme's default
+    std::string target;  // "/path?query", at least "/"
     bool tls() const { return scheme == "https"; }
     bool host_is_ipv6() const { return host.find(':') != std::string::npos; }
     // "https://host:port" with brackets for IPv6: safe to show (no path, no query).

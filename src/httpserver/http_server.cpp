@@ -8,11 +8,11 @@
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
 
+#include <array>
 #include <atomic>
+#include <limits>
 #include <map>
 #include <mutex>
-#include <array>
-#include <limits>
 #include <optional>
 #include <set>
 #include <utility>
@@ -89,8 +89,11 @@ template <class Stream>
 class Session : public SessionBase, public std::enable_shared_from_this<Session<Stream>> {
 public:
     Session(Stream&& stream, std::shared_ptr<Listener> listener, std::string remote)
-        : stream_(std::move(stream)), listener_(std::move(listener)), remote_(std::move(remote)),
-          timer_(stream_.get_executor()), watchdog_(stream_.get_executor()) {
+        : stream_(std::move(stream)),
+          listener_(std::move(listener)),
+          remote_(std::move(remote)),
+          timer_(stream_.get_executor()),
+          watchdog_(stream_.get_executor()) {
         // Plex webhooks carry a ~20 KB thumbnail: without room up front Beast
         // reads them in 512-byte steps, each a trip through the reactor.
         buffer_.reserve(64 * 1024);
@@ -270,8 +273,9 @@ void Session<Stream>::read_header() {
     parser_->body_limit(std::numeric_limits<std::uint64_t>::max());
     // Idle keep-alive connections are dropped after a while.
     expire_in(listener_->opts.idle_timeout);
-    bhttp::async_read_header(stream_, buffer_, *parser_,
-                             [self = this->shared_from_this()](const error_code& ec, std::size_t) { self->on_header(ec); });
+    bhttp::async_read_header(
+        stream_, buffer_, *parser_,
+        [self = this->shared_from_this()](const error_code& ec, std::size_t) { self->on_header(ec); });
 }
 
 template <class Stream>
@@ -285,7 +289,8 @@ void Session<Stream>::on_header(const error_code& ec) {
     if (len && *len > limit) {
         keep_alive_ = false;
         rejected_ = true;
-        return send(Response{413, "application/json", {}, R"({"error":"request body too large","code":"PLEX_BODY_TOO_LARGE"})"});
+        return send(Response{
+            413, "application/json", {}, R"({"error":"request body too large","code":"PLEX_BODY_TOO_LARGE"})"});
     }
     parser_->body_limit(limit);
     // A small request usually arrives in one segment, its body already in
@@ -312,7 +317,8 @@ void Session<Stream>::on_body(const error_code& ec) {
     if (ec == bhttp::error::body_limit) {
         keep_alive_ = false;
         rejected_ = true;
-        return send(Response{413, "application/json", {}, R"({"error":"request body too large","code":"PLEX_BODY_TOO_LARGE"})"});
+        return send(Response{
+            413, "application/json", {}, R"({"error":"request body too large","code":"PLEX_BODY_TOO_LARGE"})"});
     }
     if (ec) return finish();
     expire_never();  // the handler may take its time (it answers asynchronously)
@@ -399,8 +405,10 @@ void Session<Stream>::send(Response r) {
         append_field(out_, k, v);
     }
     if (!bodyless) out_.append("Content-Length: ").append(std::to_string(r.body.size())).append("\r\n");
-    if (!keep_alive_) out_.append("Connection: close\r\n");
-    else if (version_ < 11) out_.append("Connection: keep-alive\r\n");
+    if (!keep_alive_)
+        out_.append("Connection: close\r\n");
+    else if (version_ < 11)
+        out_.append("Connection: keep-alive\r\n");
     out_.append("\r\n");
     if (!bodyless) out_.append(r.body);
     if (listener_->opts.fault == Fault::slow_body) {
@@ -469,8 +477,8 @@ void Session<Stream>::linger() {
             beast::get_lowest_layer(self->stream_).socket().close(ignored);
             return;
         }
-        beast::get_lowest_layer(self->stream_).async_read_some(asio::buffer(*scratch),
-                                                               [again](const error_code& e, std::size_t k) { (*again)(e, k); });
+        beast::get_lowest_layer(self->stream_)
+            .async_read_some(asio::buffer(*scratch), [again](const error_code& e, std::size_t k) { (*again)(e, k); });
     };
     beast::get_lowest_layer(stream_).async_read_some(asio::buffer(*scratch),
                                                      [step](const error_code& e, std::size_t k) { (*step)(e, k); });
@@ -522,7 +530,8 @@ uint16_t HttpServer::listen(ListenOptions options, std::string* error) {
     if (!ec) l->acceptor.bind(ep, ec);
     if (!ec) l->acceptor.listen(asio::socket_base::max_listen_connections, ec);
     if (ec) {
-        if (error) *error = "cannot listen on " + l->opts.address + ":" + std::to_string(l->opts.port) + ": " + ec.message();
+        if (error)
+            *error = "cannot listen on " + l->opts.address + ":" + std::to_string(l->opts.port) + ": " + ec.message();
         return 0;
     }
     l->port = l->acceptor.local_endpoint().port();

@@ -23,9 +23,9 @@ using Headers = std::vector<std::pair<std::string, std::string>>;
 
 struct Request {
     std::string method;
-    std::string target;       // path + '?' + query, raw
-    std::string path;         // before '?'
-    std::string query;        // after '?', raw
+    std::string target;  // path + '?' + query, raw
+    std::string path;    // before '?'
+    std::string query;   // after '?', raw
     Headers headers;
     std::string body;
     std::string remote_address;
@@ -45,21 +45,21 @@ using Handler = std::function<void(Request&&, Responder)>;
 
 enum class Fault {
     none = 1,
-    blackhole,        // accept, read nothing, never answer
-    reset,            // read the request, then close without answering
-    slow_body,        // answer, but trickle the body out byte by byte
+    blackhole,  // accept, read nothing, never answer
+    reset,      // read the request, then close without answering
+    slow_body,  // answer, but trickle the body out byte by byte
 };
 
 struct ListenOptions {
     std::string address = "127.0.0.1";
-    uint16_t port = 0;                                // 0: any free port
-    std::shared_ptr<boost::asio::ssl::context> tls;   // nullptr: plain HTTP
+    uint16_t port = 0;                               // 0: any free port
+    std::shared_ptr<boost::asio::ssl::context> tls;  // nullptr: plain HTTP
     Handler handler;
     // Body limit for a request, decided from its method and target before
     // the body is read. Nullptr: 1 MiB for everything.
     std::function<std::size_t(const std::string& method, const std::string& target)> body_limit;
     Fault fault = Fault::none;
-    std::chrono::milliseconds latency{0};             // delay before answering
+    std::chrono::milliseconds latency{0};  // delay before answering
     // A connection that sends no complete request, or does not take its
     // answer, for this long is closed (idle keep-alive, slow-loris clients).
     std::chrono::milliseconds idle_timeout{30000};

@@ -35,7 +35,7 @@ struct HostLog::Sink final : spdlog::sinks::base_sink<std::mutex> {
     void sink_it_(const spdlog::details::log_msg& msg) override {
         if (host == nullptr || host->log == nullptr) return;
         std::string text = "[plexbridge] " + pb::text::redact(std::string_view(msg.payload.data(), msg.payload.size()),
-                                                            secrets->snapshot());
+                                                              secrets->snapshot());
         pb_log_level level = PB_LOG_INFO;
         switch (msg.level) {
             case spdlog::level::trace:
@@ -72,7 +72,8 @@ namespace {
 struct RedactingStderrSink final : spdlog::sinks::base_sink<std::mutex> {
     void sink_it_(const spdlog::details::log_msg& msg) override {
         std::string text = pb::text::redact(std::string_view(msg.payload.data(), msg.payload.size()));
-        std::string line = pb::text::iso8601_utc(std::chrono::system_clock::to_time_t(msg.time)) + " " + std::string(spdlog::level::to_string_view(msg.level).data()) + " [" +
+        std::string line = pb::text::iso8601_utc(std::chrono::system_clock::to_time_t(msg.time)) + " " +
+                           std::string(spdlog::level::to_string_view(msg.level).data()) + " [" +
                            std::string(msg.logger_name.data(), msg.logger_name.size()) + "] " + text + "\n";
         std::fwrite(line.data(), 1, line.size(), stderr);
     }

@@ -49,7 +49,7 @@ Parsed<Account> parse_account(std::string_view body) {
         if (const auto* feats = sub->kids("features")) {
             for (const auto& f : *feats) {
                 if (auto v = f.attr("value")) a.features.push_back(*v);  // JSON: array of strings
-                if (const auto* inner = f.kids("feature"))              // XML: <features><feature id/>
+                if (const auto* inner = f.kids("feature"))               // XML: <features><feature id/>
                     for (const auto& x : *inner) a.features.push_back(x.str("id"));
             }
         }

@@ -24,8 +24,8 @@ struct Pin {
     int64_t id = 0;
     std::string code;
     std::string client_identifier;
-    int64_t expires_in_s = 0;       // as sent: 900, 1800...
-    std::string expires_at;         // ISO 8601 as sent
+    int64_t expires_in_s = 0;               // as sent: 900, 1800...
+    std::string expires_at;                 // ISO 8601 as sent
     std::optional<std::string> auth_token;  // set once the user linked the PIN
 };
 Parsed<Pin> parse_pin(std::string_view body);
@@ -64,8 +64,8 @@ struct Resource {
     bool owned = false;
     bool presence = false;
     bool https_required = false;
-    std::string access_token;       // empty when absent
-    std::string source_title;       // owner's name for shared servers
+    std::string access_token;  // empty when absent
+    std::string source_title;  // owner's name for shared servers
     std::string public_address;
     std::vector<Connection> connections;
     bool is_server() const;
@@ -81,7 +81,7 @@ Parsed<Identity> parse_identity(std::string_view body);
 struct Section {
     std::string key;
     std::string title;
-    std::string type;      // "movie", "show", "artist", "photo"
+    std::string type;  // "movie", "show", "artist", "photo"
     std::string agent;
     std::string scanner;
     std::string language;
@@ -96,9 +96,9 @@ Parsed<std::vector<Section>> parse_sections(std::string_view body);
 struct MediaItem {
     std::string rating_key;
     std::string key;
-    std::string type;       // movie, show, season, episode, collection...
+    std::string type;  // movie, show, season, episode, collection...
     std::string title;
-    std::string guid;       // primary guid: plex://... or com.plexapp.agents...
+    std::string guid;                // primary guid: plex://... or com.plexapp.agents...
     std::vector<std::string> guids;  // Guid array: imdb://tt.., tmdb://.., tvdb://..
     int64_t library_section_id = -1;
     std::string parent_rating_key;
@@ -129,10 +129,10 @@ Parsed<std::vector<Webhook>> parse_webhooks(std::string_view body);
 
 // External ids from guids, in either agent style.
 struct ExternalIds {
-    std::string imdb;         // "tt0253556"
+    std::string imdb;  // "tt0253556"
     int64_t tmdb = -1;
     int64_t tvdb = -1;
-    int32_t season = -1;      // from legacy thetvdb://id/season/episode
+    int32_t season = -1;  // from legacy thetvdb://id/season/episode
     int32_t episode = -1;
 };
 // Reads "imdb://tt1", "tmdb://2", "tvdb://3", and the legacy agent forms

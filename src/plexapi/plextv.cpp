@@ -9,9 +9,12 @@ std::optional<ApiError> classify(const http::Request& req, const http::Result& r
     using http::ErrorKind;
     if (r.error) {
         ApiErrorKind k = ApiErrorKind::unreachable;
-        if (r.error->kind == ErrorKind::timed_out) k = ApiErrorKind::timed_out;
-        else if (r.error->kind == ErrorKind::cancelled) k = ApiErrorKind::cancelled;
-        else if (r.error->kind == ErrorKind::too_large || r.error->kind == ErrorKind::parse) k = ApiErrorKind::bad_answer;
+        if (r.error->kind == ErrorKind::timed_out)
+            k = ApiErrorKind::timed_out;
+        else if (r.error->kind == ErrorKind::cancelled)
+            k = ApiErrorKind::cancelled;
+        else if (r.error->kind == ErrorKind::too_large || r.error->kind == ErrorKind::parse)
+            k = ApiErrorKind::bad_answer;
         return ApiError{k, 0, r.error->message};
     }
     int s = r.response->status;
@@ -51,8 +54,9 @@ static void call(const std::shared_ptr<http::Client>& client, http::Request req,
         if (auto err = classify(*shared_req, r)) return cb(ApiResult<T>{std::nullopt, err});
         auto parsed = parse(r.response->body);
         if (!parsed.value)
-            return cb(ApiResult<T>{std::nullopt, ApiError{ApiErrorKind::bad_answer, r.response->status,
-                                                          "plex.tv sent an answer we could not read: " + parsed.error}});
+            return cb(
+                ApiResult<T>{std::nullopt, ApiError{ApiErrorKind::bad_answer, r.response->status,
+                                                    "plex.tv sent an answer we could not read: " + parsed.error}});
         cb(ApiResult<T>{std::move(parsed.value), std::nullopt});
     });
 }
@@ -79,11 +83,13 @@ void PlexTv::get_resources(const std::string& token, std::function<void(ApiResul
         [client = client_, legacy = std::move(legacy), cb](ApiResult<std::vector<Resource>> r) mutable {
             if (!r.error || r.error->kind == ApiErrorKind::token_rejected || r.error->kind == ApiErrorKind::cancelled)
                 return cb(std::move(r));
-            call<std::vector<Resource>>(client, std::move(legacy), parse_resources,
-                                        [first = *r.error, cb](ApiResult<std::vector<Resource>> r2) {
-                                            if (r2.error) r2.error->message = first.message + "; the legacy list also failed: " + r2.error->message;
-                                            cb(std::move(r2));
-                                        });
+            call<std::vector<Resource>>(
+                client, std::move(legacy), parse_resources,
+                [first = *r.error, cb](ApiResult<std::vector<Resource>> r2) {
+                    if (r2.error)
+                        r2.error->message = first.message + "; the legacy list also failed: " + r2.error->message;
+                    cb(std::move(r2));
+                });
         });
 }
 
@@ -102,7 +108,12 @@ void PlexTv::set_webhooks(const std::string& token, const std::vector<std::strin
         if (!req.body.empty()) req.body += "&";
         req.body += "urls%5B%5D=" + text::url_encode(u);
     }
-    call<bool>(client_, std::move(req), [](std::string_view) { return Parsed<bool>{true, {}}; }, std::move(cb));
+    call<bool>(
+        client_, std::move(req),
+        [](std::string_view) {
+            return Parsed<bool>{true, {}};
+        },
+        std::move(cb));
 }
 
 }  // namespace pb::plexapi

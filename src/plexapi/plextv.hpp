@@ -14,12 +14,12 @@
 namespace pb::plexapi {
 
 enum class ApiErrorKind {
-    unreachable = 1,   // could not connect, DNS, TLS: plex.tv not reached
-    timed_out,         // reached, but no answer in time
-    token_rejected,    // 401, or 422 "Invalid token": the user must sign in again
-    forbidden,         // 403 (e.g. webhooks without Plex Pass)
-    not_found,         // 404
-    bad_answer,        // 5xx, unexpected status, unparseable body
+    unreachable = 1,  // could not connect, DNS, TLS: plex.tv not reached
+    timed_out,        // reached, but no answer in time
+    token_rejected,   // 401, or 422 "Invalid token": the user must sign in again
+    forbidden,        // 403 (e.g. webhooks without Plex Pass)
+    not_found,        // 404
+    bad_answer,       // 5xx, unexpected status, unparseable body
     cancelled,
 };
 

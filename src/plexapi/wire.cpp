@@ -78,8 +78,7 @@ static std::optional<std::string> scalar_text(const bj::value& v) {
 
 static bool from_json(const bj::value& v, Node& out, int depth, std::string& error);
 
-static bool add_json_array(Node& parent, const std::string& name, const bj::array& arr, int depth,
-                           std::string& error) {
+static bool add_json_array(Node& parent, const std::string& name, const bj::array& arr, int depth, std::string& error) {
     auto& list = group(parent, name);
     for (const auto& el : arr) {
         Node child;

@@ -30,8 +30,7 @@ void c_destroy(void* ctx) noexcept {
     auto* p = static_cast<Plugin*>(ctx);
     try {
         p->destroy();
-    } catch (...) {
-    }
+    } catch (...) {}
     delete p;
 }
 
@@ -40,10 +39,10 @@ void c_on_event(void* ctx, const pb_event* event) noexcept {
         if (event == nullptr) return;
         pb_event e{};
         std::memcpy(&e, event, std::min<std::size_t>(event->struct_size, sizeof e));
-        static_cast<Plugin*>(ctx)->on_event(std::string(e.name.data ? e.name.data : "", e.name.len),
-                                            std::string(e.payload_json.data ? e.payload_json.data : "", e.payload_json.len));
-    } catch (...) {
-    }
+        static_cast<Plugin*>(ctx)->on_event(
+            std::string(e.name.data ? e.name.data : "", e.name.len),
+            std::string(e.payload_json.data ? e.payload_json.data : "", e.payload_json.len));
+    } catch (...) {}
 }
 
 pb_status c_validate(void* ctx, pb_str candidate, pb_str_sink sink, void* sink_ctx) noexcept {
@@ -61,8 +60,7 @@ pb_status c_validate(void* ctx, pb_str candidate, pb_str_sink sink, void* sink_c
 void c_settings_changed(void* ctx, pb_str json) noexcept {
     try {
         static_cast<Plugin*>(ctx)->settings_changed(std::string_view(json.data ? json.data : "", json.len));
-    } catch (...) {
-    }
+    } catch (...) {}
 }
 
 }  // namespace

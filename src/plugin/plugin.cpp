@@ -43,9 +43,9 @@ Plugin::~Plugin() = default;
 static void sink_to_string(void* ctx, pb_str v) { static_cast<std::string*>(ctx)->assign(v.data ? v.data : "", v.len); }
 
 pb_status Plugin::init() {
-    for (auto fn : {(void*)host_.register_setting, (void*)host_.register_route, (void*)host_.subscribe_event,
-                    (void*)host_.settings_read, (void*)host_.settings_write, (void*)host_.respond,
-                    (void*)host_.request_search}) {
+    for (auto fn :
+         {(void*)host_.register_setting, (void*)host_.register_route, (void*)host_.subscribe_event,
+          (void*)host_.settings_read, (void*)host_.settings_write, (void*)host_.respond, (void*)host_.request_search}) {
         if (fn == nullptr) {
             log().error("not loaded: the host left a required function empty");
             return PB_ERR_INVALID_ARGUMENT;
@@ -108,8 +108,8 @@ pb_status Plugin::init() {
             return st;
         }
     }
-    for (const char* ev : {"subtitle.downloaded", "subtitle.upgraded", "subtitle.uploaded", "subtitle.deleted",
-                           "subtitle.modified"}) {
+    for (const char* ev :
+         {"subtitle.downloaded", "subtitle.upgraded", "subtitle.uploaded", "subtitle.deleted", "subtitle.modified"}) {
         if (pb_status st = host_.subscribe_event(host_.host_ctx, pb_str{ev, std::strlen(ev)}); st != PB_OK) {
             log().error("not loaded: the host refused the event {}", ev);
             return st;
@@ -119,7 +119,8 @@ pb_status Plugin::init() {
 }
 
 pb_status Plugin::start() {
-    work_ = std::make_unique<boost::asio::executor_work_guard<boost::asio::io_context::executor_type>>(ioc_->get_executor());
+    work_ = std::make_unique<boost::asio::executor_work_guard<boost::asio::io_context::executor_type>>(
+        ioc_->get_executor());
     thread_ = std::thread([this] {
         while (!stopping_) {
             try {
@@ -227,7 +228,8 @@ void Plugin::send_response(pb_responder* responder, int status, std::string_view
     host_.respond(host_.host_ctx, responder, &resp);
 }
 
-void Plugin::add_route(std::string method, std::string pattern, Handler handler, pb_route_auth auth, uint64_t max_body) {
+void Plugin::add_route(std::string method, std::string pattern, Handler handler, pb_route_auth auth,
+                       uint64_t max_body) {
     Route r;
     r.method = std::move(method);
     r.pattern = std::move(pattern);
@@ -342,7 +344,8 @@ vault::Secret Plugin::current_token(std::string* why) const {
     auto secret = vault_->unseal(stored, &err);
     if (!secret) {
         if (err == vault::OpenError::not_sealed) return vault::Secret(stored);  // legacy plaintext, sealed at start
-        if (why) *why = std::string("the stored Plex token cannot be used: ") + vault::describe(err) + "; sign in again";
+        if (why)
+            *why = std::string("the stored Plex token cannot be used: ") + vault::describe(err) + "; sign in again";
         return {};
     }
     log_->secrets().add(secret->str());
@@ -357,7 +360,9 @@ vault::Secret Plugin::server_token(std::string* why) const {
             log_->secrets().add(t->str());
             return std::move(*t);
         }
-        if (why) *why = std::string("the stored server token cannot be used: ") + vault::describe(err) + "; select the server again";
+        if (why)
+            *why = std::string("the stored server token cannot be used: ") + vault::describe(err) +
+                   "; select the server again";
         return {};
     }
     return current_token(why);
@@ -375,8 +380,10 @@ void Plugin::seal_plaintext_secrets() {
     }
     if (patch.empty()) return;
     std::string err;
-    if (write_settings(patch, &err)) log().info("encrypted a Plex token that was stored in plain text");
-    else log().error("could not encrypt a plain-text Plex token: {}", err);
+    if (write_settings(patch, &err))
+        log().info("encrypted a Plex token that was stored in plain text");
+    else
+        log().error("could not encrypt a plain-text Plex token: {}", err);
 }
 
 pb_search_outcome Plugin::request_search(const pb_search_request& req) {

@@ -8,9 +8,9 @@
 // write_settings() are safe from any thread except while holding no lock
 // of the caller that the host's settings_changed() callback might need.
 #pragma once
+#include <spdlog/logger.h>
 #include <boost/asio/io_context.hpp>
 #include <boost/json/object.hpp>
-#include <spdlog/logger.h>
 
 #include <deque>
 #include <memory>

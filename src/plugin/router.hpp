@@ -26,7 +26,7 @@ struct Call {
     std::string_view method;
     std::string_view path;
     std::string_view query;
-    text::QueryParams params;       // decoded query (owned)
+    text::QueryParams params;  // decoded query (owned)
     std::vector<std::pair<std::string_view, std::string_view>> headers;
     std::string_view body;
     std::string_view remote_address;

@@ -41,11 +41,14 @@ void LibraryIndex::add(const plexapi::MediaItem& item, const std::string& sectio
 }
 
 void LibraryIndex::forget(const std::string& rating_key) {
-    for (auto it = by_key_.begin(); it != by_key_.end();) it = it->second.rating_key == rating_key ? by_key_.erase(it) : std::next(it);
-    for (auto it = by_path_.begin(); it != by_path_.end();) it = it->second.rating_key == rating_key ? by_path_.erase(it) : std::next(it);
+    for (auto it = by_key_.begin(); it != by_key_.end();)
+        it = it->second.rating_key == rating_key ? by_key_.erase(it) : std::next(it);
+    for (auto it = by_path_.begin(); it != by_path_.end();)
+        it = it->second.rating_key == rating_key ? by_path_.erase(it) : std::next(it);
     episodes.erase(rating_key);
     for (auto& [show, eps] : episodes)
-        for (auto it = eps.begin(); it != eps.end();) it = it->second.rating_key == rating_key ? eps.erase(it) : std::next(it);
+        for (auto it = eps.begin(); it != eps.end();)
+            it = it->second.rating_key == rating_key ? eps.erase(it) : std::next(it);
 }
 
 void LibraryIndex::clear() {
@@ -99,19 +102,21 @@ struct Build : std::enable_shared_from_this<Build> {
                            "&X-Plex-Container-Size=" + std::to_string(page);
         if (since > 0) path += "&addedAt%3E%3E=" + std::to_string(since);
         auto self = shared_from_this();
-        pms->request(discovery::PmsRequest{"GET", path, "", {}}, [self, section, offset](http::Result r, const std::string&) {
-            if (!r.ok()) return self->done(r.error->message);
-            if (r.response->status != 200)
-                return self->done("Plex Media Server answered HTTP " + std::to_string(r.response->status) + " listing section " + section);
-            auto page = plexapi::parse_items(r.response->body);
-            if (!page) return self->done("could not read section " + section + ": " + page.error);
-            for (const auto& item : page.value->items) self->index->add(item, section);
-            int64_t seen = offset + static_cast<int64_t>(page.value->items.size());
-            bool more = !page.value->items.empty() && page.value->total_size > seen;
-            if (more) return self->next(seen);
-            ++self->at;
-            self->next(0);
-        });
+        pms->request(discovery::PmsRequest{"GET", path, "", {}},
+                     [self, section, offset](http::Result r, const std::string&) {
+                         if (!r.ok()) return self->done(r.error->message);
+                         if (r.response->status != 200)
+                             return self->done("Plex Media Server answered HTTP " + std::to_string(r.response->status) +
+                                               " listing section " + section);
+                         auto page = plexapi::parse_items(r.response->body);
+                         if (!page) return self->done("could not read section " + section + ": " + page.error);
+                         for (const auto& item : page.value->items) self->index->add(item, section);
+                         int64_t seen = offset + static_cast<int64_t>(page.value->items.size());
+                         bool more = !page.value->items.empty() && page.value->total_size > seen;
+                         if (more) return self->next(seen);
+                         ++self->at;
+                         self->next(0);
+                     });
     }
 };
 

@@ -34,15 +34,15 @@ struct ItemRef {
 // The media an event is about (see docs/host-integration.md for the JSON).
 struct MediaRef {
     bool episode = false;
-    std::string imdb;            // movie, or the series
+    std::string imdb;  // movie, or the series
     int64_t tmdb = -1;
-    int64_t tvdb = -1;           // series for episodes
+    int64_t tvdb = -1;  // series for episodes
     int64_t episode_tvdb = -1;
     std::string episode_imdb;
     int32_t season = -1;
     int32_t number = -1;
     std::string path;
-    std::string key() const;     // identifies the item for coalescing
+    std::string key() const;  // identifies the item for coalescing
 };
 
 class LibraryIndex {
@@ -65,7 +65,7 @@ public:
     // Episode lookup cache: show ratingKey -> (season*100000+episode) -> ref.
     std::unordered_map<std::string, std::unordered_map<int64_t, ItemRef>> episodes;
     std::vector<Section> sections;
-    int64_t built_at = 0;        // unix seconds of the last listing
+    int64_t built_at = 0;  // unix seconds of the last listing
     bool built = false;
 
 private:

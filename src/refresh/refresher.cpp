@@ -219,7 +219,8 @@ void Refresher::ensure_index(std::function<void(std::string, int)> then) {
     auto s = plugin_.settings_snapshot();
     auto pms = plugin_.pms();
     auto self = shared_from_this();
-    pms->request(discovery::PmsRequest{"GET", "/library/sections", "", {}}, [self, s, pms, then](http::Result r, const std::string&) {
+    pms->request(discovery::PmsRequest{"GET", "/library/sections", "", {}}, [self, s, pms, then](http::Result r,
+                                                                                                 const std::string&) {
         self->requests_++;
         if (!r.ok()) return then(r.error->message, 0);
         if (r.response->status != 200)
@@ -260,22 +261,24 @@ void Refresher::resolve(const Job& job, std::function<void(std::optional<ItemRef
     }
     auto self = shared_from_this();
     auto show_ref = *show;
-    plugin_.pms()->request(discovery::PmsRequest{"GET", "/library/metadata/" + text::url_encode(show_ref.rating_key) + "/allLeaves", "", {}},
-                           [self, show_ref, slot, then](http::Result r, const std::string&) {
-                               self->requests_++;
-                               if (!r.ok()) return then(std::nullopt, r.error->message);
-                               if (r.response->status != 200)
-                                   return then(std::nullopt, "Plex Media Server answered HTTP " + std::to_string(r.response->status));
-                               auto page = plexapi::parse_items(r.response->body);
-                               auto& eps = self->index_->episodes[show_ref.rating_key];
-                               if (page)
-                                   for (const auto& e : page.value->items)
-                                       if (e.parent_index >= 0 && e.index >= 0)
-                                           eps[e.parent_index * 100000 + e.index] = ItemRef{e.rating_key, show_ref.section_id};
-                               auto it = eps.find(slot);
-                               if (it == eps.end()) return then(std::nullopt, {});
-                               then(it->second, {});
-                           });
+    plugin_.pms()->request(
+        discovery::PmsRequest{
+            "GET", "/library/metadata/" + text::url_encode(show_ref.rating_key) + "/allLeaves", "", {}},
+        [self, show_ref, slot, then](http::Result r, const std::string&) {
+            self->requests_++;
+            if (!r.ok()) return then(std::nullopt, r.error->message);
+            if (r.response->status != 200)
+                return then(std::nullopt, "Plex Media Server answered HTTP " + std::to_string(r.response->status));
+            auto page = plexapi::parse_items(r.response->body);
+            auto& eps = self->index_->episodes[show_ref.rating_key];
+            if (page)
+                for (const auto& e : page.value->items)
+                    if (e.parent_index >= 0 && e.index >= 0)
+                        eps[e.parent_index * 100000 + e.index] = ItemRef{e.rating_key, show_ref.section_id};
+            auto it = eps.find(slot);
+            if (it == eps.end()) return then(std::nullopt, {});
+            then(it->second, {});
+        });
 }
 
 void Refresher::process(Job job) {
@@ -284,7 +287,8 @@ void Refresher::process(Job job) {
         return finish(job, false, "no Plex Media Server is selected", false, true);
     auto self = shared_from_this();
     ensure_index([self, job](std::string err, int status) {
-        if (status == 401) return self->finish(job, false, "Plex Media Server refused the token: sign in again", false, true);
+        if (status == 401)
+            return self->finish(job, false, "Plex Media Server refused the token: sign in again", false, true);
         if (!err.empty()) return self->finish(job, false, "could not list the libraries: " + err, true, false);
         self->resolve(job, [self, job](std::optional<ItemRef> ref, std::string err2) {
             if (!err2.empty()) return self->finish(job, false, err2, true, false);
@@ -310,43 +314,48 @@ void Refresher::apply(const Job& job, const ItemRef& ref) {
     auto self = shared_from_this();
     auto added = [self, job, ref]() {
         if (!job.set_added) return self->finish(job, true, {}, false, false);
-        std::string path = "/library/sections/" + text::url_encode(ref.section_id) + "/all?type=" +
-                           (job.media.episode ? "4" : "1") + "&id=" + text::url_encode(ref.rating_key) +
+        std::string path = "/library/sections/" + text::url_encode(ref.section_id) +
+                           "/all?type=" + (job.media.episode ? "4" : "1") + "&id=" + text::url_encode(ref.rating_key) +
                            "&addedAt.value=" + std::to_string(now_ms() / 1000) + "&addedAt.locked=1";
-        self->plugin_.pms()->request(discovery::PmsRequest{"PUT", path, "", {}}, [self, job](http::Result r, const std::string&) {
-            self->requests_++;
-            if (!r.ok()) return self->finish(job, false, r.error->message, true, false);
-            if (r.response->status == 401) return self->finish(job, false, "Plex Media Server refused the token: sign in again", false, true);
-            if (r.response->status >= 300)
-                return self->finish(job, false, "setting the added date failed: HTTP " + std::to_string(r.response->status),
-                                    r.response->status >= 500, false);
-            self->finish(job, true, {}, false, false);
-        });
+        self->plugin_.pms()->request(
+            discovery::PmsRequest{"PUT", path, "", {}}, [self, job](http::Result r, const std::string&) {
+                self->requests_++;
+                if (!r.ok()) return self->finish(job, false, r.error->message, true, false);
+                if (r.response->status == 401)
+                    return self->finish(job, false, "Plex Media Server refused the token: sign in again", false, true);
+                if (r.response->status >= 300)
+                    return self->finish(job, false,
+                                        "setting the added date failed: HTTP " + std::to_string(r.response->status),
+                                        r.response->status >= 500, false);
+                self->finish(job, true, {}, false, false);
+            });
     };
     if (!job.refresh) return added();
-    plugin_.pms()->request(discovery::PmsRequest{"PUT", "/library/metadata/" + text::url_encode(ref.rating_key) + "/refresh", "", {}},
-                           [self, job, ref, added](http::Result r, const std::string&) {
-                               self->requests_++;
-                               if (!r.ok()) return self->finish(job, false, r.error->message, true, false);
-                               if (r.response->status == 401)
-                                   return self->finish(job, false, "Plex Media Server refused the token: sign in again", false, true);
-                               if (r.response->status == 404) {
-                                   // Plex says the item is gone: forget it and scan its folder.
-                                   self->index_->forget(ref.rating_key);
-                                   return self->partial_scan(job);
-                               }
-                               if (r.response->status >= 300)
-                                   return self->finish(job, false, "refresh failed: HTTP " + std::to_string(r.response->status),
-                                                       r.response->status >= 500, false);
-                               added();
-                           });
+    plugin_.pms()->request(
+        discovery::PmsRequest{"PUT", "/library/metadata/" + text::url_encode(ref.rating_key) + "/refresh", "", {}},
+        [self, job, ref, added](http::Result r, const std::string&) {
+            self->requests_++;
+            if (!r.ok()) return self->finish(job, false, r.error->message, true, false);
+            if (r.response->status == 401)
+                return self->finish(job, false, "Plex Media Server refused the token: sign in again", false, true);
+            if (r.response->status == 404) {
+                // Plex says the item is gone: forget it and scan its folder.
+                self->index_->forget(ref.rating_key);
+                return self->partial_scan(job);
+            }
+            if (r.response->status >= 300)
+                return self->finish(job, false, "refresh failed: HTTP " + std::to_string(r.response->status),
+                                    r.response->status >= 500, false);
+            added();
+        });
 }
 
 void Refresher::partial_scan(const Job& job) {
     const std::string& path = job.media.path;
     auto slash = path.rfind('/');
     if (path.empty() || slash == std::string::npos)
-        return finish(job, false, "the item is not in the selected Plex libraries and the event gave no file path", false, false);
+        return finish(job, false, "the item is not in the selected Plex libraries and the event gave no file path",
+                      false, false);
     std::string dir = path.substr(0, slash);
     const LibraryIndex::Section* section = nullptr;
     for (const auto& sec : index_->sections)
@@ -355,15 +364,17 @@ void Refresher::partial_scan(const Job& job) {
     if (section == nullptr)
         return finish(job, false, "the file " + path + " is outside every selected Plex library folder", false, false);
     auto self = shared_from_this();
-    std::string req_path = "/library/sections/" + text::url_encode(section->id) + "/refresh?path=" + text::url_encode(dir);
-    plugin_.pms()->request(discovery::PmsRequest{"GET", req_path, "", {}}, [self, job](http::Result r, const std::string&) {
-        self->requests_++;
-        if (!r.ok()) return self->finish(job, false, r.error->message, true, false);
-        if (r.response->status >= 300)
-            return self->finish(job, false, "the folder scan failed: HTTP " + std::to_string(r.response->status),
-                                r.response->status >= 500, false);
-        self->finish(job, true, {}, false, false);
-    });
+    std::string req_path =
+        "/library/sections/" + text::url_encode(section->id) + "/refresh?path=" + text::url_encode(dir);
+    plugin_.pms()->request(
+        discovery::PmsRequest{"GET", req_path, "", {}}, [self, job](http::Result r, const std::string&) {
+            self->requests_++;
+            if (!r.ok()) return self->finish(job, false, r.error->message, true, false);
+            if (r.response->status >= 300)
+                return self->finish(job, false, "the folder scan failed: HTTP " + std::to_string(r.response->status),
+                                    r.response->status >= 500, false);
+            self->finish(job, true, {}, false, false);
+        });
 }
 
 void Refresher::finish(const Job& job, bool ok, const std::string& error, bool retry, bool stop) {
@@ -372,8 +383,10 @@ void Refresher::finish(const Job& job, bool ok, const std::string& error, bool r
     if (ok || (!retry && !stop)) {
         if (it != queue_.end()) queue_.erase(it);
         std::lock_guard lock(status_mu_);
-        if (ok) last_refresh_ = bj::object{{"item", job.key}, {"at", iso(now_ms())}};
-        else last_error_ = bj::object{{"item", job.key}, {"at", iso(now_ms())}, {"message", error}};
+        if (ok)
+            last_refresh_ = bj::object{{"item", job.key}, {"at", iso(now_ms())}};
+        else
+            last_error_ = bj::object{{"item", job.key}, {"at", iso(now_ms())}, {"message", error}};
     } else {
         if (it != queue_.end()) {
             it->attempts++;
@@ -385,7 +398,11 @@ void Refresher::finish(const Job& job, bool ok, const std::string& error, bool r
         std::lock_guard lock(status_mu_);
         last_error_ = bj::object{{"item", job.key}, {"at", iso(now_ms())}, {"message", error}};
     }
-    if (!ok) plugin_.log().warn("Plex refresh of {}: {}{}", job.key, error, stop ? " (paused until the settings change)" : retry ? " (will retry)" : "");
+    if (!ok)
+        plugin_.log().warn("Plex refresh of {}: {}{}", job.key, error,
+                           stop    ? " (paused until the settings change)"
+                           : retry ? " (will retry)"
+                                   : "");
     persist();
     schedule();
 }
@@ -399,7 +416,7 @@ void Refresher::status(plugin::Call&, plugin::Reply reply) {
                    {"username", s->username},
                    {"server", bj::object{{"name", s->server_name},
                                          {"url", !s->manual_server_url.empty() ? s->manual_server_url
-                                                 : s->auth_method == "apikey" ? s->legacy_url()
+                                                 : s->auth_method == "apikey"  ? s->legacy_url()
                                                                                : s->server_url},
                                          {"local", s->server_local}}}};
     std::lock_guard lock(status_mu_);

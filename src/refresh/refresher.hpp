@@ -46,10 +46,10 @@ class Refresher : public std::enable_shared_from_this<Refresher> {
 public:
     explicit Refresher(plugin::Plugin& plugin);
     void register_routes();
-    void load();                  // at plugin init: read the persisted queue
-    void start();                 // io thread: schedule
+    void load();                                                         // at plugin init: read the persisted queue
+    void start();                                                        // io thread: schedule
     void on_event(const std::string& name, const std::string& payload);  // any thread
-    void settings_changed();      // any thread
+    void settings_changed();                                             // any thread
     // At unload, after the io thread stopped and before the io_context goes:
     // the timer must not outlive it.
     void shutdown() { timer_.reset(); }
@@ -74,8 +74,8 @@ private:
     std::deque<Job> queue_;
     std::shared_ptr<LibraryIndex> index_ = std::make_shared<LibraryIndex>();
     bool busy_ = false;
-    std::string stopped_;         // why the queue is stopped; empty: running
-    int64_t requests_ = 0;        // PMS requests made for jobs (benchmarks)
+    std::string stopped_;   // why the queue is stopped; empty: running
+    int64_t requests_ = 0;  // PMS requests made for jobs (benchmarks)
 
     // For the status route (read from host threads).
     mutable std::mutex status_mu_;

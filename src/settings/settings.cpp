@@ -21,8 +21,8 @@ const std::vector<SettingSpec>& schema() {
         {"username", PB_SETTING_STRING, "\"\"", "Plex account name (set by sign-in).", false},
         {"email", PB_SETTING_STRING, "\"\"", "Plex account e-mail (set by sign-in).", false},
         {"user_id", PB_SETTING_STRING, "\"\"", "Plex account id (set by sign-in).", false},
-        {"client_identifier", PB_SETTING_STRING, "\"\"",
-         "This installation's identifier on plex.tv, generated once.", false},
+        {"client_identifier", PB_SETTING_STRING, "\"\"", "This installation's identifier on plex.tv, generated once.",
+         false},
         {"server_machine_id", PB_SETTING_STRING, "\"\"", "Selected server's machine identifier.", false},
         {"server_name", PB_SETTING_STRING, "\"\"", "Selected server's name.", false},
         {"server_url", PB_SETTING_STRING, "\"\"",
@@ -32,18 +32,18 @@ const std::vector<SettingSpec>& schema() {
          "Access token for the selected server when it is shared with you (stored encrypted).", true},
         {"manual_server_url", PB_SETTING_STRING, "\"\"",
          "Address of Plex Media Server typed by hand; when set it always wins over the automatic choice.", false},
-        {"server_connections", PB_SETTING_JSON, "[]",
-         "Every known address of the selected server, kept for failover.", false},
+        {"server_connections", PB_SETTING_JSON, "[]", "Every known address of the selected server, kept for failover.",
+         false},
         {"movie_library", PB_SETTING_STRING_LIST, "[]", "Movie libraries to keep up to date (section keys).", false},
         {"series_library", PB_SETTING_STRING_LIST, "[]", "Show libraries to keep up to date (section keys).", false},
         {"set_movie_added", PB_SETTING_BOOL, "false",
          "After a subtitle change, mark the movie as recently added in Plex.", false},
         {"set_episode_added", PB_SETTING_BOOL, "false",
          "After a subtitle change, mark the episode as recently added in Plex.", false},
-        {"update_movie_library", PB_SETTING_BOOL, "false",
-         "After a subtitle change, refresh the movie in Plex.", false},
-        {"update_series_library", PB_SETTING_BOOL, "false",
-         "After a subtitle change, refresh the episode in Plex.", false},
+        {"update_movie_library", PB_SETTING_BOOL, "false", "After a subtitle change, refresh the movie in Plex.",
+         false},
+        {"update_series_library", PB_SETTING_BOOL, "false", "After a subtitle change, refresh the episode in Plex.",
+         false},
         {"plextv_url", PB_SETTING_STRING, "\"https://plex.tv\"", "plex.tv address (change only for testing).", false},
         {"auth_app_url", PB_SETTING_STRING, "\"https://app.plex.tv/auth\"",
          "Plex sign-in page (change only for testing).", false},
@@ -104,8 +104,7 @@ std::optional<std::string> validate(const bj::object& c) {
             case PB_SETTING_STRING_LIST:
                 if (!is_string_list(value)) return k + ": must be a list of strings";
                 break;
-            case PB_SETTING_JSON:
-                break;
+            case PB_SETTING_JSON: break;
         }
     }
     auto str = [&](const char* k) -> std::string {
@@ -152,7 +151,8 @@ static std::vector<std::string> list(const bj::object& o, const char* k) {
     std::vector<std::string> out;
     if (auto* v = o.if_contains(k); v && v->is_array())
         for (const auto& x : v->get_array()) {
-            if (x.is_string()) out.emplace_back(x.get_string());
+            if (x.is_string())
+                out.emplace_back(x.get_string());
             else if (x.is_object() && x.get_object().contains("uri") && x.get_object().at("uri").is_string())
                 out.emplace_back(x.get_object().at("uri").get_string());  // server_connections entries
         }
@@ -215,8 +215,9 @@ std::string Settings::legacy_url() const {
 }
 
 const std::vector<std::string>& sign_in_keys() {
-    static const std::vector<std::string> k = {"token", "username", "email", "user_id", "server_machine_id",
-                                               "server_name", "server_url", "server_local", "server_connections",
+    static const std::vector<std::string> k = {"token",       "username",          "email",
+                                               "user_id",     "server_machine_id", "server_name",
+                                               "server_url",  "server_local",      "server_connections",
                                                "server_token"};
     return k;
 }

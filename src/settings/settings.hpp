@@ -42,8 +42,8 @@ struct Settings {
     std::string ip = "127.0.0.1";
     int64_t port = 32400;
     bool ssl = false;
-    std::string apikey;      // encrypted
-    std::string token;       // encrypted
+    std::string apikey;  // encrypted
+    std::string token;   // encrypted
     std::string username;
     std::string email;
     std::string user_id;
@@ -52,7 +52,7 @@ struct Settings {
     std::string server_name;
     std::string server_url;
     bool server_local = false;
-    std::string server_token;      // encrypted; shared servers only
+    std::string server_token;  // encrypted; shared servers only
     std::string manual_server_url;
     std::vector<std::string> server_connections;
     std::vector<std::string> movie_library;
@@ -69,7 +69,7 @@ struct Settings {
     std::string webhook_base_url;
     std::vector<std::string> webhook_events;
     std::vector<std::string> webhook_accounts;
-    std::string webhook_key;      // encrypted
+    std::string webhook_key;  // encrypted
     int64_t webhook_dedupe_seconds = 600;
     int64_t webhook_max_body_bytes = 10 * 1024 * 1024;
     std::string device_name = "plexbridge";

@@ -27,8 +27,9 @@ const char* describe(OpenError e) {
     switch (e) {
         case OpenError::not_sealed: return "the value is not encrypted";
         case OpenError::malformed: return "the stored value is damaged";
-        case OpenError::wrong_key: return "the stored value cannot be decrypted with this installation's key "
-                                          "(the key file changed, or the value was tampered with)";
+        case OpenError::wrong_key:
+            return "the stored value cannot be decrypted with this installation's key "
+                   "(the key file changed, or the value was tampered with)";
     }
     return "unknown";
 }

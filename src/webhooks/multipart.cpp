@@ -11,7 +11,8 @@ static std::string_view param_value(std::string_view header, std::string_view ke
     std::size_t pos = 0;
     while (pos < header.size()) {
         auto semi = header.find(';', pos);
-        std::string_view item = text::trim(header.substr(pos, semi == std::string_view::npos ? std::string_view::npos : semi - pos));
+        std::string_view item =
+            text::trim(header.substr(pos, semi == std::string_view::npos ? std::string_view::npos : semi - pos));
         auto eq = item.find('=');
         if (eq != std::string_view::npos && text::iequals(text::trim(item.substr(0, eq)), key)) {
             std::string_view v = text::trim(item.substr(eq + 1));

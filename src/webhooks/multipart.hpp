@@ -16,7 +16,7 @@
 namespace pb::webhooks {
 
 struct Part {
-    std::string_view name;          // from Content-Disposition
+    std::string_view name;  // from Content-Disposition
     std::string_view filename;
     std::string_view content_type;
     std::string_view body;

@@ -29,7 +29,7 @@ struct Reader {
     enum class Ctx : unsigned char { none, root, account, server, metadata, guids, guid_item, other };
     Payload* out = nullptr;
     Ctx stack[40] = {};
-    int depth = 0;        // stack entries in use
+    int depth = 0;  // stack entries in use
     bool has_event = false;
     bool metadata_not_object = false;
     // The current key. The keys we look for are short; a longer one is
@@ -78,26 +78,38 @@ struct Reader {
                 if (key == "event"sv) out->event = v, has_event = true;
                 break;
             case Ctx::account:
-                if (key == "id"sv) out->account_id = v;
-                else if (key == "title"sv) out->account_title = v;
+                if (key == "id"sv)
+                    out->account_id = v;
+                else if (key == "title"sv)
+                    out->account_title = v;
                 break;
             case Ctx::server:
                 if (key == "uuid"sv) out->server_uuid = v;
                 break;
             case Ctx::metadata:
-                if (key == "type"sv) out->type = v;
-                else if (key == "subtype"sv) out->subtype = v;
-                else if (key == "title"sv) out->title = v;
-                else if (key == "ratingKey"sv) out->rating_key = v;
-                else if (key == "grandparentRatingKey"sv) out->grandparent_rating_key = v;
-                else if (key == "librarySectionID"sv) out->section_id = v;
-                else if (key == "librarySectionTitle"sv) out->section_title = v;
-                else if (key == "guid"sv) out->guid = v;
-                else if (key == "grandparentGuid"sv) out->grandparent_guid = v;
+                if (key == "type"sv)
+                    out->type = v;
+                else if (key == "subtype"sv)
+                    out->subtype = v;
+                else if (key == "title"sv)
+                    out->title = v;
+                else if (key == "ratingKey"sv)
+                    out->rating_key = v;
+                else if (key == "grandparentRatingKey"sv)
+                    out->grandparent_rating_key = v;
+                else if (key == "librarySectionID"sv)
+                    out->section_id = v;
+                else if (key == "librarySectionTitle"sv)
+                    out->section_title = v;
+                else if (key == "guid"sv)
+                    out->guid = v;
+                else if (key == "grandparentGuid"sv)
+                    out->grandparent_guid = v;
                 else if (key == "parentIndex"sv || key == "index"sv) {
                     int32_t n = -1;
                     auto [p, e] = std::from_chars(v.data(), v.data() + v.size(), n);
-                    if (e == std::errc() && p == v.data() + v.size()) (key == "index"sv ? out->index : out->parent_index) = n;
+                    if (e == std::errc() && p == v.data() + v.size())
+                        (key == "index"sv ? out->index : out->parent_index) = n;
                 }
                 break;
             case Ctx::guid_item:
@@ -144,7 +156,8 @@ struct Reader {
     }
     bool on_string(boost::json::string_view s, std::size_t n, ec_t&) {
         if (top() == Ctx::other) return true;
-        if (n == s.size()) value(std::string_view(s.data(), s.size()));
+        if (n == s.size())
+            value(std::string_view(s.data(), s.size()));
         else {
             str.append(s.data(), s.size());
             value(str);
@@ -218,9 +231,9 @@ std::optional<Payload> parse_payload(std::string_view text, std::string* error) 
     if (!is_object) return fail("the payload is not a JSON object");
     if (metadata_bad) return fail("Metadata is not an object");
     if (p.event.empty()) return fail("the payload has no event");
-    for (std::string* s : {&p.event, &p.account_id, &p.account_title, &p.server_uuid, &p.type, &p.subtype, &p.title,
-                           &p.rating_key, &p.grandparent_rating_key, &p.section_id, &p.section_title, &p.guid,
-                           &p.grandparent_guid})
+    for (std::string* s :
+         {&p.event, &p.account_id, &p.account_title, &p.server_uuid, &p.type, &p.subtype, &p.title, &p.rating_key,
+          &p.grandparent_rating_key, &p.section_id, &p.section_title, &p.guid, &p.grandparent_guid})
         repair(*s);
     return p;
 }

@@ -10,21 +10,21 @@
 namespace pb::webhooks {
 
 struct Payload {
-    std::string event;             // "media.play", "library.new", ...
-    std::string account_id;        // Account.id as text
+    std::string event;       // "media.play", "library.new", ...
+    std::string account_id;  // Account.id as text
     std::string account_title;
-    std::string server_uuid;       // Server.uuid
-    std::string type;              // Metadata.type: movie, episode, track, clip...
-    std::string subtype;           // Metadata.subtype: trailer, preroll...
+    std::string server_uuid;  // Server.uuid
+    std::string type;         // Metadata.type: movie, episode, track, clip...
+    std::string subtype;      // Metadata.subtype: trailer, preroll...
     std::string title;
     std::string rating_key;
     std::string grandparent_rating_key;
-    std::string section_id;        // librarySectionID as text
+    std::string section_id;  // librarySectionID as text
     std::string section_title;
-    std::string guid;              // primary guid
+    std::string guid;  // primary guid
     std::string grandparent_guid;
-    int32_t parent_index = -1;     // season
-    int32_t index = -1;            // episode
+    int32_t parent_index = -1;  // season
+    int32_t index = -1;         // episode
     // Ids from the Guid array (the item's own: the episode's for episodes).
     plexapi::ExternalIds own;
     bool has_guid_array = false;

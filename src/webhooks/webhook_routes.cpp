@@ -22,7 +22,8 @@ using plugin::Reply;
 WebhookRoutes::WebhookRoutes(plugin::Plugin& plugin) : plugin_(plugin) {}
 
 void WebhookRoutes::register_routes(uint64_t max_body_bytes) {
-    plugin_.add_route("POST", "/api/webhooks/plex", member_handler(this, &WebhookRoutes::receive), PB_ROUTE_AUTH_NONE, max_body_bytes);
+    plugin_.add_route("POST", "/api/webhooks/plex", member_handler(this, &WebhookRoutes::receive), PB_ROUTE_AUTH_NONE,
+                      max_body_bytes);
     plugin_.add_route("GET", "/api/plex/webhook/list", member_handler(this, &WebhookRoutes::list));
     plugin_.add_route("POST", "/api/plex/webhook/create", member_handler(this, &WebhookRoutes::create));
     plugin_.add_route("POST", "/api/plex/webhook/delete", member_handler(this, &WebhookRoutes::remove));
@@ -75,13 +76,15 @@ bool WebhookRoutes::duplicate(const std::string& media_key) {
     auto now = std::chrono::steady_clock::now();
     std::lock_guard lock(mu_);
     if (recent_.size() > 4096)
-        for (auto it = recent_.begin(); it != recent_.end();) it = now - it->second > window ? recent_.erase(it) : std::next(it);
+        for (auto it = recent_.begin(); it != recent_.end();)
+            it = now - it->second > window ? recent_.erase(it) : std::next(it);
     auto it = recent_.find(media_key);
     return it != recent_.end() && now - it->second < window;
 }
 
 static bool listed(const std::vector<std::string>& list, const std::string& a, const std::string& b) {
-    return std::any_of(list.begin(), list.end(), [&](const std::string& x) { return (!a.empty() && x == a) || (!b.empty() && x == b); });
+    return std::any_of(list.begin(), list.end(),
+                       [&](const std::string& x) { return (!a.empty() && x == a) || (!b.empty() && x == b); });
 }
 
 void WebhookRoutes::receive(Call& call, Reply reply) {
@@ -102,7 +105,8 @@ void WebhookRoutes::receive(Call& call, Reply reply) {
         if (!mp.ok()) return reply.error(400, "PLEX_WEBHOOK_MALFORMED", mp.error);
         for (const auto& p : mp.parts)
             if (p.name == "payload") payload_text = p.body;
-        if (payload_text.empty()) return reply.error(400, "PLEX_WEBHOOK_MALFORMED", "the multipart body has no payload part");
+        if (payload_text.empty())
+            return reply.error(400, "PLEX_WEBHOOK_MALFORMED", "the multipart body has no payload part");
     } else if (text::iequals(media_type, "application/x-www-form-urlencoded")) {
         auto form = text::parse_query(call.body);
         auto p = text::query_get(form, "payload");
@@ -158,7 +162,8 @@ void WebhookRoutes::receive(Call& call, Reply reply) {
         bool series_known = m.series.tvdb > 0 || !m.series.imdb.empty() || m.series.tmdb > 0;
         if (!series_known && !p.grandparent_rating_key.empty()) {
             std::lock_guard lock(mu_);
-            if (auto it = series_cache_.find(p.grandparent_rating_key); it != series_cache_.end()) m.series = it->second;
+            if (auto it = series_cache_.find(p.grandparent_rating_key); it != series_cache_.end())
+                m.series = it->second;
         }
     }
     bool need_series = m.kind == Media::Kind::episode && m.series.tvdb <= 0 && m.series.imdb.empty() &&
@@ -182,7 +187,8 @@ void WebhookRoutes::resolve_then_dispatch(Payload p, Media m, Reply reply) {
     bool need_series = m.kind == Media::Kind::episode && m.series.tvdb <= 0 && m.series.imdb.empty() &&
                        m.series.tmdb <= 0 && !p.grandparent_rating_key.empty();
     if (need_series) {
-        discovery::PmsRequest req{"GET", "/library/metadata/" + text::url_encode(p.grandparent_rating_key) + "?includeGuids=1", "", {}};
+        discovery::PmsRequest req{
+            "GET", "/library/metadata/" + text::url_encode(p.grandparent_rating_key) + "?includeGuids=1", "", {}};
         return pms->request(req, [this, p, m, reply](http::Result r, const std::string&) mutable {
             if (r.ok() && r.response->status == 200)
                 if (auto page = plexapi::parse_items(r.response->body); page && !page.value->items.empty()) {
@@ -206,7 +212,8 @@ void WebhookRoutes::resolve_then_dispatch(Payload p, Media m, Reply reply) {
         const int status = r.response ? r.response->status : 0;
         if (r.error || status != 200) {
             std::string why = r.error ? r.error->message : "Plex Media Server answered HTTP " + std::to_string(status);
-            return reply.error(502, "PLEX_SERVER_UNREACHABLE", "The webhook names no ids and the item could not be read: " + why);
+            return reply.error(502, "PLEX_SERVER_UNREACHABLE",
+                               "The webhook names no ids and the item could not be read: " + why);
         }
         auto page = plexapi::parse_items(r.response->body);
         if (!page || page.value->items.empty())
@@ -272,8 +279,7 @@ void WebhookRoutes::dispatch(const Payload& p, Media m, Reply reply) {
         }
         case PB_SEARCH_UNKNOWN_MEDIA:
             return reply.error(404, "PLEX_MEDIA_UNKNOWN", "The subtitle manager does not know \"" + p.title + "\"");
-        default:
-            return reply.error(503, "PLEX_SEARCH_REFUSED", "The subtitle manager refused to search now");
+        default: return reply.error(503, "PLEX_SEARCH_REFUSED", "The subtitle manager refused to search now");
     }
 }
 
@@ -303,7 +309,8 @@ static void modify(plugin::Plugin& plugin, Reply reply,
     std::string why;
     auto token = std::make_shared<vault::Secret>(plugin.current_token(&why));
     if (token->empty()) return reply.error(401, "PLEX_NOT_SIGNED_IN", why);
-    plugin.plextv().get_account(token->str(), [&plugin, reply, token, change](plexapi::ApiResult<plexapi::Account> a) mutable {
+    plugin.plextv().get_account(token->str(), [&plugin, reply, token,
+                                               change](plexapi::ApiResult<plexapi::Account> a) mutable {
         if (a.error) {
             auto h = plugin::to_http(*a.error);
             return reply.error(h.status, h.code, "Could not check your Plex account: " + a.error->message);
@@ -312,7 +319,8 @@ static void modify(plugin::Plugin& plugin, Reply reply,
             return reply.error(403, "PLEX_PASS_REQUIRED",
                                "Plex webhooks need a Plex Pass subscription, and the account " + a.value->username +
                                    " has none. Without it Plex Media Server will not call us.");
-        plugin.plextv().get_webhooks(token->str(), [&plugin, reply, token, change](plexapi::ApiResult<std::vector<plexapi::Webhook>> r) mutable {
+        plugin.plextv().get_webhooks(token->str(), [&plugin, reply, token, change](
+                                                       plexapi::ApiResult<std::vector<plexapi::Webhook>> r) mutable {
             if (r.error) {
                 auto h = plugin::to_http(*r.error);
                 return reply.error(h.status, h.code, "Could not read your webhooks from plex.tv: " + r.error->message);
@@ -324,7 +332,8 @@ static void modify(plugin::Plugin& plugin, Reply reply,
             plugin.plextv().set_webhooks(token->str(), *next, [reply, next](plexapi::ApiResult<bool> w) {
                 if (w.error) {
                     auto h = plugin::to_http(*w.error);
-                    return reply.error(h.status, h.code, "plex.tv did not accept the webhook list: " + w.error->message);
+                    return reply.error(h.status, h.code,
+                                       "plex.tv did not accept the webhook list: " + w.error->message);
                 }
                 bj::array hooks;
                 for (const auto& u : *next) hooks.push_back(bj::object{{"url", WebhookRoutes::mask(u)}});
@@ -341,10 +350,11 @@ void WebhookRoutes::create(Call&, Reply reply) {
                            "e.g. http://192.168.1.10:6767");
     boost::asio::post(plugin_.io(), [this, reply] {
         std::string ours = webhook_url(false);
-        modify(plugin_, reply, [ours](std::vector<std::string>& urls, Reply&) -> std::optional<std::vector<std::string>> {
-            if (std::find(urls.begin(), urls.end(), ours) == urls.end()) urls.push_back(ours);
-            return urls;
-        });
+        modify(plugin_, reply,
+               [ours](std::vector<std::string>& urls, Reply&) -> std::optional<std::vector<std::string>> {
+                   if (std::find(urls.begin(), urls.end(), ours) == urls.end()) urls.push_back(ours);
+                   return urls;
+               });
     });
 }
 
@@ -353,16 +363,18 @@ void WebhookRoutes::remove(Call& call, Reply reply) {
     auto url = body ? json::get_string(*body, "webhook_url") : std::nullopt;
     if (!url || url->empty()) return reply.error(400, "PLEX_BAD_REQUEST", "webhook_url: required");
     boost::asio::post(plugin_.io(), [this, reply, url = *url] {
-        modify(plugin_, reply, [url](std::vector<std::string>& urls, Reply& r) -> std::optional<std::vector<std::string>> {
-            // The list route shows keys masked: accept the masked form too.
-            auto it = std::find_if(urls.begin(), urls.end(), [&](const std::string& u) { return u == url || mask(u) == url; });
-            if (it == urls.end()) {
-                r.error(404, "PLEX_WEBHOOK_NOT_FOUND", "No webhook with this URL is registered on plex.tv.");
-                return std::nullopt;
-            }
-            urls.erase(it);
-            return urls;
-        });
+        modify(plugin_, reply,
+               [url](std::vector<std::string>& urls, Reply& r) -> std::optional<std::vector<std::string>> {
+                   // The list route shows keys masked: accept the masked form too.
+                   auto it = std::find_if(urls.begin(), urls.end(),
+                                          [&](const std::string& u) { return u == url || mask(u) == url; });
+                   if (it == urls.end()) {
+                       r.error(404, "PLEX_WEBHOOK_NOT_FOUND", "No webhook with this URL is registered on plex.tv.");
+                       return std::nullopt;
+                   }
+                   urls.erase(it);
+                   return urls;
+               });
     });
 }
 

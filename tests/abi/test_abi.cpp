@@ -52,9 +52,11 @@ struct FakeHost {
         };
         h.register_setting = [](void* c, const pb_setting_desc* d) {
             static const char* types[] = {"?", "bool", "int", "string", "string_list", "json"};
-            static_cast<FakeHost*>(c)->settings_reg.push_back(
-                bj::object{{"name", S(d->name)}, {"type", types[d->type]}, {"default", bj::parse(S(d->default_json))},
-                           {"description", S(d->description)}, {"secret", d->secret != 0}});
+            static_cast<FakeHost*>(c)->settings_reg.push_back(bj::object{{"name", S(d->name)},
+                                                                         {"type", types[d->type]},
+                                                                         {"default", bj::parse(S(d->default_json))},
+                                                                         {"description", S(d->description)},
+                                                                         {"secret", d->secret != 0}});
             auto* self = static_cast<FakeHost*>(c);
             self->settings[S(d->name)] = bj::parse(S(d->default_json));
             return PB_OK;
@@ -86,7 +88,8 @@ struct FakeHost {
                 for (auto& [k, v] : parsed.as_object()) self->settings[k] = v;
                 all = bj::serialize(self->settings);
             }
-            if (self->plugin.settings_changed) self->plugin.settings_changed(self->plugin.plugin_ctx, pb_str{all.data(), all.size()});
+            if (self->plugin.settings_changed)
+                self->plugin.settings_changed(self->plugin.plugin_ctx, pb_str{all.data(), all.size()});
             return PB_OK;
         };
         h.respond = [](void* c, pb_responder*, const pb_http_response* r) {
@@ -124,8 +127,8 @@ protected:
         version = reinterpret_cast<pb_abi_version_fn>(dlsym(lib, PB_ABI_VERSION_SYMBOL));
         entry = reinterpret_cast<pb_entry_fn>(dlsym(lib, PB_ENTRY_SYMBOL));
         ASSERT_TRUE(version && entry);
-        host.data_dir = (std::filesystem::temp_directory_path() / ("pbabi-" + std::to_string(::getpid()) + "-" +
-                                                                   std::to_string(counter++)))
+        host.data_dir = (std::filesystem::temp_directory_path() /
+                         ("pbabi-" + std::to_string(::getpid()) + "-" + std::to_string(counter++)))
                             .string();
         std::filesystem::create_directories(host.data_dir);
     }
@@ -152,7 +155,11 @@ TEST_F(Abi, ExportsOnlyTheTwoEntryPoints) {
     EXPECT_EQ(version(), PB_ABI_VERSION);
     // Statically linked libraries stay hidden.
     EXPECT_EQ(dlsym(lib, "_ZN4pugi12xml_documentC1Ev"), nullptr) << "pugixml leaked";
-    EXPECT_EQ(dlsym(lib, "_ZN5boost4json5parseENS0_11string_viewERNS_6system10error_codeENS0_11storage_ptrERKNS0_13parse_optionsE"), nullptr);
+    EXPECT_EQ(
+        dlsym(
+            lib,
+            "_ZN5boost4json5parseENS0_11string_viewERNS_6system10error_codeENS0_11storage_ptrERKNS0_13parse_optionsE"),
+        nullptr);
     std::ifstream maps("/proc/self/maps");
     (void)maps;
 }
@@ -167,10 +174,11 @@ TEST_F(Abi, NegotiationMatrix) {
     const uint32_t M = PB_ABI_VERSION_MAJOR;
     std::vector<Case> cases = {
         {M, PB_ABI_VERSION_MINOR, 0, PB_OK, nullptr},
-        {M, PB_ABI_VERSION_MINOR + 3, 0, PB_OK, nullptr},   // a newer host is fine
-        {M + 1, 0, 0, PB_ERR_ABI, "needs ABI 1.x"},         // another major
+        {M, PB_ABI_VERSION_MINOR + 3, 0, PB_OK, nullptr},  // a newer host is fine
+        {M + 1, 0, 0, PB_ERR_ABI, "needs ABI 1.x"},        // another major
         {M - 1, 9, 0, PB_ERR_ABI, "needs ABI 1.x"},
-        {M, PB_ABI_VERSION_MINOR, static_cast<int32_t>(sizeof(void*)), PB_ERR_ABI, "smaller than ABI"},  // truncated table
+        {M, PB_ABI_VERSION_MINOR, static_cast<int32_t>(sizeof(void*)), PB_ERR_ABI,
+         "smaller than ABI"},  // truncated table
     };
     for (const auto& c : cases) {
         SCOPED_TRACE(std::to_string(c.major) + "." + std::to_string(c.minor) + " -" + std::to_string(c.size_delta));

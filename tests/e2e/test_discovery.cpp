@@ -65,9 +65,12 @@ TEST_F(Discovery, EveryConnectionRacedBestChosenWithinOneDeadline) {
     int available = 0, refused = 0, silent = 0;
     for (const auto& c : conns) {
         EXPECT_FALSE(c.at("reason").as_string().empty()) << bj::serialize(c);
-        if (c.at("available").as_bool()) ++available;
-        else if (c.at("error").as_string().find("refused") != std::string::npos) ++refused;
-        else if (c.at("error").as_string().find("did not answer") != std::string::npos) ++silent;
+        if (c.at("available").as_bool())
+            ++available;
+        else if (c.at("error").as_string().find("refused") != std::string::npos)
+            ++refused;
+        else if (c.at("error").as_string().find("did not answer") != std::string::npos)
+            ++silent;
     }
     EXPECT_EQ(available, 4);
     EXPECT_EQ(refused, 2);
@@ -75,7 +78,8 @@ TEST_F(Discovery, EveryConnectionRacedBestChosenWithinOneDeadline) {
     const auto& best = h.at("bestConnection").as_object();
     EXPECT_EQ(best.at("uri").as_string(),
               "https://127-0-0-1." + sim.server(home).plex_direct_hash + ".plex.direct:" + std::to_string(local_https));
-    EXPECT_EQ(best.at("connected_via").as_string(), "127.0.0.1") << "plex.direct name did not resolve: raw address used";
+    EXPECT_EQ(best.at("connected_via").as_string(), "127.0.0.1")
+        << "plex.direct name did not resolve: raw address used";
     EXPECT_NE(best.at("reason").as_string().find("chosen: local https"), std::string::npos);
     // One deadline (1 s here) for the whole route, however many are dead.
     EXPECT_LT(std::chrono::duration_cast<std::chrono::milliseconds>(wall).count(), 1900);
@@ -84,9 +88,11 @@ TEST_F(Discovery, EveryConnectionRacedBestChosenWithinOneDeadline) {
 }
 
 TEST_F(Discovery, SelectThenFailOverWhenTheConnectionDies) {
-    std::string https_uri = "https://127-0-0-1." + sim.server(home).plex_direct_hash + ".plex.direct:" + std::to_string(local_https);
-    auto sel = rig.api("POST", "/api/plex/select-server",
-                       R"({"machineIdentifier":"home-machine-1","name":"Home","uri":")" + https_uri + R"(","local":true})");
+    std::string https_uri =
+        "https://127-0-0-1." + sim.server(home).plex_direct_hash + ".plex.direct:" + std::to_string(local_https);
+    auto sel =
+        rig.api("POST", "/api/plex/select-server",
+                R"({"machineIdentifier":"home-machine-1","name":"Home","uri":")" + https_uri + R"(","local":true})");
     ASSERT_EQ(sel.status, 200) << sel.body;
     auto stored = rig.settings_object();
     EXPECT_EQ(stored.at("server_url").as_string(), https_uri);
@@ -112,7 +118,8 @@ TEST_F(Discovery, SelectThenFailOverWhenTheConnectionDies) {
 TEST_F(Discovery, TestConnectionOnlyProbesTheAccountsAddresses) {
     auto bad = rig.api("POST", "/api/plex/test-connection", R"({"uri":"http://127.0.0.1:9"})");
     EXPECT_EQ(bad.status, 403) << bad.body;
-    auto ok = rig.api("POST", "/api/plex/test-connection", R"({"uri":"http://127.0.0.1:)" + std::to_string(local_http) + R"("})");
+    auto ok = rig.api("POST", "/api/plex/test-connection",
+                      R"({"uri":"http://127.0.0.1:)" + std::to_string(local_http) + R"("})");
     ASSERT_EQ(ok.status, 200) << ok.body;
     EXPECT_TRUE(ok.json.at("data").at("success").as_bool());
     EXPECT_EQ(rig.api("POST", "/api/plex/test-connection", R"({"uri":"nope"})").status, 400);

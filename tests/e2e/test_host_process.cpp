@@ -54,7 +54,8 @@ struct Process {
 TEST(HostProcess, StartsServesDefaultsAndRefusesWithoutTheKey) {
     auto dir = pbtest::temp_dir("proc");
     Process p;
-    ASSERT_TRUE(p.start({"--plugin", PB_PLUGIN_PATH, "--data-dir", dir, "--listen", "127.0.0.1:0", "--apikey", "k-123456"}));
+    ASSERT_TRUE(
+        p.start({"--plugin", PB_PLUGIN_PATH, "--data-dir", dir, "--listen", "127.0.0.1:0", "--apikey", "k-123456"}));
     auto pos = p.first_line.find("http://127.0.0.1:");
     ASSERT_NE(pos, std::string::npos) << p.first_line;
     std::string base = p.first_line.substr(pos, p.first_line.find_first_of(" \n", pos) - pos);
@@ -79,7 +80,8 @@ TEST(HostProcess, StartsServesDefaultsAndRefusesWithoutTheKey) {
     EXPECT_NE(bad.response->body.find("ssl"), std::string::npos);
     EXPECT_EQ(p.stop(), 0) << "SIGTERM stops cleanly";
     Process again;
-    ASSERT_TRUE(again.start({"--plugin", PB_PLUGIN_PATH, "--data-dir", dir, "--listen", "127.0.0.1:0", "--apikey", "k-123456"}));
+    ASSERT_TRUE(again.start(
+        {"--plugin", PB_PLUGIN_PATH, "--data-dir", dir, "--listen", "127.0.0.1:0", "--apikey", "k-123456"}));
     pos = again.first_line.find("http://127.0.0.1:");
     base = again.first_line.substr(pos, again.first_line.find_first_of(" \n", pos) - pos);
     auto kept = boost::json::parse(c.call("GET", base + "/api/settings/plex?apikey=k-123456").response->body);
@@ -101,9 +103,11 @@ TEST(HostProcess, BodiesAreBounded) {
 
 TEST(HostProcess, ExplainsAMissingPlugin) {
     Process p;
-    ASSERT_TRUE(p.start({"--plugin", "/nonexistent/libplexbridge.so", "--data-dir", pbtest::temp_dir("proc"), "--listen", "127.0.0.1:0"}));
+    ASSERT_TRUE(p.start({"--plugin", "/nonexistent/libplexbridge.so", "--data-dir", pbtest::temp_dir("proc"),
+                         "--listen", "127.0.0.1:0"}));
     EXPECT_EQ(p.stop(), 1);
     Process bad_threads;
-    ASSERT_TRUE(bad_threads.start({"--threads", "0", "--data-dir", pbtest::temp_dir("proc"), "--listen", "127.0.0.1:0"}));
+    ASSERT_TRUE(
+        bad_threads.start({"--threads", "0", "--data-dir", pbtest::temp_dir("proc"), "--listen", "127.0.0.1:0"}));
     EXPECT_EQ(bad_threads.stop(), 2) << "a usage error, before anything starts";
 }

@@ -120,14 +120,16 @@ TEST_F(Client, TlsVerifiedIncludingPlexDirectNames) {
     ASSERT_TRUE(ip.ok()) << ip.error->message;
     // A *.plex.direct name that does not resolve here (as behind a router's
     // DNS-rebinding protection): connect to the raw address, verify the name.
-    std::string name = "https://127-0-0-1.0123456789abcdef0123456789abcdef.plex.direct:" + std::to_string(tls) + "/identity";
+    std::string name =
+        "https://127-0-0-1.0123456789abcdef0123456789abcdef.plex.direct:" + std::to_string(tls) + "/identity";
     auto unresolved = get(name);
     ASSERT_TRUE(unresolved.error);
     EXPECT_EQ(unresolved.error->kind, http::ErrorKind::resolve);
     auto direct = get(name, std::chrono::milliseconds(800), 1 << 20, "127.0.0.1");
     ASSERT_TRUE(direct.ok()) << direct.error->message;
     // A name the certificate does not cover fails verification, in words.
-    std::string other = "https://127-0-0-1.ffffffffffffffffffffffffffffffff.plex.direct:" + std::to_string(tls) + "/identity";
+    std::string other =
+        "https://127-0-0-1.ffffffffffffffffffffffffffffffff.plex.direct:" + std::to_string(tls) + "/identity";
     auto mismatch = get(other, std::chrono::milliseconds(800), 1 << 20, "127.0.0.1");
     ASSERT_TRUE(mismatch.error);
     EXPECT_EQ(mismatch.error->kind, http::ErrorKind::tls);

@@ -8,8 +8,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include <boost/asio/io_context.hpp>
 #include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
 
 #include <chrono>
 #include <optional>
@@ -39,9 +39,12 @@ struct Raw {
     ~Raw() {
         if (fd >= 0) ::close(fd);
     }
-    bool send(std::string_view s) { return ::send(fd, s.data(), s.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(s.size()); }
+    bool send(std::string_view s) {
+        return ::send(fd, s.data(), s.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(s.size());
+    }
     // Reads until `want` appears `times` times, the peer closes, or the wait ends.
-    std::string read_until(std::string_view want, int times = 1, std::chrono::milliseconds wait = 5s, bool* closed = nullptr) {
+    std::string read_until(std::string_view want, int times = 1, std::chrono::milliseconds wait = 5s,
+                           bool* closed = nullptr) {
         std::string got;
         auto end = std::chrono::steady_clock::now() + wait;
         while (std::chrono::steady_clock::now() < end) {
@@ -113,9 +116,10 @@ TEST_F(Server, KeepAliveAndPipelinedRequestsAnswerInOrder) {
     Raw c(port);
     ASSERT_GE(c.fd, 0);
     // Three requests in one write: the second and third arrive with the first.
-    ASSERT_TRUE(c.send("POST /a HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\none"
-                       "GET /b HTTP/1.1\r\nHost: x\r\n\r\n"
-                       "POST /c HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nthree"));
+    ASSERT_TRUE(
+        c.send("POST /a HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\none"
+               "GET /b HTTP/1.1\r\nHost: x\r\n\r\n"
+               "POST /c HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nthree"));
     std::string got = c.read_until("HTTP/1.1 200", 3);
     if (got.find("three") == std::string::npos) got += c.read_until("three");
     auto a = got.find("POST /a one"), b = got.find("GET /b "), d = got.find("POST /c three");
@@ -134,7 +138,8 @@ TEST_F(Server, BodyArrivingInPiecesAndChunkedBodies) {
     std::this_thread::sleep_for(100ms);
     ASSERT_TRUE(c.send("456789"));
     EXPECT_NE(c.read_until("0123456789").find("POST /slow 0123456789"), std::string::npos);
-    ASSERT_TRUE(c.send("POST /chunked HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n"));
+    ASSERT_TRUE(c.send(
+        "POST /chunked HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n"));
     EXPECT_NE(c.read_until("abcde").find("POST /chunked abcde"), std::string::npos);
 }
 
@@ -150,8 +155,9 @@ TEST_F(Server, AnswersGivenLaterFromAnotherThread) {
         });
     });
     Raw c(port);
-    ASSERT_TRUE(c.send("POST /x HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\nhi"
-                       "POST /y HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\nho"));
+    ASSERT_TRUE(
+        c.send("POST /x HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\nhi"
+               "POST /y HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\nho"));
     std::string got = c.read_until("later ho", 1);
     EXPECT_NE(got.find("HTTP/1.1 202 Accepted\r\n"), std::string::npos) << got;
     EXPECT_LT(got.find("later hi"), got.find("later ho"));
@@ -162,9 +168,11 @@ TEST_F(Server, AnswersGivenLaterFromAnotherThread) {
 TEST_F(Server, FramingBelongsToTheServer) {
     start([](srv::Request&& r, srv::Responder respond) {
         if (r.path == "/nocontent") return respond(srv::Response{204, "application/json", {}, "dropped"});
-        respond(srv::Response{200, "text/plain",
-                              {{"Content-Length", "999"}, {"X-Note", "one\r\nInjected: yes"}, {"Connection", "upgrade"}},
-                              "body"});
+        respond(
+            srv::Response{200,
+                          "text/plain",
+                          {{"Content-Length", "999"}, {"X-Note", "one\r\nInjected: yes"}, {"Connection", "upgrade"}},
+                          "body"});
     });
     Raw c(port);
     ASSERT_TRUE(c.send("GET /nocontent HTTP/1.1\r\nHost: x\r\n\r\n"));

@@ -18,8 +18,19 @@ protected:
         pb::sim::add_sample_library(s);
         for (int i = 0; i < 10; ++i) {  // ten more new-agent movies
             std::string rk = std::to_string(5000 + i), imdb = "tt10000" + std::to_string(10 + i);
-            s.items[rk] = pb::sim::SimItem{rk, "movie", "Film " + rk, "plex://movie/" + rk, {"imdb://" + imdb}, 1, "", "", -1,
-                                           2020, 1600000000, false, "/data/movies/Film " + rk + "/film.mkv"};
+            s.items[rk] = pb::sim::SimItem{rk,
+                                           "movie",
+                                           "Film " + rk,
+                                           "plex://movie/" + rk,
+                                           {"imdb://" + imdb},
+                                           1,
+                                           "",
+                                           "",
+                                           -1,
+                                           2020,
+                                           1600000000,
+                                           false,
+                                           "/data/movies/Film " + rk + "/film.mkv"};
         }
         server = sim.add_server(std::move(s));
         port = sim.add_connection(server, pb::sim::ConnectionSpec{});
@@ -31,13 +42,16 @@ protected:
         rig = std::make_unique<pbtest::HostRig>(sim, dir);
         std::vector<std::pair<std::string, std::string>> presets;
         if (first)
-            presets = {{"update_movie_library", "true"}, {"update_series_library", "true"}, {"set_movie_added", "true"},
+            presets = {{"update_movie_library", "true"},
+                       {"update_series_library", "true"},
+                       {"set_movie_added", "true"},
                        {"connect_timeout_ms", "500"}};
         ASSERT_TRUE(rig->start(presets, first)) << rig->error;
         if (!first) return;
         ASSERT_TRUE(rig->sign_in());
         ASSERT_EQ(rig->api("POST", "/api/plex/select-server",
-                           R"({"machineIdentifier":"refresh-machine","uri":"http://127.0.0.1:)" + std::to_string(port) + R"("})")
+                           R"({"machineIdentifier":"refresh-machine","uri":"http://127.0.0.1:)" + std::to_string(port) +
+                               R"("})")
                       .status,
                   200);
     }
@@ -65,9 +79,12 @@ protected:
     std::unique_ptr<pbtest::HostRig> rig;
 };
 
-const char* kNewAgentMovie = R"({"type":"movie","imdb":"tt0253556","tmdb":6278,"path":"/data/movies/Reign of Fire (2002)/Reign of Fire (2002).mp4"})";
-const char* kLegacyMovie = R"({"type":"movie","imdb":"tt0165832","path":"/data/movies/Interstate 60 (2002)/Interstate 60.mkv"})";
-const char* kEpisode = R"({"type":"episode","series_imdb":"tt3230854","series_tvdb":280619,"episode_tvdb":5246491,"season":1,"episode":1,"path":"/data/tv/The Expanse/Season 01/The Expanse - S01E01.mkv"})";
+const char* kNewAgentMovie =
+    R"({"type":"movie","imdb":"tt0253556","tmdb":6278,"path":"/data/movies/Reign of Fire (2002)/Reign of Fire (2002).mp4"})";
+const char* kLegacyMovie =
+    R"({"type":"movie","imdb":"tt0165832","path":"/data/movies/Interstate 60 (2002)/Interstate 60.mkv"})";
+const char* kEpisode =
+    R"({"type":"episode","series_imdb":"tt3230854","series_tvdb":280619,"episode_tvdb":5246491,"season":1,"episode":1,"path":"/data/tv/The Expanse/Season 01/The Expanse - S01E01.mkv"})";
 
 }  // namespace
 
@@ -100,17 +117,20 @@ TEST_F(Refresh, HundredEventsForTenItemsMakeTenRefreshes) {
     sim.clear_requests();
     for (int round = 0; round < 10; ++round)
         for (int i = 0; i < 10; ++i)
-            fire(R"({"type":"movie","imdb":"tt10000)" + std::to_string(10 + i) + R"("})", round % 2 ? "subtitle.upgraded" : "subtitle.downloaded");
+            fire(R"({"type":"movie","imdb":"tt10000)" + std::to_string(10 + i) + R"("})",
+                 round % 2 ? "subtitle.upgraded" : "subtitle.downloaded");
     ASSERT_TRUE(pbtest::eventually([&] { return count_prefix("PUT", "/library/metadata/") >= 10 && depth() == 0; }));
     std::this_thread::sleep_for(std::chrono::milliseconds(300));
     EXPECT_EQ(count_prefix("PUT", "/library/metadata/"), 10u);
-    for (int i = 0; i < 10; ++i) EXPECT_EQ(count("PUT", "/library/metadata/" + std::to_string(5000 + i) + "/refresh"), 1u) << i;
+    for (int i = 0; i < 10; ++i)
+        EXPECT_EQ(count("PUT", "/library/metadata/" + std::to_string(5000 + i) + "/refresh"), 1u) << i;
 }
 
 TEST_F(Refresh, UnknownItemScansOnlyItsFolder) {
     sim.clear_requests();
     fire(R"({"type":"movie","imdb":"tt7777777","path":"/data/movies/New Film (2024)/New Film (2024).mkv"})");
-    ASSERT_TRUE(pbtest::eventually([&] { return depth() == 0 && !sim.requests_matching("GET", "/library/sections/1/refresh").empty(); }));
+    ASSERT_TRUE(pbtest::eventually(
+        [&] { return depth() == 0 && !sim.requests_matching("GET", "/library/sections/1/refresh").empty(); }));
     auto scans = sim.requests_matching("GET", "/library/sections/1/refresh");
     ASSERT_EQ(scans.size(), 1u);
     EXPECT_EQ(pb::text::url_decode(scans[0].query), "path=/data/movies/New Film (2024)");
@@ -150,7 +170,8 @@ TEST_F(Refresh, RevokedTokenPausesInsteadOfRetryingForever) {
         return st.json.at("data").at("queue").at("state").as_string() == "paused";
     })) << rig->api("GET", "/api/plex/status").body;
     auto st = rig->api("GET", "/api/plex/status");
-    EXPECT_NE(std::string(st.json.at("data").at("queue").at("message").as_string()).find("sign in again"), std::string::npos);
+    EXPECT_NE(std::string(st.json.at("data").at("queue").at("message").as_string()).find("sign in again"),
+              std::string::npos);
     sim.clear_requests();
     std::this_thread::sleep_for(std::chrono::milliseconds(1500));
     EXPECT_TRUE(sim.requests().empty()) << "no retries while paused";

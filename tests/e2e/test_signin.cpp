@@ -19,8 +19,9 @@ std::string data_str(const pbtest::ApiAnswer& a, const char* key) {
 }
 
 std::string code_of(const pbtest::ApiAnswer& a) {
-    return a.json.is_object() && a.json.as_object().contains("code") ? std::string(a.json.as_object().at("code").as_string())
-                                                                     : "<none>";
+    return a.json.is_object() && a.json.as_object().contains("code")
+               ? std::string(a.json.as_object().at("code").as_string())
+               : "<none>";
 }
 
 class SignIn : public ::testing::Test {
@@ -88,7 +89,8 @@ TEST_F(SignIn, WholeFlowAsAUserDoesIt) {
     EXPECT_EQ(after.at("server_machine_id").as_string(), "");
     EXPECT_EQ(data_str(rig.api("GET", "/api/plex/oauth/validate"), "valid"), "false");
     // No line of the host's log ever held the token.
-    for (const auto& line : rig.host().log_lines()) EXPECT_EQ(line.find(sim.account().token), std::string::npos) << line;
+    for (const auto& line : rig.host().log_lines())
+        EXPECT_EQ(line.find(sim.account().token), std::string::npos) << line;
 }
 
 TEST_F(SignIn, StateIsRequiredAndEnforced) {
@@ -115,7 +117,8 @@ TEST_F(SignIn, UnknownAndExpiredPins) {
     ASSERT_EQ(pin.status, 200);
     EXPECT_EQ(data_str(pin, "expiresIn"), "1") << "expiresIn is read, not assumed";
     std::this_thread::sleep_for(std::chrono::milliseconds(1300));
-    auto expired = rig.api("GET", "/api/plex/oauth/pin/" + data_str(pin, "pinId") + "/check?state=" + data_str(pin, "state"));
+    auto expired =
+        rig.api("GET", "/api/plex/oauth/pin/" + data_str(pin, "pinId") + "/check?state=" + data_str(pin, "state"));
     EXPECT_EQ(expired.status, 410) << expired.body;
     EXPECT_EQ(code_of(expired), "PLEX_PIN_EXPIRED");
 }
@@ -123,7 +126,9 @@ TEST_F(SignIn, UnknownAndExpiredPins) {
 TEST_F(SignIn, PlexTvDownIsNotAnInvalidToken) {
     auto pin = rig.api("POST", "/api/plex/oauth/pin");
     sim.link_pin(data_str(pin, "code"));
-    ASSERT_EQ(rig.api("GET", "/api/plex/oauth/pin/" + data_str(pin, "pinId") + "/check?state=" + data_str(pin, "state")).status, 200);
+    ASSERT_EQ(rig.api("GET", "/api/plex/oauth/pin/" + data_str(pin, "pinId") + "/check?state=" + data_str(pin, "state"))
+                  .status,
+              200);
     sim.set_plextv_down(true);
     auto v = rig.api("GET", "/api/plex/oauth/validate");
     EXPECT_EQ(v.status, 502) << v.body;  // plex.tv answered 503: it answered badly
@@ -143,7 +148,10 @@ TEST_F(SignIn, RevokedTokenBothWays) {
         sim.rotate_account_token();
         auto pin = rig.api("POST", "/api/plex/oauth/pin");
         sim.link_pin(data_str(pin, "code"));
-        ASSERT_EQ(rig.api("GET", "/api/plex/oauth/pin/" + data_str(pin, "pinId") + "/check?state=" + data_str(pin, "state")).status, 200);
+        ASSERT_EQ(
+            rig.api("GET", "/api/plex/oauth/pin/" + data_str(pin, "pinId") + "/check?state=" + data_str(pin, "state"))
+                .status,
+            200);
         EXPECT_EQ(data_str(rig.api("GET", "/api/plex/oauth/validate"), "valid"), "true");
         sim.revoke_token(sim.account_token(), status);
         auto v = rig.api("GET", "/api/plex/oauth/validate");
@@ -156,7 +164,8 @@ TEST_F(SignIn, RevokedTokenBothWays) {
 TEST_F(SignIn, PlexTvUnreachable) {
     rig.stop();
     HostRig dead(sim);
-    ASSERT_TRUE(dead.start({{"plextv_url", "\"http://127.0.0.1:" + std::to_string(pb::server::reserve_refusing_port()) + "\""}}));
+    ASSERT_TRUE(dead.start(
+        {{"plextv_url", "\"http://127.0.0.1:" + std::to_string(pb::server::reserve_refusing_port()) + "\""}}));
     auto pin = dead.api("POST", "/api/plex/oauth/pin");
     EXPECT_EQ(pin.status, 503);
     EXPECT_EQ(code_of(pin), "PLEX_TV_UNREACHABLE");
@@ -177,10 +186,13 @@ TEST_F(SignIn, LegacyTokenRoutes) {
 TEST_F(SignIn, ADamagedKeyAsksTheUserToSignInAgain) {
     auto pin = rig.api("POST", "/api/plex/oauth/pin");
     sim.link_pin(data_str(pin, "code"));
-    ASSERT_EQ(rig.api("GET", "/api/plex/oauth/pin/" + data_str(pin, "pinId") + "/check?state=" + data_str(pin, "state")).status, 200);
+    ASSERT_EQ(rig.api("GET", "/api/plex/oauth/pin/" + data_str(pin, "pinId") + "/check?state=" + data_str(pin, "state"))
+                  .status,
+              200);
     rig.stop();
     // Someone replaced the key file (a restored backup of another install).
-    ASSERT_TRUE(pb::fs::atomic_write(pb::fs::join(rig.data_dir(), "plexbridge.key"), std::string(32, 'k'), nullptr, 0600));
+    ASSERT_TRUE(
+        pb::fs::atomic_write(pb::fs::join(rig.data_dir(), "plexbridge.key"), std::string(32, 'k'), nullptr, 0600));
     ASSERT_TRUE(rig.start({}, false)) << rig.error;
     auto v = rig.api("GET", "/api/plex/oauth/validate");
     ASSERT_EQ(v.status, 200) << v.body;
@@ -189,15 +201,21 @@ TEST_F(SignIn, ADamagedKeyAsksTheUserToSignInAgain) {
     // Signing in again works and replaces the unreadable token.
     auto pin2 = rig.api("POST", "/api/plex/oauth/pin");
     sim.link_pin(data_str(pin2, "code"));
-    ASSERT_EQ(rig.api("GET", "/api/plex/oauth/pin/" + data_str(pin2, "pinId") + "/check?state=" + data_str(pin2, "state")).status, 200);
+    ASSERT_EQ(
+        rig.api("GET", "/api/plex/oauth/pin/" + data_str(pin2, "pinId") + "/check?state=" + data_str(pin2, "state"))
+            .status,
+        200);
     EXPECT_EQ(data_str(rig.api("GET", "/api/plex/oauth/validate"), "valid"), "true");
 }
 
 TEST_F(SignIn, EveryRouteNeedsTheApiKey) {
-    for (auto [m, p] : std::vector<std::pair<std::string, std::string>>{
-             {"POST", "/api/plex/oauth/pin"}, {"GET", "/api/plex/oauth/pin/1/check?state=x"},
-             {"GET", "/api/plex/oauth/validate"}, {"POST", "/api/plex/oauth/logout"},
-             {"POST", "/api/plex/apikey"}, {"POST", "/api/plex/encrypt-apikey"}, {"GET", "/api/settings/plex"}}) {
+    for (auto [m, p] : std::vector<std::pair<std::string, std::string>>{{"POST", "/api/plex/oauth/pin"},
+                                                                        {"GET", "/api/plex/oauth/pin/1/check?state=x"},
+                                                                        {"GET", "/api/plex/oauth/validate"},
+                                                                        {"POST", "/api/plex/oauth/logout"},
+                                                                        {"POST", "/api/plex/apikey"},
+                                                                        {"POST", "/api/plex/encrypt-apikey"},
+                                                                        {"GET", "/api/settings/plex"}}) {
         EXPECT_EQ(rig.api(m, p, "", false).status, 401) << m << " " << p;
     }
 }
@@ -233,10 +251,13 @@ protected:
     std::string first_load(const std::string& dir, uint16_t legacy_port) {
         sim.set_plextv_down(true);
         HostRig rig(sim, dir);
-        EXPECT_TRUE(rig.start({{"auth_method", "\"apikey\""}, {"apikey", "\"" + sim.account().token + "\""},
-                               {"ip", "\"127.0.0.1\""}, {"port", std::to_string(legacy_port)}}))
+        EXPECT_TRUE(rig.start({{"auth_method", "\"apikey\""},
+                               {"apikey", "\"" + sim.account().token + "\""},
+                               {"ip", "\"127.0.0.1\""},
+                               {"port", std::to_string(legacy_port)}}))
             << rig.error;
-        EXPECT_TRUE(pbtest::eventually([&] { return record(dir).find("plex.tv") != std::string::npos; })) << record(dir);
+        EXPECT_TRUE(pbtest::eventually([&] { return record(dir).find("plex.tv") != std::string::npos; }))
+            << record(dir);
         rig.stop();
         sim.set_plextv_down(false);
         return *pb::fs::read_file(pb::fs::join(dir, "settings.json"));
@@ -258,7 +279,8 @@ TEST_F(Migration, PlexTvDownChangesNothingAndIsRetriedNextLoad) {
     // Next load (plex.tv back): it is tried again, and succeeds.
     HostRig rig(sim, dir);
     ASSERT_TRUE(rig.start({}, false));
-    ASSERT_TRUE(pbtest::eventually([&] { return record(dir).find("\"migrated\"") != std::string::npos; })) << record(dir);
+    ASSERT_TRUE(pbtest::eventually([&] { return record(dir).find("\"migrated\"") != std::string::npos; }))
+        << record(dir);
     auto s = rig.settings_object();
     EXPECT_EQ(s.at("auth_method").as_string(), "oauth");
     EXPECT_EQ(s.at("server_machine_id").as_string(), "legacy-machine-0001");
@@ -282,8 +304,8 @@ TEST_F(Migration, FailuresRollBackExactlyAndAreNotRetried) {
     std::vector<Branch> branches = {
         {"server not found", [&] { return pb::server::reserve_refusing_port(); }, [] {}, "\"failed\""},
         {"validation fails after the switch",
-         [&] { return sim.add_connection(server, pb::sim::ConnectionSpec{pb::sim::Behaviour::wrong_identity}); },
-         [] {}, "\"rolled_back\""},
+         [&] { return sim.add_connection(server, pb::sim::ConnectionSpec{pb::sim::Behaviour::wrong_identity}); }, [] {},
+         "\"rolled_back\""},
         {"token revoked", [&] { return port; }, [&] { sim.revoke_token(sim.account_token(), 401); }, "\"failed\""},
     };
     for (auto& b : branches) {

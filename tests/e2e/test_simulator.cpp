@@ -65,8 +65,10 @@ TEST_F(Sim, GuidFilterMatchesThePrimaryGuidOnly) {
 }
 
 TEST_F(Sim, Paging) {
-    http::Headers h{{"X-Plex-Token", sim.account_token()}, {"Accept", "application/json"},
-                    {"X-Plex-Container-Start", "1"}, {"X-Plex-Container-Size", "1"}};
+    http::Headers h{{"X-Plex-Token", sim.account_token()},
+                    {"Accept", "application/json"},
+                    {"X-Plex-Container-Start", "1"},
+                    {"X-Plex-Container-Size", "1"}};
     auto page = plexapi::parse_items(get(pms + "/library/sections/1/all?type=1", h).response->body);
     ASSERT_TRUE(page);
     EXPECT_EQ(page.value->items.size(), 1u);
@@ -75,9 +77,11 @@ TEST_F(Sim, Paging) {
 }
 
 TEST_F(Sim, WebhooksPostReplacesTheWholeList) {
-    http::Headers h{{"X-Plex-Token", sim.account_token()}, {"Accept", "application/json"},
+    http::Headers h{{"X-Plex-Token", sim.account_token()},
+                    {"Accept", "application/json"},
                     {"Content-Type", "application/x-www-form-urlencoded"}};
-    caller.call("POST", sim.plextv_url() + "/api/v2/user/webhooks", "urls%5B%5D=http%3A%2F%2Fa&urls%5B%5D=http%3A%2F%2Fb", h);
+    caller.call("POST", sim.plextv_url() + "/api/v2/user/webhooks",
+                "urls%5B%5D=http%3A%2F%2Fa&urls%5B%5D=http%3A%2F%2Fb", h);
     EXPECT_EQ(sim.webhooks(), (std::vector<std::string>{"http://a", "http://b"}));
     caller.call("POST", sim.plextv_url() + "/api/v2/user/webhooks", "urls=", h);
     EXPECT_TRUE(sim.webhooks().empty());

@@ -16,31 +16,37 @@ std::string movary_payload(const std::string& file) {
     return t.substr(t.find("payload=") + 8);
 }
 
-std::string multipart(const std::string& payload, const std::string& boundary = "------------------------d74496d66958873e",
+std::string multipart(const std::string& payload,
+                      const std::string& boundary = "------------------------d74496d66958873e",
                       bool with_thumb = true) {
     std::string b = "--" + boundary + "\r\n";
     std::string out;
     if (with_thumb) {  // Plex puts the thumbnail first for some events
-        out += b + "Content-Disposition: form-data; name=\"thumb\"; filename=\"thumb.jpg\"\r\nContent-Type: image/jpeg\r\n\r\n";
+        out += b +
+               "Content-Disposition: form-data; name=\"thumb\"; filename=\"thumb.jpg\"\r\nContent-Type: "
+               "image/jpeg\r\n\r\n";
         // JPEG bytes, including CRLF and dashes that are not the boundary.
         out += std::string("\xFF\xD8\xFF\xE0", 4) + std::string(3000, '\x42') + "\r\n--other\r\n\r\n" +
                std::string("\x00\xFF\xD9", 3) + "\r\n";
     }
-    out += b + "Content-Disposition: form-data; name=\"payload\"\r\nContent-Type: application/json\r\n\r\n" + payload + "\r\n";
+    out += b + "Content-Disposition: form-data; name=\"payload\"\r\nContent-Type: application/json\r\n\r\n" + payload +
+           "\r\n";
     out += "--" + boundary + "--\r\n";
     return out;
 }
 
 std::string episode_payload(const std::string& event, const std::string& rating_key, const std::string& guid,
-                            const std::string& grandparent_key, const std::string& grandparent_guid, int season, int episode,
-                            const std::string& guid_array) {
+                            const std::string& grandparent_key, const std::string& grandparent_guid, int season,
+                            int episode, const std::string& guid_array) {
     return R"({"event":")" + event + R"(","user":true,"owner":true,"Account":{"id":1,"title":"plexuser"},
-      "Server":{"title":"Plex","uuid":")" + kServer + R"("},"Player":{"local":true,"title":"TV"},
-      "Metadata":{"librarySectionType":"show","ratingKey":")" + rating_key + R"(","key":"/library/metadata/)" + rating_key +
-           R"(","guid":")" + guid + R"(","type":"episode","title":"Ep","grandparentTitle":"Show","grandparentRatingKey":")" +
-           grandparent_key + R"(","grandparentGuid":")" + grandparent_guid + R"(","librarySectionTitle":"TV Shows",
-      "librarySectionID":2,"parentIndex":)" + std::to_string(season) + R"(,"index":)" + std::to_string(episode) +
-           guid_array + "}}";
+      "Server":{"title":"Plex","uuid":")" +
+           kServer + R"("},"Player":{"local":true,"title":"TV"},
+      "Metadata":{"librarySectionType":"show","ratingKey":")" +
+           rating_key + R"(","key":"/library/metadata/)" + rating_key + R"(","guid":")" + guid +
+           R"(","type":"episode","title":"Ep","grandparentTitle":"Show","grandparentRatingKey":")" + grandparent_key +
+           R"(","grandparentGuid":")" + grandparent_guid + R"(","librarySectionTitle":"TV Shows",
+      "librarySectionID":2,"parentIndex":)" +
+           std::to_string(season) + R"(,"index":)" + std::to_string(episode) + guid_array + "}}";
 }
 
 class Webhooks : public ::testing::Test {
@@ -55,10 +61,12 @@ protected:
         sim.start();
         auto dir = pbtest::temp_dir("wh");
         catalog = pb::fs::join(dir, "catalog.json");
-        pb::fs::atomic_write(catalog, R"({"movies":[{"title":"Big Trouble in Little China","imdb":"tt0090728","tmdb":6978},
+        pb::fs::atomic_write(catalog,
+                             R"({"movies":[{"title":"Big Trouble in Little China","imdb":"tt0090728","tmdb":6978},
             {"title":"Interstate 60","imdb":"tt0165832"}],
           "series":[{"title":"The Expanse","imdb":"tt3230854","tvdb":280619,"episodes":[{"season":1,"episode":1,"tvdb":5246491},{"season":1,"episode":2,"tvdb":5246492}]},
-                    {"title":"Gotham","tvdb":274431,"episodes":[{"season":1,"episode":1}]}]})", nullptr);
+                    {"title":"Gotham","tvdb":274431,"episodes":[{"season":1,"episode":1}]}]})",
+                             nullptr);
         rig = std::make_unique<pbtest::HostRig>(sim, dir, catalog);
         ASSERT_TRUE(rig->start()) << rig->error;
         ASSERT_TRUE(rig->sign_in());
@@ -120,8 +128,9 @@ TEST_F(Webhooks, NewAgentMovieFromARealCapture) {
 }
 
 TEST_F(Webhooks, LegacyAgentMovie) {
-    auto p = R"({"event":"media.play","Account":{"id":1,"title":"plexuser"},"Server":{"uuid":")" + std::string(kServer) +
-             R"("},"Metadata":{"ratingKey":"108","type":"movie","title":"Interstate 60","guid":"com.plexapp.agents.imdb://tt0165832?lang=en","librarySectionID":1,"librarySectionTitle":"Movies"}})";
+    auto p =
+        R"({"event":"media.play","Account":{"id":1,"title":"plexuser"},"Server":{"uuid":")" + std::string(kServer) +
+        R"("},"Metadata":{"ratingKey":"108","type":"movie","title":"Interstate 60","guid":"com.plexapp.agents.imdb://tt0165832?lang=en","librarySectionID":1,"librarySectionTitle":"Movies"}})";
     auto r = send_multipart(p);
     ASSERT_EQ(r.response->status, 200) << r.response->body;
     ASSERT_EQ(searches().size(), 1u);
@@ -131,9 +140,10 @@ TEST_F(Webhooks, LegacyAgentMovie) {
 TEST_F(Webhooks, Latin1TitleIsRepairedNotRejected) {
     // PMS sometimes sends Latin-1 bytes (see item_metadata_with_latin1_encoding.json):
     // the search still happens, and the host receives valid UTF-8.
-    auto p = R"({"event":"media.play","Server":{"uuid":")" + std::string(kServer) +
-             "\"},\"Metadata\":{\"ratingKey\":\"108\",\"type\":\"movie\",\"title\":\"\xC4\xE4nikirjat\",\"cast\":\"\xFF\","
-             R"("guid":"com.plexapp.agents.imdb://tt0165832?lang=en"}})";
+    auto p =
+        R"({"event":"media.play","Server":{"uuid":")" + std::string(kServer) +
+        "\"},\"Metadata\":{\"ratingKey\":\"108\",\"type\":\"movie\",\"title\":\"\xC4\xE4nikirjat\",\"cast\":\"\xFF\","
+        R"("guid":"com.plexapp.agents.imdb://tt0165832?lang=en"}})";
     auto r = send_multipart(p);
     ASSERT_EQ(r.response->status, 200) << r.response->body;
     ASSERT_EQ(searches().size(), 1u);
@@ -184,40 +194,55 @@ TEST_F(Webhooks, FormAndRawJsonAreAcceptedToo) {
     payload.replace(payload.find("media.scrobble"), 14, "media.play");
     auto r = send("payload=" + pb::text::url_encode(payload), "application/x-www-form-urlencoded");
     EXPECT_EQ(r.response->status, 200) << r.response->body;
-    auto legacy = R"({"event":"media.play","Server":{"uuid":")" + std::string(kServer) +
-                  R"("},"Metadata":{"ratingKey":"108","type":"movie","title":"I60","guid":"com.plexapp.agents.imdb://tt0165832?lang=en"}})";
+    auto legacy =
+        R"({"event":"media.play","Server":{"uuid":")" + std::string(kServer) +
+        R"("},"Metadata":{"ratingKey":"108","type":"movie","title":"I60","guid":"com.plexapp.agents.imdb://tt0165832?lang=en"}})";
     EXPECT_EQ(send(legacy, "application/json").response->status, 200);
 }
 
 TEST_F(Webhooks, ErrorsAnswerAsSpecified) {
     std::string good = movary_payload("movary/plex-scrobble.http");
     std::string url_no_key = base + "/api/webhooks/plex";
-    EXPECT_EQ(send(multipart(good), "multipart/form-data; boundary=------------------------d74496d66958873e", url_no_key).response->status, 401);
-    EXPECT_EQ(send(multipart(good), "multipart/form-data; boundary=------------------------d74496d66958873e", url_no_key + "?apikey=wrong").response->status, 401);
+    EXPECT_EQ(
+        send(multipart(good), "multipart/form-data; boundary=------------------------d74496d66958873e", url_no_key)
+            .response->status,
+        401);
+    EXPECT_EQ(send(multipart(good), "multipart/form-data; boundary=------------------------d74496d66958873e",
+                   url_no_key + "?apikey=wrong")
+                  .response->status,
+              401);
     EXPECT_EQ(send(good, "text/plain").response->status, 415);
     auto truncated = multipart(good).substr(0, 500);
     auto t = send(truncated, "multipart/form-data; boundary=------------------------d74496d66958873e");
     EXPECT_EQ(t.response->status, 400);
     EXPECT_NE(t.response->body.find("boundary"), std::string::npos) << t.response->body;
-    EXPECT_EQ(send(multipart("{not json"), "multipart/form-data; boundary=\"------------------------d74496d66958873e\"").response->status, 400);
+    EXPECT_EQ(send(multipart("{not json"), "multipart/form-data; boundary=\"------------------------d74496d66958873e\"")
+                  .response->status,
+              400);
     EXPECT_EQ(send(multipart(good), "multipart/form-data").response->status, 400) << "no boundary";
-    EXPECT_EQ(send(std::string(10 * 1024 * 1024 + 1, 'x'), "application/json").response->status, 413) << "10 MiB by default";
+    EXPECT_EQ(send(std::string(10 * 1024 * 1024 + 1, 'x'), "application/json").response->status, 413)
+        << "10 MiB by default";
     // media.scrobble is not a search trigger by default.
     EXPECT_EQ(send_multipart(good).response->status, 204);
     // Unknown to the host: 404, and a retry is not swallowed as a duplicate.
-    auto unknown = R"({"event":"media.play","Server":{"uuid":")" + std::string(kServer) +
-                   R"("},"Metadata":{"ratingKey":"5","type":"movie","title":"Nope","Guid":[{"id":"imdb://tt9999999"}]}})";
+    auto unknown =
+        R"({"event":"media.play","Server":{"uuid":")" + std::string(kServer) +
+        R"("},"Metadata":{"ratingKey":"5","type":"movie","title":"Nope","Guid":[{"id":"imdb://tt9999999"}]}})";
     EXPECT_EQ(send_multipart(unknown).response->status, 404);
     EXPECT_EQ(send_multipart(unknown).response->status, 404);
-    auto other_server = R"({"event":"media.play","Server":{"uuid":"someone-else"},"Metadata":{"ratingKey":"5","type":"movie","Guid":[{"id":"imdb://tt0090728"}]}})";
+    auto other_server =
+        R"({"event":"media.play","Server":{"uuid":"someone-else"},"Metadata":{"ratingKey":"5","type":"movie","Guid":[{"id":"imdb://tt0090728"}]}})";
     EXPECT_EQ(send_multipart(other_server).response->status, 204);
-    auto trailer = R"({"event":"media.play","Server":{"uuid":")" + std::string(kServer) + R"("},"Metadata":{"type":"clip","subtype":"trailer","title":"Trailer"}})";
+    auto trailer = R"({"event":"media.play","Server":{"uuid":")" + std::string(kServer) +
+                   R"("},"Metadata":{"type":"clip","subtype":"trailer","title":"Trailer"}})";
     EXPECT_EQ(send_multipart(trailer).response->status, 204);
     EXPECT_TRUE(searches().size() == 2u) << "only the two unknown-media attempts reached the host";
 }
 
 TEST_F(Webhooks, OnlySelectedLibrariesAndAccounts) {
-    ASSERT_EQ(rig->api("PATCH", "/api/settings/plex", R"({"movie_library":["7"],"webhook_accounts":["someone"]})").status, 200);
+    ASSERT_EQ(
+        rig->api("PATCH", "/api/settings/plex", R"({"movie_library":["7"],"webhook_accounts":["someone"]})").status,
+        200);
     std::string payload = movary_payload("movary/plex-scrobble.http");
     payload.replace(payload.find("media.scrobble"), 14, "media.play");
     EXPECT_EQ(send_multipart(payload).response->status, 204) << "library 1 is not selected";

@@ -66,7 +66,9 @@ struct ApiAnswer {
 class HostRig {
 public:
     explicit HostRig(pb::sim::Simulator& sim, std::string data_dir = "", std::string catalog = "")
-        : sim_(sim), data_dir_(data_dir.empty() ? temp_dir("host") : std::move(data_dir)), catalog_(std::move(catalog)) {}
+        : sim_(sim),
+          data_dir_(data_dir.empty() ? temp_dir("host") : std::move(data_dir)),
+          catalog_(std::move(catalog)) {}
     ~HostRig() { stop(); }
 
     // Extra presets as plex.KEY -> JSON text.

@@ -65,7 +65,8 @@ TEST(Text, ConstantTimeEquals) {
 
 TEST(Text, RedactsTokensInEveryForm) {
     std::string token = "SECRETTOKEN123";
-    std::string r = text::redact("GET /x?X-Plex-Token=abc&y=1 apikey=zzz token " + token + " {\"authToken\":\"qq\"}", {token});
+    std::string r =
+        text::redact("GET /x?X-Plex-Token=abc&y=1 apikey=zzz token " + token + " {\"authToken\":\"qq\"}", {token});
     EXPECT_EQ(r.find("abc"), std::string::npos);
     EXPECT_EQ(r.find("zzz"), std::string::npos);
     EXPECT_EQ(r.find(token), std::string::npos);
@@ -122,7 +123,7 @@ TEST(Fs, AFailedWriteMidFileLosesNothing) {
     auto dir = temp_dir();
     auto path = fs::join(dir, "settings.json");
     ASSERT_TRUE(fs::atomic_write(path, "original", nullptr));
-    struct rlimit old{};
+    struct rlimit old {};
     ASSERT_EQ(getrlimit(RLIMIT_FSIZE, &old), 0);
     auto old_handler = std::signal(SIGXFSZ, SIG_IGN);
     struct rlimit small = old;
@@ -169,7 +170,7 @@ TEST(Vault, SealsWithAFreshNonceAndOpens) {
     std::string err;
     auto v = vault::Vault::open(dir, &err);
     ASSERT_TRUE(v) << err;
-    struct stat st{};
+    struct stat st {};
     ASSERT_EQ(::stat(v->key_path().c_str(), &st), 0);
     EXPECT_EQ(st.st_mode & 0777, 0600u) << "the key file must be private";
     EXPECT_EQ(st.st_size, 32);

@@ -50,7 +50,8 @@ TEST(Account, PlexPassAndFree) {
     ASSERT_TRUE(pass) << pass.error;
     EXPECT_EQ(pass.value->username, "user@example.com");
     EXPECT_TRUE(pass.value->has_plex_pass());
-    EXPECT_NE(std::find(pass.value->features.begin(), pass.value->features.end(), "webhooks"), pass.value->features.end());
+    EXPECT_NE(std::find(pass.value->features.begin(), pass.value->features.end(), "webhooks"),
+              pass.value->features.end());
     auto free = parse_account(fixture("plex-api.rs/user_info_free.json"));
     ASSERT_TRUE(free);
     EXPECT_FALSE(free.value->has_plex_pass());
@@ -258,7 +259,8 @@ TEST(Wire, HostileInputIsAnErrorNotACrash) {
     for (int i = 0; i < 5000; ++i) deep_xml += "<a>";
     EXPECT_FALSE(parse_wire(deep_xml).root);
     // Entity expansion (billion laughs) is never performed.
-    auto laughs = parse_wire(R"(<?xml version="1.0"?><!DOCTYPE l [<!ENTITY a "aaaaaaaaaa"><!ENTITY b "&a;&a;&a;&a;&a;">]><MediaContainer title="&b;"/>)");
+    auto laughs = parse_wire(
+        R"(<?xml version="1.0"?><!DOCTYPE l [<!ENTITY a "aaaaaaaaaa"><!ENTITY b "&a;&a;&a;&a;&a;">]><MediaContainer title="&b;"/>)");
     if (laughs.root) {
         const Node* mc = media_container(*laughs.root);
         ASSERT_NE(mc, nullptr);
