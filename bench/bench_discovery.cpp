@@ -14,8 +14,8 @@
 #include <future>
 #include <thread>
 
-#include "discovery/racer.hpp"
 #include "log/log.hpp"
+#include "session/racer.hpp"
 #include "simulator.hpp"
 
 using namespace pb;
@@ -32,16 +32,16 @@ static Run run_once(std::shared_ptr<http::Client> client, boost::asio::io_contex
     auto t0 = Clock::now();
     auto run = std::make_shared<Run>();
     boost::asio::post(ioc, [&, run] {
-        discovery::RaceOptions o;
+        session::RaceOptions o;
         o.timeout = timeout;
         o.max_in_flight = window;
-        discovery::race(
+        session::race(
             client, {server}, o,
-            [run, t0](const std::vector<discovery::ServerReport>& r) {
+            [run, t0](const std::vector<session::ServerReport>& r) {
                 run->decided_ms = std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
                 if (r[0].best) run->best = r[0].outcomes[*r[0].best].connection.uri;
             },
-            [run, t0, &done](const std::vector<discovery::ServerReport>&) {
+            [run, t0, &done](const std::vector<session::ServerReport>&) {
                 run->complete_ms = std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
                 done.set_value(*run);
             });
@@ -88,7 +88,7 @@ int main(int argc, char** argv) {
             r.token = simulator.account_token();
             r.headers = {{"Accept", "application/json"}};
             auto res = client->request_sync(r);
-            server = plexapi::parse_resources(res.response->body).value->front();
+            server = plexapi::parse_resources(res->body)->front();
         }
         std::vector<Run> ours, base;
         for (int k = 0; k < repeats; ++k) {

@@ -58,7 +58,7 @@ int main() {
     auto index = std::make_shared<pb::refresh::LibraryIndex>();
     for (auto& p : pages) {
         auto page = pb::plexapi::parse_items(p);
-        for (auto& it : page.value->items) index->add(it, "1");
+        for (auto& it : page->items) index->add(it, "1");
     }
     auto ms = std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
     auto after = mallinfo2().uordblks;

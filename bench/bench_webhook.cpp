@@ -13,7 +13,7 @@
 #include <boost/json/basic_parser_impl.hpp>
 #include <filesystem>
 
-#include "common/fs_util.hpp"
+#include "common/fs.hpp"
 #include "plexbridge_plugin.h"
 #include "vault/vault.hpp"
 #include "webhooks/multipart.hpp"
@@ -88,7 +88,7 @@ void setup_once() {
     auto dir = std::filesystem::temp_directory_path() / "pb-bench-webhook";
     std::filesystem::create_directories(dir);
     // A known webhook key, sealed with the key the plugin will use.
-    auto vault = pb::vault::Vault::open(dir.string(), nullptr);
+    auto vault = std::move(pb::vault::Vault::open(dir.string())).value();
     g.settings["webhook_key"] = vault->seal("benchkey");
     g.settings["webhook_dedupe_seconds"] = 0;  // every call dispatches
     g.settings["client_identifier"] = "bench";
@@ -97,7 +97,7 @@ void setup_once() {
     static auto t = table(g, dir.string());
     PB_STRUCT_INIT(g.plugin);
     if (entry(&t, &g.plugin) != PB_OK) std::abort();
-    std::string fx = pb::fs::read_file(std::string(PB_FIXTURES_DIR) + "/movary/plex-scrobble.http").value();
+    std::string fx = pb::common::fs::read_file(std::string(PB_FIXTURES_DIR) + "/movary/plex-scrobble.http").value();
     std::string json = fx.substr(fx.find("payload=") + 8);
     json.replace(json.find("media.scrobble"), 14, "media.play");
     g_payload = json;
@@ -195,7 +195,7 @@ void BM_PayloadReaderOnly(benchmark::State& state) {
     setup_once();
     std::string payload = payload_arg(state);
     std::string err;
-    for (auto _ : state) benchmark::DoNotOptimize(pb::webhooks::parse_payload(payload, &err));
+    for (auto _ : state) benchmark::DoNotOptimize(pb::webhooks::parse_payload(payload));
 }
 BENCHMARK(BM_PayloadReaderOnly)->Arg(0)->Arg(1);
 

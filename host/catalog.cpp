@@ -1,40 +1,42 @@
 #include <boost/json.hpp>
 
-#include "common/fs_util.hpp"
-#include "common/json_util.hpp"
+#include "common/fs.hpp"
+#include "common/json.hpp"
 #include "host.hpp"
 
 namespace pb::host {
 
 std::optional<Catalog> Catalog::load(const std::string& path, std::string* error) {
-    std::string err;
-    auto text = fs::read_file(path, &err);
+    auto text = common::fs::read_file(path);
     if (!text) {
-        if (error) *error = "cannot read the catalog " + path + (err.empty() ? ": no such file" : ": " + err);
+        if (error)
+            *error = "cannot read the catalog " + path +
+                     (text.error().code == common::Errc::not_found ? ": no such file" : ": " + text.error().message);
         return std::nullopt;
     }
-    auto v = json::parse_lenient(*text, &err);
+    auto v = common::json::parse_lenient(*text);
     if (!v || !v->is_object()) {
-        if (error) *error = "the catalog " + path + " is not a JSON object (" + err + ")";
+        if (error) *error = "the catalog " + path + " is not a JSON object (" + (v ? "" : v.error().message) + ")";
         return std::nullopt;
     }
     Catalog c;
-    if (auto* m = json::find(*v, "movies"); m && m->is_array())
+    if (auto* m = common::json::find(*v, "movies"); m && m->is_array())
         for (const auto& x : m->get_array())
-            c.movies.push_back({json::get_string_or(x, "title", ""), json::get_string_or(x, "imdb", ""),
-                                json::get_int_or(x, "tmdb", -1)});
-    if (auto* s = json::find(*v, "series"); s && s->is_array())
+            c.movies.push_back({common::json::get_string_or(x, "title", ""), common::json::get_string_or(x, "imdb", ""),
+                                common::json::get_int_or(x, "tmdb", -1)});
+    if (auto* s = common::json::find(*v, "series"); s && s->is_array())
         for (const auto& x : s->get_array()) {
-            Series se{json::get_string_or(x, "title", ""),
-                      json::get_string_or(x, "imdb", ""),
-                      json::get_int_or(x, "tvdb", -1),
-                      json::get_int_or(x, "tmdb", -1),
+            Series se{common::json::get_string_or(x, "title", ""),
+                      common::json::get_string_or(x, "imdb", ""),
+                      common::json::get_int_or(x, "tvdb", -1),
+                      common::json::get_int_or(x, "tmdb", -1),
                       {}};
-            if (auto* e = json::find(x, "episodes"); e && e->is_array())
+            if (auto* e = common::json::find(x, "episodes"); e && e->is_array())
                 for (const auto& y : e->get_array())
-                    se.episodes.push_back({static_cast<int32_t>(json::get_int_or(y, "season", -1)),
-                                           static_cast<int32_t>(json::get_int_or(y, "episode", -1)),
-                                           json::get_int_or(y, "tvdb", -1), json::get_string_or(y, "imdb", "")});
+                    se.episodes.push_back({static_cast<int32_t>(common::json::get_int_or(y, "season", -1)),
+                                           static_cast<int32_t>(common::json::get_int_or(y, "episode", -1)),
+                                           common::json::get_int_or(y, "tvdb", -1),
+                                           common::json::get_string_or(y, "imdb", "")});
             c.series.push_back(std::move(se));
         }
     return c;

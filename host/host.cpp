@@ -10,8 +10,8 @@
 #include <cstring>
 #include <iostream>
 
-#include "common/fs_util.hpp"
-#include "common/json_util.hpp"
+#include "common/fs.hpp"
+#include "common/json.hpp"
 #include "common/text.hpp"
 
 namespace pb::host {
@@ -71,7 +71,7 @@ pb_status c_settings_write(void* ctx, pb_str patch, pb_str_sink es, void* ec) {
 void sink_to_string(void* ctx, pb_str m) { static_cast<std::string*>(ctx)->assign(m.data ? m.data : "", m.len); }
 
 struct Pending {  // what a pb_responder* points to
-    server::Responder respond;
+    httpserver::Responder respond;
 };
 
 void c_respond(void*, pb_responder* r, const pb_http_response* resp) {
@@ -79,7 +79,7 @@ void c_respond(void*, pb_responder* r, const pb_http_response* resp) {
     try {
         pb_http_response copy{};
         std::memcpy(&copy, resp, std::min<std::size_t>(resp->struct_size, sizeof copy));
-        server::Response out;
+        httpserver::Response out;
         out.status = copy.status;
         out.content_type = copy.content_type.len ? str(copy.content_type) : "application/json";
         for (std::size_t i = 0; i < copy.header_count; ++i)
@@ -98,10 +98,10 @@ pb_search_outcome c_search(void* ctx, const pb_search_request* r) {
     }
 }
 
-server::Response json_response(int status, const bj::value& v) {
-    return server::Response{status, "application/json", {}, bj::serialize(v)};
+httpserver::Response json_response(int status, const bj::value& v) {
+    return httpserver::Response{status, "application/json", {}, bj::serialize(v)};
 }
-server::Response error_response(int status, const std::string& code, const std::string& message) {
+httpserver::Response error_response(int status, const std::string& code, const std::string& message) {
     return json_response(status, bj::object{{"error", message}, {"code", code}});
 }
 
@@ -143,7 +143,7 @@ pb_status Host::add_route(const pb_route_desc& in) {
     std::memcpy(&d, &in, std::min<std::size_t>(in.struct_size, sizeof d));
     RouteEntry e{str(d.method), str(d.path_pattern), d.auth, d.max_body_bytes ? d.max_body_bytes : 64 * 1024,
                  d.handler,     d.route_ctx};
-    if (e.method.empty() || !text::starts_with(e.pattern, "/api/") || e.handler == nullptr ||
+    if (e.method.empty() || !common::text::starts_with(e.pattern, "/api/") || e.handler == nullptr ||
         (e.auth != PB_ROUTE_AUTH_HOST_APIKEY && e.auth != PB_ROUTE_AUTH_NONE))
         return PB_ERR_INVALID_ARGUMENT;
     routes_.push_back(std::move(e));
@@ -167,7 +167,7 @@ pb_status Host::write_settings(std::string_view patch_text, pb_str_sink error_si
         if (error_sink) error_sink(error_ctx, view(msg));
         return st;
     };
-    auto v = json::parse_lenient(patch_text);
+    auto v = common::json::parse_lenient(patch_text);
     if (!v || !v->is_object()) return fail(PB_ERR_INVALID_ARGUMENT, "settings patch must be a JSON object");
     std::string err;
     if (!settings_.merge(v->get_object(), &err)) return fail(PB_ERR_IO, err);
@@ -220,17 +220,17 @@ bool Host::start(std::string* error) {
     };
     if (opts_.data_dir.empty()) return fail("--data-dir is required");
     ::mkdir(opts_.data_dir.c_str(), 0700);
-    if (!settings_.open(fs::join(opts_.data_dir, "settings.json"), error)) return false;
+    if (!settings_.open(common::fs::join(opts_.data_dir, "settings.json"), error)) return false;
 
     // API key: given, else stored, else generated and stored.
-    std::string key_path = fs::join(opts_.data_dir, "host-apikey");
+    std::string key_path = common::fs::join(opts_.data_dir, "host-apikey");
     apikey_ = opts_.apikey;
     if (apikey_.empty()) {
-        if (auto k = fs::read_file(key_path)) apikey_ = std::string(text::trim(*k));
+        if (auto k = common::fs::read_file(key_path)) apikey_ = std::string(common::text::trim(*k));
         if (apikey_.empty()) {
-            apikey_ = text::random_hex(16);
-            std::string err;
-            if (!fs::atomic_write(key_path, apikey_, &err, 0600)) return fail("cannot store the API key: " + err);
+            apikey_ = common::text::random_hex(16);
+            if (auto st = common::fs::atomic_write(key_path, apikey_, 0600); !st)
+                return fail("cannot store the API key: " + st.error().message);
             std::cerr << "plexbridge-host: generated API key " << apikey_ << " (stored in " << key_path << ")\n";
         }
     }
@@ -290,15 +290,17 @@ bool Host::start(std::string* error) {
         iocs_.push_back(std::make_unique<boost::asio::io_context>(1));
         contexts.push_back(iocs_.back().get());
     }
-    http_ = std::make_unique<server::HttpServer>(*iocs_.front(), contexts);
+    http_ = std::make_unique<httpserver::HttpServer>(*iocs_.front(), contexts);
     auto colon = opts_.listen.rfind(':');
     if (colon == std::string::npos) return fail("--listen must be ADDR:PORT");
-    server::ListenOptions lo;
+    httpserver::ListenOptions lo;
     lo.address = opts_.listen.substr(0, colon);
     if (!lo.address.empty() && lo.address.front() == '[') lo.address = lo.address.substr(1, lo.address.size() - 2);
     lo.port = static_cast<uint16_t>(std::atoi(opts_.listen.c_str() + colon + 1));
     lo.server_header = "plexbridge-host";
-    lo.handler = [this](server::Request&& r, server::Responder respond) { handle(std::move(r), std::move(respond)); };
+    lo.handler = [this](httpserver::Request&& r, httpserver::Responder respond) {
+        handle(std::move(r), std::move(respond));
+    };
     lo.body_limit = [this](const std::string& method, const std::string& target) -> std::size_t {
         std::string_view path = std::string_view(target).substr(0, target.find('?'));
         if (const RouteEntry* e = find_route(method, path)) return e->max_body;
@@ -340,15 +342,15 @@ void Host::stop() {
     }
 }
 
-bool Host::authorized(const server::Request& req) const {
+bool Host::authorized(const httpserver::Request& req) const {
     std::string key = req.header("X-API-KEY");
-    if (key.empty()) key = text::query_get(text::parse_query(req.query), "apikey").value_or("");
-    return text::constant_time_equals(key, apikey_);
+    if (key.empty()) key = common::text::query_get(common::text::parse_query(req.query), "apikey").value_or("");
+    return common::text::constant_time_equals(key, apikey_);
 }
 
 const Host::RouteEntry* Host::find_route(std::string_view method, std::string_view path) const {
     for (const auto& r : routes_)
-        if (r.method == method && text::match_path(r.pattern, path)) return &r;
+        if (r.method == method && common::text::match_path(r.pattern, path)) return &r;
     return nullptr;
 }
 
@@ -365,7 +367,7 @@ bool Host::fire_event(const std::string& name, const std::string& payload, std::
     return true;
 }
 
-void Host::handle(server::Request&& req, server::Responder respond) {
+void Host::handle(httpserver::Request&& req, httpserver::Responder respond) {
     const RouteEntry* route = find_route(req.method, req.path);
     bool needs_key = route == nullptr || route->auth == PB_ROUTE_AUTH_HOST_APIKEY;
     if (needs_key && !authorized(req))
@@ -401,7 +403,7 @@ void Host::handle(server::Request&& req, server::Responder respond) {
     if (req.path == "/api/settings/plex" && req.method == "GET")
         return respond(json_response(200, bj::object{{"data", settings_.masked()}, {"schema", settings_.schema()}}));
     if (req.path == "/api/settings/plex" && (req.method == "PATCH" || req.method == "POST")) {
-        auto v = json::parse_lenient(req.body);
+        auto v = common::json::parse_lenient(req.body);
         if (!v || !v->is_object())
             return respond(error_response(400, "HOST_BAD_REQUEST", "the body must be a JSON object"));
         bj::object patch = v->get_object();
@@ -418,12 +420,12 @@ void Host::handle(server::Request&& req, server::Responder respond) {
         return respond(json_response(200, bj::object{{"data", settings_.masked()}}));
     }
     if (req.path == "/api/host/events" && req.method == "POST") {
-        auto v = json::parse_lenient(req.body);
-        auto name = v ? json::get_string(*v, "event") : std::nullopt;
+        auto v = common::json::parse_lenient(req.body);
+        auto name = v ? common::json::get_string(*v, "event") : std::nullopt;
         if (!name)
             return respond(error_response(400, "HOST_BAD_REQUEST",
                                           "expected {\"event\": \"subtitle.downloaded\", \"media\": {...}}"));
-        const bj::value* media = json::find(*v, "media");
+        const bj::value* media = common::json::find(*v, "media");
         std::string payload = media ? bj::serialize(*media) : "{}";
         std::string err;
         if (!fire_event(*name, payload, &err)) return respond(error_response(400, "HOST_UNKNOWN_EVENT", err));

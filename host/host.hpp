@@ -127,8 +127,8 @@ public:
     pb_search_outcome search(const pb_search_request& r);
 
 private:
-    void handle(server::Request&& req, server::Responder respond);
-    bool authorized(const server::Request& req) const;
+    void handle(httpserver::Request&& req, httpserver::Responder respond);
+    bool authorized(const httpserver::Request& req) const;
     const RouteEntry* find_route(std::string_view method, std::string_view path) const;
 
     HostOptions opts_;
@@ -136,7 +136,7 @@ private:
     // One context per thread: a connection stays on the thread that
     // accepted it (see HttpServer). Declared before http_, destroyed after.
     std::vector<std::unique_ptr<boost::asio::io_context>> iocs_;
-    std::unique_ptr<server::HttpServer> http_;
+    std::unique_ptr<httpserver::HttpServer> http_;
     std::vector<std::thread> threads_;
     uint16_t port_ = 0;
 

@@ -10,7 +10,7 @@
 #include <string>
 #include <thread>
 
-#include "common/fs_util.hpp"
+#include "common/fs.hpp"
 #include "host.hpp"
 #include "simulator.hpp"
 
@@ -116,10 +116,9 @@ int main(int argc, char** argv) {
         sim->add_demo_world();
         sim->start();
         ::mkdir(opts.data_dir.c_str(), 0700);
-        std::string ca = pb::fs::join(opts.data_dir, "plexsim-ca.pem");
-        std::string catalog = pb::fs::join(opts.data_dir, "demo-catalog.json");
-        std::string err;
-        if (!sim->write_ca_file(ca) || !pb::fs::atomic_write(catalog, kDemoCatalog, &err)) {
+        std::string ca = pb::common::fs::join(opts.data_dir, "plexsim-ca.pem");
+        std::string catalog = pb::common::fs::join(opts.data_dir, "demo-catalog.json");
+        if (!sim->write_ca_file(ca) || !pb::common::fs::atomic_write(catalog, kDemoCatalog)) {
             std::cerr << "cannot write the demo files in " << opts.data_dir << "\n";
             return 1;
         }

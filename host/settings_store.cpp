@@ -1,7 +1,7 @@
 #include <boost/json.hpp>
 
-#include "common/fs_util.hpp"
-#include "common/json_util.hpp"
+#include "common/fs.hpp"
+#include "common/json.hpp"
 #include "host.hpp"
 
 namespace pb::host {
@@ -11,19 +11,17 @@ namespace bj = boost::json;
 bool SettingsStore::open(const std::string& path, std::string* error) {
     std::lock_guard lock(mu_);
     path_ = path;
-    std::string err;
-    auto text = fs::read_file(path, &err);
+    auto text = common::fs::read_file(path);
     if (!text) {
-        if (!err.empty()) {
-            if (error) *error = "cannot read the settings: " + err;
-            return false;
-        }
-        return true;  // first run
+        if (text.error().code == common::Errc::not_found) return true;  // first run
+        if (error) *error = "cannot read the settings: " + text.error().message;
+        return false;
     }
-    auto v = json::parse_lenient(*text, &err);
+    auto v = common::json::parse_lenient(*text);
     if (!v || !v->is_object()) {
         // Never overwrite a file we cannot read: the user may want it back.
-        if (error) *error = "the settings file " + path + " is not valid JSON (" + err + "); fix or move it";
+        std::string why = v ? "not an object" : v.error().message;
+        if (error) *error = "the settings file " + path + " is not valid JSON (" + why + "); fix or move it";
         return false;
     }
     file_ = v->get_object();
@@ -70,7 +68,10 @@ bool SettingsStore::merge(const bj::object& patch, std::string* error) {
     for (const auto& [k, v] : patch) next[k] = v;
     bj::object file = file_;
     file["plex"] = next;
-    if (!fs::atomic_write(path_, bj::serialize(file), error, 0600)) return false;
+    if (auto st = common::fs::atomic_write(path_, bj::serialize(file), 0600); !st) {
+        if (error) *error = st.error().message;
+        return false;
+    }
     values_ = std::move(next);
     file_ = std::move(file);
     return true;

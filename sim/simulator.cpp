@@ -15,9 +15,9 @@
 namespace pb::sim {
 
 namespace asio = boost::asio;
-using server::Request;
-using server::Responder;
-using server::Response;
+using httpserver::Request;
+using httpserver::Responder;
+using httpserver::Response;
 
 struct SimPin {
     int64_t id = 0;
@@ -59,7 +59,7 @@ struct Simulator::State {
     asio::io_context ioc;
     std::optional<asio::executor_work_guard<asio::io_context::executor_type>> work;
     std::thread thread;
-    std::unique_ptr<server::HttpServer> http;
+    std::unique_ptr<httpserver::HttpServer> http;
     bool started = false;
     uint16_t plextv_port = 0;
     std::string bind = "127.0.0.1";
@@ -75,7 +75,7 @@ struct Simulator::State {
 
 namespace {
 
-std::string now_iso(time_t t) { return text::iso8601_utc(t); }
+std::string now_iso(time_t t) { return common::text::iso8601_utc(t); }
 
 bool wants_json(const Request& r) { return r.header("Accept").find("json") != std::string::npos; }
 
@@ -99,7 +99,7 @@ Response plextv_error(const Request& r, int status, int code, const std::string&
 
 std::string token_of(const Request& r) {
     std::string t = r.header("X-Plex-Token");
-    if (t.empty()) t = text::query_get(text::parse_query(r.query), "X-Plex-Token").value_or("");
+    if (t.empty()) t = common::text::query_get(common::text::parse_query(r.query), "X-Plex-Token").value_or("");
     return t;
 }
 
@@ -145,12 +145,12 @@ void Simulator::State::handle_plextv(Request&& req, Responder respond) {
         respond(std::move(r));
     };
     std::unique_lock lock(mu);
-    auto params = text::parse_query(req.query);
+    auto params = common::text::parse_query(req.query);
 
     // --- simulator controls (what a person does in a browser) ---
-    if (text::starts_with(req.path, "/sim/")) {
+    if (common::text::starts_with(req.path, "/sim/")) {
         if (req.path == "/sim/link") {
-            std::string code = text::query_get(params, "code").value_or("");
+            std::string code = common::text::query_get(params, "code").value_or("");
             for (auto& [id, p] : pins)
                 if (p.code == code) {
                     p.linked = true;
@@ -198,10 +198,11 @@ document.getElementById('r').textContent=r.ok?'Linked. You can close this window
             lock.unlock();
             return reply(plextv_error(req, 400, 1000, "X-Plex-Client-Identifier is missing"));
         }
-        bool strong = text::query_get(params, "strong").value_or("") == "true";
+        bool strong = common::text::query_get(params, "strong").value_or("") == "true";
         SimPin p;
         p.id = next_pin_id++;
-        p.code = strong ? text::random_hex(13).substr(0, 25) : text::to_lower(text::random_hex(2));
+        p.code =
+            strong ? common::text::random_hex(13).substr(0, 25) : common::text::to_lower(common::text::random_hex(2));
         p.client_identifier = client;
         p.expires_in = pin_expires_in > 0 ? pin_expires_in : (strong ? 1800 : 900);
         p.created = std::chrono::steady_clock::now();
@@ -211,7 +212,7 @@ document.getElementById('r').textContent=r.ok?'Linked. You can close this window
         lock.unlock();
         return reply(render(req, e, 201));
     }
-    if (req.method == "GET" && text::starts_with(req.path, "/api/v2/pins/")) {
+    if (req.method == "GET" && common::text::starts_with(req.path, "/api/v2/pins/")) {
         std::string id_text = req.path.substr(13);
         int64_t id = std::atoll(id_text.c_str());
         auto it = pins.find(id);
@@ -343,7 +344,7 @@ document.getElementById('r').textContent=r.ok?'Linked. You can close this window
         }
         if (req.method == "POST") {
             std::vector<std::string> urls;
-            for (const auto& [k, v] : text::parse_query(req.body))
+            for (const auto& [k, v] : common::text::parse_query(req.body))
                 if (k == "urls[]" && !v.empty()) urls.push_back(v);
             webhooks = urls;  // replaces the whole list, as plex.tv does
             lock.unlock();
@@ -466,8 +467,8 @@ void Simulator::State::handle_pms(std::size_t server_index, Behaviour behaviour,
                      {},
                      "<html><head><title>Unauthorized</title></head><body><h1>401 Unauthorized</h1></body></html>"});
 
-    auto params = text::parse_query(req.query);
-    auto param = [&](const char* k) { return text::query_get(params, k).value_or(""); };
+    auto params = common::text::parse_query(req.query);
+    auto param = [&](const char* k) { return common::text::query_get(params, k).value_or(""); };
     bool include_guids = param("includeGuids") == "1";
 
     if (req.path == "/" && req.method == "GET") {
@@ -506,8 +507,8 @@ void Simulator::State::handle_pms(std::size_t server_index, Behaviour behaviour,
     }
 
     // /library/sections/{id}/...
-    if (text::starts_with(req.path, "/library/sections/")) {
-        auto parts = text::split(std::string_view(req.path).substr(18), '/');
+    if (common::text::starts_with(req.path, "/library/sections/")) {
+        auto parts = common::text::split(std::string_view(req.path).substr(18), '/');
         int64_t sid = to_int(std::string(parts[0]), -1);
         const SimSection* sec = nullptr;
         for (const auto& x : s.sections)
@@ -563,8 +564,8 @@ void Simulator::State::handle_pms(std::size_t server_index, Behaviour behaviour,
         return reply(Response{404, "text/html", {}, "<html>404 Not Found</html>"});
     }
 
-    if (text::starts_with(req.path, "/library/metadata/")) {
-        auto parts = text::split(std::string_view(req.path).substr(18), '/');
+    if (common::text::starts_with(req.path, "/library/metadata/")) {
+        auto parts = common::text::split(std::string_view(req.path).substr(18), '/');
         auto it = s.items.find(std::string(parts[0]));
         if (it == s.items.end()) return reply(Response{404, "text/html", {}, "<html>404 Not Found</html>"});
         std::string sub = parts.size() > 1 ? std::string(parts[1]) : "";
@@ -601,9 +602,9 @@ Simulator::~Simulator() { stop(); }
 
 std::size_t Simulator::add_server(SimServer server) {
     std::lock_guard lock(state_->mu);
-    if (server.plex_direct_hash.empty()) server.plex_direct_hash = text::random_hex(16);
+    if (server.plex_direct_hash.empty()) server.plex_direct_hash = common::text::random_hex(16);
     if (server.access_token.empty())
-        server.access_token = server.owned ? state_->account.token : "shared-" + text::random_hex(10);
+        server.access_token = server.owned ? state_->account.token : "shared-" + common::text::random_hex(10);
     state_->servers.push_back(std::move(server));
     return state_->servers.size() - 1;
 }
@@ -623,16 +624,16 @@ std::string Simulator::State::uri_for(const Conn& c) const {
 
 void Simulator::State::start_conn(Conn& c) {
     if (c.spec.behaviour == Behaviour::refused) return;
-    server::ListenOptions o;
+    httpserver::ListenOptions o;
     o.address = c.spec.bind;
     o.port = c.port;
     o.latency = c.spec.latency;
     o.server_header = "Plex Media Server";
     if (c.spec.tls) o.tls = tls;
     if (c.spec.behaviour == Behaviour::bad_certificate) o.tls = bad_tls;
-    if (c.spec.behaviour == Behaviour::blackhole) o.fault = server::Fault::blackhole;
-    if (c.spec.behaviour == Behaviour::reset) o.fault = server::Fault::reset;
-    if (c.spec.behaviour == Behaviour::slow_body) o.fault = server::Fault::slow_body;
+    if (c.spec.behaviour == Behaviour::blackhole) o.fault = httpserver::Fault::blackhole;
+    if (c.spec.behaviour == Behaviour::reset) o.fault = httpserver::Fault::reset;
+    if (c.spec.behaviour == Behaviour::slow_body) o.fault = httpserver::Fault::slow_body;
     std::size_t idx = c.server_index;
     Behaviour b = c.spec.behaviour;
     o.handler = [this, idx, b](Request&& r, Responder respond) {
@@ -649,7 +650,7 @@ uint16_t Simulator::add_connection(std::size_t server_index, ConnectionSpec spec
     c.server_index = server_index;
     c.spec = spec;
     // Reserve the port now so the URI is known before start().
-    c.port = server::reserve_refusing_port(spec.bind);
+    c.port = httpserver::reserve_refusing_port(spec.bind);
     if (state_->started) state_->start_conn(c);
     c.uri = state_->uri_for(c);
     state_->conns.push_back(c);
@@ -692,9 +693,9 @@ void Simulator::start(uint16_t plextv_port, const std::string& bind) {
     st.untrusted = make_untrusted_cert();
     st.tls = server_context(st.ca);
     st.bad_tls = server_context(st.untrusted);
-    st.http = std::make_unique<server::HttpServer>(st.ioc);
+    st.http = std::make_unique<httpserver::HttpServer>(st.ioc);
     st.bind = bind;
-    server::ListenOptions o;
+    httpserver::ListenOptions o;
     o.address = bind;
     o.port = plextv_port;
     o.server_header = "openresty";
@@ -761,7 +762,7 @@ void Simulator::set_plextv_down(bool down) {
 
 std::string Simulator::rotate_account_token() {
     std::lock_guard lock(state_->mu);
-    state_->account.token = "sim-account-token-" + text::random_hex(10);
+    state_->account.token = "sim-account-token-" + common::text::random_hex(10);
     return state_->account.token;
 }
 
@@ -788,7 +789,7 @@ std::vector<RequestRecord> Simulator::requests() const {
 std::vector<RequestRecord> Simulator::requests_matching(const std::string& method, const std::string& prefix) const {
     std::vector<RequestRecord> out;
     for (auto& r : requests())
-        if ((method.empty() || r.method == method) && text::starts_with(r.path, prefix)) out.push_back(r);
+        if ((method.empty() || r.method == method) && common::text::starts_with(r.path, prefix)) out.push_back(r);
     return out;
 }
 

@@ -1,4 +1,4 @@
-#include "auth/pin_table.hpp"
+#include "pin_table.hpp"
 
 #include "common/text.hpp"
 
@@ -39,7 +39,7 @@ PinLookup PinTable::find(int64_t id, std::string_view state, PendingPin* out,
     sweep(now);
     auto it = pins_.find(id);
     if (it == pins_.end()) return expired_.count(id) ? PinLookup::expired : PinLookup::unknown;
-    if (!text::constant_time_equals(state, it->second.state)) return PinLookup::state_mismatch;
+    if (!common::text::constant_time_equals(state, it->second.state)) return PinLookup::state_mismatch;
     if (out) *out = it->second;
     return PinLookup::found;
 }

@@ -4,9 +4,10 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cstdlib>
 #include <ctime>
 
-namespace pb::text {
+namespace pb::common::text {
 
 std::string url_encode(std::string_view in) {
     static const char* hex = "0123456789ABCDEF";
@@ -151,7 +152,15 @@ bool constant_time_equals(std::string_view a, std::string_view b) {
     return sodium_memcmp(a.data(), b.data(), a.size()) == 0;
 }
 
+bool ensure_sodium() {
+    // sodium_init() is thread-safe and idempotent; 0 means initialised now,
+    // 1 already initialised, -1 failure (no entropy source).
+    static const bool ok = sodium_init() >= 0;
+    return ok;
+}
+
 std::string random_hex(std::size_t bytes) {
+    if (!ensure_sodium()) std::abort();  // no entropy: nothing random is safe to hand out
     std::string raw(bytes, '\0');
     randombytes_buf(raw.data(), raw.size());
     std::string out(bytes * 2 + 1, '\0');
@@ -196,4 +205,4 @@ std::string redact(std::string_view message, const std::vector<std::string>& sec
     return s;
 }
 
-}  // namespace pb::text
+}  // namespace pb::common::text

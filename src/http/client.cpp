@@ -15,8 +15,8 @@
 #include <unordered_set>
 
 #include "common/text.hpp"
-#include "http/tls.hpp"
 #include "http/url.hpp"
+#include "tls.hpp"
 
 namespace pb::http {
 
@@ -27,26 +27,9 @@ namespace bhttp = boost::beast::http;
 using tcp = asio::ip::tcp;
 using boost::system::error_code;
 
-const char* to_string(ErrorKind kind) {
-    switch (kind) {
-        case ErrorKind::invalid_request: return "invalid_request";
-        case ErrorKind::resolve: return "resolve";
-        case ErrorKind::refused: return "refused";
-        case ErrorKind::unreachable: return "unreachable";
-        case ErrorKind::timed_out: return "timed_out";
-        case ErrorKind::tls: return "tls";
-        case ErrorKind::reset: return "reset";
-        case ErrorKind::too_large: return "too_large";
-        case ErrorKind::parse: return "parse";
-        case ErrorKind::http_status: return "http_status";
-        case ErrorKind::cancelled: return "cancelled";
-    }
-    return "unknown";
-}
-
 std::optional<std::string> Response::header(std::string_view name) const {
     for (const auto& [k, v] : headers)
-        if (text::iequals(k, name)) return v;
+        if (common::text::iequals(k, name)) return v;
     return std::nullopt;
 }
 
@@ -57,8 +40,8 @@ static std::string seconds_text(std::chrono::milliseconds ms) {
 
 Error status_error(const Request& request, const Response& response) {
     auto url = parse_url(request.url);
-    std::string where = request.peer_name + (url ? " at " + url->origin() : std::string());
-    std::string msg = where + " answered HTTP " + std::to_string(response.status);
+    std::string where = std::string(common::peer_name(request.peer)) + (url ? " at " + url->origin() : std::string());
+    std::string msg = common::answered_http(where, response.status);
     if (response.status >= 300 && response.status < 400) {
         auto loc = response.header("Location");
         msg += loc ? " (a redirect, not followed)" : " (a redirect)";
@@ -69,7 +52,7 @@ Error status_error(const Request& request, const Response& response) {
     } else if (response.status >= 500) {
         msg += ": the server failed";
     }
-    return Error{ErrorKind::http_status, response.status, msg};
+    return Error(Errc::http_status, msg, request.peer, response.status);
 }
 
 namespace {
@@ -103,10 +86,10 @@ private:
     void write_and_read(Stream& stream);
     void on_read(const error_code& ec);
     void on_deadline(const error_code& ec);
-    void fail(ErrorKind kind, std::string problem);
+    void fail(Errc kind, std::string problem);
     void fail_ec(const error_code& ec, const char* step);
     void finish(Result r);
-    std::string where() const { return req_.peer_name + " at " + url_.origin(); }
+    std::string where() const { return std::string(common::peer_name(req_.peer)) + " at " + url_.origin(); }
     std::string pool_key() const;
 
     std::shared_ptr<ClientImpl> client_;
@@ -195,13 +178,12 @@ std::string Op::pool_key() const {
 }
 
 void Op::start() {
-    if (client_->stopped_)
-        return finish(Result{std::nullopt, Error{ErrorKind::cancelled, 0, "the client is shut down"}});
+    if (client_->stopped_) return finish(Error(Errc::cancelled, "the client is shut down", req_.peer));
     auto u = parse_url(req_.url);
-    if (!u) return finish(Result{std::nullopt, Error{ErrorKind::invalid_request, 0, "not an http(s) URL"}});
+    if (!u) return finish(Error(Errc::invalid_request, "not an http(s) URL", req_.peer));
     url_ = *u;
     if (req_.method.empty() || req_.method.find_first_of(" \r\n") != std::string::npos)
-        return finish(Result{std::nullopt, Error{ErrorKind::invalid_request, 0, "invalid HTTP method"}});
+        return finish(Error(Errc::invalid_request, "invalid HTTP method", req_.peer));
     client_->live_.insert(this);
 
     http_req_.method_string(req_.method);
@@ -213,12 +195,12 @@ void Op::start() {
     http_req_.set(bhttp::field::host, host_header);
     for (const auto& [k, v] : req_.headers) {
         if (k.find_first_of("\r\n:") != std::string::npos || v.find_first_of("\r\n") != std::string::npos)
-            return finish(Result{std::nullopt, Error{ErrorKind::invalid_request, 0, "invalid header"}});
+            return finish(Error(Errc::invalid_request, "invalid header", req_.peer));
         http_req_.set(k, v);
     }
     if (!req_.token.empty()) {
         if (req_.token.find_first_of("\r\n") != std::string::npos)
-            return finish(Result{std::nullopt, Error{ErrorKind::invalid_request, 0, "invalid token"}});
+            return finish(Error(Errc::invalid_request, "invalid token", req_.peer));
         http_req_.set("X-Plex-Token", req_.token);
     }
     http_req_.keep_alive(true);
@@ -289,8 +271,8 @@ void Op::handshake() {
         if (ec) {
             long vr = SSL_get_verify_result(self->conn_->tls->native_handle());
             if (vr != X509_V_OK)
-                return self->fail(ErrorKind::tls, "presented a certificate that failed verification (" +
-                                                      describe_verify_error(vr) + ")");
+                return self->fail(
+                    Errc::tls, "presented a certificate that failed verification (" + describe_verify_error(vr) + ")");
             return self->fail_ec(ec, "TLS handshake");
         }
         self->send();
@@ -326,13 +308,13 @@ void Op::on_read(const error_code& ec) {
     for (const auto& f : msg) resp.headers.emplace_back(std::string(f.name_string()), std::string(f.value()));
     resp.body = std::move(msg.body());
     if (msg.keep_alive() && conn_->buffer.size() == 0) client_->put_idle(pool_key(), std::move(conn_));
-    finish(Result{std::move(resp), std::nullopt});
+    finish(Result(std::move(resp)));
 }
 
 void Op::on_deadline(const error_code& ec) {
     if (ec || done_) return;  // cancelled because we finished
     timed_out_ = true;
-    fail(ErrorKind::timed_out, "did not answer within " + seconds_text(req_.timeout));
+    fail(Errc::timed_out, "did not answer within " + seconds_text(req_.timeout));
 }
 
 void Op::cancel() {
@@ -340,7 +322,7 @@ void Op::cancel() {
     asio::post(client_->ioc_, [self] {
         if (self->done_) return;
         self->cancelled_ = true;
-        self->fail(ErrorKind::cancelled, "request cancelled");
+        self->fail(Errc::cancelled, "request cancelled");
     });
 }
 
@@ -357,32 +339,32 @@ void Op::fail_ec(const error_code& ec, const char* step) {
     }
     if (ec == err::host_not_found || ec == err::host_not_found_try_again || ec == err::no_data ||
         ec == err::no_recovery || ec == err::service_not_found)
-        return fail(ErrorKind::resolve, "could not be found: the name " + url_.host + " does not resolve");
-    if (ec == err::connection_refused) return fail(ErrorKind::refused, "refused the connection");
+        return fail(Errc::resolve, "could not be found: the name " + url_.host + " does not resolve");
+    if (ec == err::connection_refused) return fail(Errc::refused, "refused the connection");
     if (ec == err::network_unreachable || ec == err::host_unreachable)
-        return fail(ErrorKind::unreachable, "is unreachable from this machine");
+        return fail(Errc::unreachable, "is unreachable from this machine");
     if (ec == bhttp::error::body_limit)
-        return fail(ErrorKind::too_large, "sent a response larger than " + std::to_string(req_.body_limit) + " bytes");
-    if (ec == bhttp::error::header_limit) return fail(ErrorKind::too_large, "sent oversized response headers");
+        return fail(Errc::too_large, "sent a response larger than " + std::to_string(req_.body_limit) + " bytes");
+    if (ec == bhttp::error::header_limit) return fail(Errc::too_large, "sent oversized response headers");
     if (ec == asio::error::eof || ec == err::connection_reset || ec == bhttp::error::end_of_stream ||
         ec == bhttp::error::partial_message || ec == err::broken_pipe || ec == asio::ssl::error::stream_truncated)
-        return fail(ErrorKind::reset, std::string("closed the connection during ") + step);
+        return fail(Errc::reset, std::string("closed the connection during ") + step);
     if (ec.category() == asio::error::get_ssl_category() || std::string(step) == "TLS handshake")
-        return fail(ErrorKind::tls, "failed the TLS handshake (" + ec.message() + ")");
+        return fail(Errc::tls, "failed the TLS handshake (" + ec.message() + ")");
     if (ec.category() == bhttp::make_error_code(bhttp::error::bad_version).category() || std::string(step) == "read")
-        return fail(ErrorKind::parse, "sent something that is not valid HTTP (" + ec.message() + ")");
-    fail(ErrorKind::unreachable, std::string("failed during ") + step + " (" + ec.message() + ")");
+        return fail(Errc::parse, "sent something that is not valid HTTP (" + ec.message() + ")");
+    fail(Errc::unreachable, std::string("failed during ") + step + " (" + ec.message() + ")");
 }
 
-void Op::fail(ErrorKind kind, std::string problem) {
+void Op::fail(Errc kind, std::string problem) {
     if (done_) return;
     // The deadline closes the socket, which makes the pending step fail
     // with operation_aborted: report the timeout, not the abort.
-    if (timed_out_ && kind != ErrorKind::timed_out)
-        kind = ErrorKind::timed_out, problem = "did not answer within " + seconds_text(req_.timeout);
-    if (cancelled_ && kind != ErrorKind::cancelled) kind = ErrorKind::cancelled, problem = "request cancelled";
-    std::string message = kind == ErrorKind::invalid_request ? problem : where() + " " + problem;
-    finish(Result{std::nullopt, Error{kind, 0, text::redact(message, {req_.token})}});
+    if (timed_out_ && kind != Errc::timed_out)
+        kind = Errc::timed_out, problem = "did not answer within " + seconds_text(req_.timeout);
+    if (cancelled_ && kind != Errc::cancelled) kind = Errc::cancelled, problem = "request cancelled";
+    std::string message = kind == Errc::invalid_request ? problem : where() + " " + problem;
+    finish(Error(kind, common::text::redact(message, {req_.token}), req_.peer));
 }
 
 void Op::finish(Result r) {

@@ -1,4 +1,4 @@
-#include "http/tls.hpp"
+#include "tls.hpp"
 
 #include <openssl/x509.h>
 

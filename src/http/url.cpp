@@ -15,7 +15,7 @@ std::optional<Url> parse_url(std::string_view text) {
     Url u;
     auto sep = text.find("://");
     if (sep == std::string_view::npos) return std::nullopt;
-    u.scheme = text::to_lower(text.substr(0, sep));
+    u.scheme = common::text::to_lower(text.substr(0, sep));
     if (u.scheme != "http" && u.scheme != "https") return std::nullopt;
     std::string_view rest = text.substr(sep + 3);
     auto path_pos = rest.find_first_of("/?#");
@@ -40,7 +40,7 @@ std::optional<Url> parse_url(std::string_view text) {
         if (colon != std::string_view::npos) port = authority.substr(colon + 1);
     }
     if (host.empty()) return std::nullopt;
-    u.host = text::to_lower(host);
+    u.host = common::text::to_lower(host);
     if (port.empty()) {
         u.port = u.tls() ? 443 : 80;
     } else {

@@ -19,7 +19,7 @@
 
 #include "common/text.hpp"
 
-namespace pb::server {
+namespace pb::httpserver {
 
 namespace asio = boost::asio;
 namespace beast = boost::beast;
@@ -29,7 +29,7 @@ using boost::system::error_code;
 
 std::string Request::header(std::string_view name) const {
     for (const auto& [k, v] : headers)
-        if (text::iequals(k, name)) return v;
+        if (common::text::iequals(k, name)) return v;
     return {};
 }
 
@@ -395,12 +395,13 @@ void Session<Stream>::send(Response r) {
     append_field(out_, "Server", listener_->opts.server_header);
     std::string_view content_type = r.content_type;
     for (const auto& [k, v] : r.headers)
-        if (text::iequals(k, "Content-Type")) content_type = v;
+        if (common::text::iequals(k, "Content-Type")) content_type = v;
     if (!bodyless && !content_type.empty()) append_field(out_, "Content-Type", content_type);
     for (const auto& [k, v] : r.headers) {
         // Framing is the server's job, never a handler's.
-        if (text::iequals(k, "Content-Type") || text::iequals(k, "Content-Length") || text::iequals(k, "Connection") ||
-            text::iequals(k, "Transfer-Encoding") || text::iequals(k, "Server"))
+        if (common::text::iequals(k, "Content-Type") || common::text::iequals(k, "Content-Length") ||
+            common::text::iequals(k, "Connection") || common::text::iequals(k, "Transfer-Encoding") ||
+            common::text::iequals(k, "Server"))
             continue;
         append_field(out_, k, v);
     }
@@ -577,4 +578,4 @@ uint16_t reserve_refusing_port(const std::string& address) {
     return port;
 }
 
-}  // namespace pb::server
+}  // namespace pb::httpserver

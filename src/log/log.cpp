@@ -27,34 +27,35 @@ std::vector<std::string> SecretRegistry::snapshot() const {
     return secrets_;
 }
 
-struct HostLog::Sink final : spdlog::sinks::base_sink<std::mutex> {
-    Sink(const pb_host_api* h, std::shared_ptr<SecretRegistry> s) : host(h), secrets(std::move(s)) {}
-    const pb_host_api* host;
+struct HostLog::Forwarder final : spdlog::sinks::base_sink<std::mutex> {
+    Forwarder(log::Sink s, std::shared_ptr<SecretRegistry> r) : out(std::move(s)), secrets(std::move(r)) {}
+    log::Sink out;
     std::shared_ptr<SecretRegistry> secrets;
 
     void sink_it_(const spdlog::details::log_msg& msg) override {
-        if (host == nullptr || host->log == nullptr) return;
-        std::string text = "[plexbridge] " + pb::text::redact(std::string_view(msg.payload.data(), msg.payload.size()),
-                                                              secrets->snapshot());
-        pb_log_level level = PB_LOG_INFO;
+        if (!out) return;
+        std::string text =
+            "[plexbridge] " +
+            pb::common::text::redact(std::string_view(msg.payload.data(), msg.payload.size()), secrets->snapshot());
+        Level level = Level::info;
         switch (msg.level) {
             case spdlog::level::trace:
-            case spdlog::level::debug: level = PB_LOG_DEBUG; break;
-            case spdlog::level::info: level = PB_LOG_INFO; break;
-            case spdlog::level::warn: level = PB_LOG_WARNING; break;
-            default: level = PB_LOG_ERROR; break;
+            case spdlog::level::debug: level = Level::debug; break;
+            case spdlog::level::info: level = Level::info; break;
+            case spdlog::level::warn: level = Level::warning; break;
+            default: level = Level::error; break;
         }
-        host->log(host->host_ctx, level, pb_str{text.data(), text.size()});
+        out(level, text);
     }
     void flush_() override {}
     void detach() {
         std::lock_guard lock(mutex_);
-        host = nullptr;
+        out = nullptr;
     }
 };
 
-HostLog::HostLog(const pb_host_api* host, std::shared_ptr<SecretRegistry> secrets)
-    : secrets_(std::move(secrets)), sink_(std::make_shared<Sink>(host, secrets_)) {
+HostLog::HostLog(log::Sink sink, std::shared_ptr<SecretRegistry> secrets)
+    : secrets_(std::move(secrets)), sink_(std::make_shared<Forwarder>(std::move(sink), secrets_)) {
     logger_ = std::make_shared<spdlog::logger>("plexbridge", sink_);
     logger_->set_level(spdlog::level::debug);
 }
@@ -71,8 +72,8 @@ std::shared_ptr<spdlog::logger> null_logger() {
 namespace {
 struct RedactingStderrSink final : spdlog::sinks::base_sink<std::mutex> {
     void sink_it_(const spdlog::details::log_msg& msg) override {
-        std::string text = pb::text::redact(std::string_view(msg.payload.data(), msg.payload.size()));
-        std::string line = pb::text::iso8601_utc(std::chrono::system_clock::to_time_t(msg.time)) + " " +
+        std::string text = pb::common::text::redact(std::string_view(msg.payload.data(), msg.payload.size()));
+        std::string line = pb::common::text::iso8601_utc(std::chrono::system_clock::to_time_t(msg.time)) + " " +
                            std::string(spdlog::level::to_string_view(msg.level).data()) + " [" +
                            std::string(msg.logger_name.data(), msg.logger_name.size()) + "] " + text + "\n";
         std::fwrite(line.data(), 1, line.size(), stderr);

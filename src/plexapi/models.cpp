@@ -3,9 +3,11 @@
 #include <charconv>
 
 #include "common/text.hpp"
-#include "plexapi/wire.hpp"
+#include "wire.hpp"
 
 namespace pb::plexapi {
+
+static common::Error unreadable(std::string why) { return common::Error(common::Errc::bad_answer, std::move(why)); }
 
 // The object a response is "about": JSON puts it at the top, XML in a
 // single root element (<pin>, <user>).
@@ -14,36 +16,36 @@ static const Node& subject(const Node& root, std::string_view xml_root) {
     return n ? *n : root;
 }
 
-Parsed<Pin> parse_pin(std::string_view body) {
+common::Result<Pin> parse_pin(std::string_view body) {
     auto w = parse_wire(body);
-    if (!w.root) return Parsed<Pin>::fail(w.error);
-    const Node& n = subject(*w.root, "pin");
+    if (!w) return w.error();
+    const Node& n = subject(*w, "pin");
     Pin p;
     auto id = n.integer("id");
-    if (!id || *id <= 0) return Parsed<Pin>::fail("the PIN has no id");
+    if (!id || *id <= 0) return unreadable("the PIN has no id");
     p.id = *id;
     p.code = n.str("code");
-    if (p.code.empty()) return Parsed<Pin>::fail("the PIN has no code");
+    if (p.code.empty()) return unreadable("the PIN has no code");
     p.client_identifier = n.str("clientIdentifier");
     p.expires_in_s = n.integer("expiresIn").value_or(0);
     p.expires_at = n.str("expiresAt");
     if (const std::string* t = n.attr("authToken"); t && !t->empty()) p.auth_token = *t;
-    return Parsed<Pin>{p, {}};
+    return p;
 }
 
 bool Account::has_plex_pass() const { return subscription_active || plexpass_role; }
 
-Parsed<Account> parse_account(std::string_view body) {
+common::Result<Account> parse_account(std::string_view body) {
     auto w = parse_wire(body);
-    if (!w.root) return Parsed<Account>::fail(w.error);
-    const Node& n = subject(*w.root, "user");
+    if (!w) return w.error();
+    const Node& n = subject(*w, "user");
     Account a;
     a.id = n.integer("id").value_or(0);
     a.uuid = n.str("uuid");
     a.username = n.str("username");
     a.email = n.str("email");
     a.title = n.str("title");
-    if (a.username.empty() && a.uuid.empty()) return Parsed<Account>::fail("the account has no username");
+    if (a.username.empty() && a.uuid.empty()) return unreadable("the account has no username");
     if (const Node* sub = n.first("subscription")) {
         a.subscription_active = sub->boolean("active").value_or(false);
         if (const auto* feats = sub->kids("features")) {
@@ -62,12 +64,12 @@ Parsed<Account> parse_account(std::string_view body) {
                     if (x.str("id") == "plexpass") a.plexpass_role = true;
         }
     }
-    return Parsed<Account>{a, {}};
+    return a;
 }
 
 bool Resource::is_server() const {
-    for (auto part : text::split(provides, ','))
-        if (text::trim(part) == "server") return true;
+    for (auto part : common::text::split(provides, ','))
+        if (common::text::trim(part) == "server") return true;
     return false;
 }
 
@@ -83,16 +85,16 @@ static Connection read_connection(const Node& c) {
     return k;
 }
 
-Parsed<std::vector<Resource>> parse_resources(std::string_view body) {
+common::Result<std::vector<Resource>> parse_resources(std::string_view body) {
     auto w = parse_wire(body);
-    if (!w.root) return Parsed<std::vector<Resource>>::fail(w.error);
-    const std::vector<Node>* devices = w.root->kids("_items");  // v2 JSON: a bare array
-    if (const Node* mc = media_container(*w.root)) devices = mc->kids("Device");
+    if (!w) return w.error();
+    const std::vector<Node>* devices = w->kids("_items");  // v2 JSON: a bare array
+    if (const Node* mc = media_container(*w)) devices = mc->kids("Device");
     std::vector<Resource> out;
     if (devices == nullptr) {
         // An empty JSON array or an empty <MediaContainer/> is a valid "no devices".
-        if (w.root->kids("_items") || media_container(*w.root) || w.root->attrs.empty()) return {out, {}};
-        return Parsed<std::vector<Resource>>::fail("the answer is not a list of resources");
+        if (w->kids("_items") || media_container(*w) || w->attrs.empty()) return out;
+        return unreadable("the answer is not a list of resources");
     }
     for (const auto& d : *devices) {
         Resource r;
@@ -114,24 +116,24 @@ Parsed<std::vector<Resource>> parse_resources(std::string_view body) {
                 for (const auto& c : *conns) r.connections.push_back(read_connection(c));
         out.push_back(std::move(r));
     }
-    return {out, {}};
+    return out;
 }
 
-Parsed<Identity> parse_identity(std::string_view body) {
+common::Result<Identity> parse_identity(std::string_view body) {
     auto w = parse_wire(body);
-    if (!w.root) return Parsed<Identity>::fail(w.error);
-    const Node* mc = media_container(*w.root);
-    if (mc == nullptr) return Parsed<Identity>::fail("no MediaContainer in the identity answer");
+    if (!w) return w.error();
+    const Node* mc = media_container(*w);
+    if (mc == nullptr) return unreadable("no MediaContainer in the identity answer");
     Identity id{mc->str("machineIdentifier"), mc->str("version")};
-    if (id.machine_identifier.empty()) return Parsed<Identity>::fail("the identity has no machineIdentifier");
-    return {id, {}};
+    if (id.machine_identifier.empty()) return unreadable("the identity has no machineIdentifier");
+    return id;
 }
 
-Parsed<std::vector<Section>> parse_sections(std::string_view body) {
+common::Result<std::vector<Section>> parse_sections(std::string_view body) {
     auto w = parse_wire(body);
-    if (!w.root) return Parsed<std::vector<Section>>::fail(w.error);
-    const Node* mc = media_container(*w.root);
-    if (mc == nullptr) return Parsed<std::vector<Section>>::fail("no MediaContainer in the sections answer");
+    if (!w) return w.error();
+    const Node* mc = media_container(*w);
+    if (mc == nullptr) return unreadable("no MediaContainer in the sections answer");
     std::vector<Section> out;
     if (const auto* dirs = mc->kids("Directory")) {
         for (const auto& d : *dirs) {
@@ -152,7 +154,7 @@ Parsed<std::vector<Section>> parse_sections(std::string_view body) {
             out.push_back(std::move(s));
         }
     }
-    return {out, {}};
+    return out;
 }
 
 static MediaItem read_item(const Node& m) {
@@ -187,11 +189,11 @@ static MediaItem read_item(const Node& m) {
     return it;
 }
 
-Parsed<ItemPage> parse_items(std::string_view body) {
+common::Result<ItemPage> parse_items(std::string_view body) {
     auto w = parse_wire(body);
-    if (!w.root) return Parsed<ItemPage>::fail(w.error);
-    const Node* mc = media_container(*w.root);
-    if (mc == nullptr) return Parsed<ItemPage>::fail("no MediaContainer in the answer");
+    if (!w) return w.error();
+    const Node* mc = media_container(*w);
+    if (mc == nullptr) return unreadable("no MediaContainer in the answer");
     ItemPage page;
     page.offset = mc->integer("offset").value_or(0);
     page.total_size = mc->integer("totalSize").value_or(-1);
@@ -205,21 +207,21 @@ Parsed<ItemPage> parse_items(std::string_view body) {
                 if (it.library_section_id < 0) it.library_section_id = page.library_section_id;
                 page.items.push_back(std::move(it));
             }
-    return {page, {}};
+    return page;
 }
 
-Parsed<std::vector<Webhook>> parse_webhooks(std::string_view body) {
+common::Result<std::vector<Webhook>> parse_webhooks(std::string_view body) {
     auto w = parse_wire(body);
-    if (!w.root) return Parsed<std::vector<Webhook>>::fail(w.error);
+    if (!w) return w.error();
     std::vector<Webhook> out;
-    const std::vector<Node>* list = w.root->kids("_items");
-    if (const Node* mc = media_container(*w.root)) list = mc->kids("Webhook");
+    const std::vector<Node>* list = w->kids("_items");
+    if (const Node* mc = media_container(*w)) list = mc->kids("Webhook");
     if (list)
         for (const auto& n : *list) {
             std::string url = n.str("url");
             if (!url.empty()) out.push_back({url});
         }
-    return {out, {}};
+    return out;
 }
 
 static int64_t to_i64(std::string_view s) {
@@ -235,17 +237,17 @@ bool read_guid(std::string_view guid, ExternalIds& ids) {
     std::string_view scheme = guid.substr(0, sep);
     std::string_view rest = guid.substr(sep + 3);
     if (auto q = rest.find('?'); q != std::string_view::npos) rest = rest.substr(0, q);
-    if (text::starts_with(scheme, "com.plexapp.agents.")) scheme.remove_prefix(19);
+    if (common::text::starts_with(scheme, "com.plexapp.agents.")) scheme.remove_prefix(19);
     std::string_view parts[3];  // id, then season and episode for legacy tvdb guids
     std::size_t n_parts = 0;
-    text::for_each_part(rest, '/', [&](std::string_view p) {
+    common::text::for_each_part(rest, '/', [&](std::string_view p) {
         if (n_parts < 3) parts[n_parts] = p;
         ++n_parts;
     });
     std::string_view first = parts[0];
     if (first.empty()) return false;
     if (scheme == "imdb") {
-        if (!text::starts_with(first, "tt")) return false;
+        if (!common::text::starts_with(first, "tt")) return false;
         if (ids.imdb.empty()) ids.imdb = std::string(first);
         return true;
     }

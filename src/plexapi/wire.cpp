@@ -1,11 +1,11 @@
-#include "plexapi/wire.hpp"
+#include "wire.hpp"
 
 #include <boost/json.hpp>
 #include <pugixml.hpp>
 
 #include <charconv>
 
-#include "common/json_util.hpp"
+#include "common/json.hpp"
 
 namespace pb::plexapi {
 
@@ -135,7 +135,7 @@ static bool from_xml(const pugi::xml_node& x, Node& out, int depth, std::string&
         return false;
     }
     out.name = x.name();
-    for (const auto& a : x.attributes()) out.attrs.emplace_back(a.name(), pb::json::sanitize_utf8(a.value()));
+    for (const auto& a : x.attributes()) out.attrs.emplace_back(a.name(), pb::common::json::sanitize_utf8(a.value()));
     for (const auto& c : x.children()) {
         if (c.type() != pugi::node_element) continue;
         Node child;
@@ -145,58 +145,42 @@ static bool from_xml(const pugi::xml_node& x, Node& out, int depth, std::string&
     return true;
 }
 
-WireResult parse_wire(std::string_view body) {
-    WireResult r;
+common::Result<Node> parse_wire(std::string_view body) {
+    auto fail = [](std::string why) { return common::Error(common::Errc::bad_answer, std::move(why)); };
     std::size_t i = 0;
     while (i < body.size() && (body[i] == ' ' || body[i] == '\n' || body[i] == '\r' || body[i] == '\t')) ++i;
     // A UTF-8 byte order mark is harmless: skip it.
     if (body.substr(i, 3) == "\xEF\xBB\xBF") i += 3;
-    if (i == body.size()) {
-        r.error = "the answer was empty";
-        return r;
-    }
+    if (i == body.size()) return fail("the answer was empty");
+    std::string error;
     if (body[i] == '<') {
-        r.format = WireFormat::xml;
         pugi::xml_document doc;
         // parse_default has no DTD expansion; keep it that way (no parse_doctype
         // handling of entities beyond the five predefined ones).
         auto res = doc.load_buffer(body.data() + i, body.size() - i, pugi::parse_default, pugi::encoding_auto);
-        if (!res) {
-            r.error = std::string("not valid XML: ") + res.description();
-            return r;
-        }
+        if (!res) return fail(std::string("not valid XML: ") + res.description());
         pugi::xml_node top = doc.document_element();
-        if (!top) {
-            r.error = "XML without a root element";
-            return r;
-        }
+        if (!top) return fail("XML without a root element");
         Node root;
-        if (!from_xml(top, root, 0, r.error)) return r;
+        if (!from_xml(top, root, 0, error)) return fail(error);
         // Same shape as the JSON wrapper: {"MediaContainer": {...}}.
         Node wrapper;
         group(wrapper, root.name).push_back(std::move(root));
-        r.root = std::move(wrapper);
-        return r;
+        return wrapper;
     }
-    r.format = WireFormat::json;
-    std::string err;
-    auto v = pb::json::parse_lenient(body.substr(i), &err, kMaxDepth + 2);
-    if (!v) {
-        r.error = "not valid JSON: " + err;
-        return r;
-    }
+    auto v = pb::common::json::parse_lenient(body.substr(i), kMaxDepth + 2);
+    if (!v) return fail("not valid JSON: " + v.error().message);
     Node root;
     if (v->is_object() && v->get_object().contains("_elementType")) {
         // Legacy (PMS 0.9) JSON: the top object is the container itself.
         Node mc;
         mc.name = "MediaContainer";
-        if (!from_json(*v, mc, 0, r.error)) return r;
+        if (!from_json(*v, mc, 0, error)) return fail(error);
         group(root, "MediaContainer").push_back(std::move(mc));
-    } else if (!from_json(*v, root, 0, r.error)) {
-        return r;
+    } else if (!from_json(*v, root, 0, error)) {
+        return fail(error);
     }
-    r.root = std::move(root);
-    return r;
+    return root;
 }
 
 const Node* media_container(const Node& root) { return root.first("MediaContainer"); }

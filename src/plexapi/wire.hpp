@@ -19,6 +19,8 @@
 #include <string_view>
 #include <vector>
 
+#include "common/error.hpp"
+
 namespace pb::plexapi {
 
 struct Node {
@@ -35,16 +37,9 @@ struct Node {
     const Node* first(std::string_view name) const;
 };
 
-enum class WireFormat { json = 1, xml = 2 };
-
-struct WireResult {
-    std::optional<Node> root;
-    std::string error;  // set when root is empty
-    WireFormat format = WireFormat::json;
-};
-
-// Sniffs the format from the first non-blank byte.
-WireResult parse_wire(std::string_view body);
+// Sniffs the format from the first non-blank byte. Errc::bad_answer, with
+// what is wrong ("not valid XML: ..."), for anything unreadable.
+common::Result<Node> parse_wire(std::string_view body);
 
 // For MediaContainer answers: the container itself in both formats (JSON
 // wraps it in {"MediaContainer": {...}}).

@@ -4,15 +4,13 @@
 #include <cstring>
 #include <new>
 
+#include "common/version.hpp"
 #include "plexbridge_plugin.h"
 #include "plugin/plugin.hpp"
 
 using pb::plugin::Plugin;
 
 namespace {
-
-constexpr char kId[] = "plexbridge";
-constexpr char kVersion[] = "0.1.0";
 
 void host_log(const pb_host_api& host, pb_log_level level, const std::string& msg) {
     if (host.log) host.log(host.host_ctx, level, pb_str{msg.data(), msg.size()});
@@ -40,8 +38,8 @@ void c_on_event(void* ctx, const pb_event* event) noexcept {
         pb_event e{};
         std::memcpy(&e, event, std::min<std::size_t>(event->struct_size, sizeof e));
         static_cast<Plugin*>(ctx)->on_event(
-            std::string(e.name.data ? e.name.data : "", e.name.len),
-            std::string(e.payload_json.data ? e.payload_json.data : "", e.payload_json.len));
+            std::string_view(e.name.data ? e.name.data : "", e.name.len),
+            std::string_view(e.payload_json.data ? e.payload_json.data : "", e.payload_json.len));
     } catch (...) {}
 }
 
@@ -95,8 +93,8 @@ extern "C" PB_EXPORT pb_status plexbridge_plugin_entry(const pb_host_api* host, 
         mine.struct_size = sizeof mine;
         mine.abi_version = PB_ABI_VERSION;
         mine.plugin_ctx = plugin.get();
-        mine.plugin_id = pb_str{kId, sizeof kId - 1};
-        mine.plugin_version = pb_str{kVersion, sizeof kVersion - 1};
+        mine.plugin_id = pb_str{pb::common::kProduct.data(), pb::common::kProduct.size()};
+        mine.plugin_version = pb_str{pb::common::kVersion.data(), pb::common::kVersion.size()};
         mine.start = c_start;
         mine.destroy = c_destroy;
         mine.on_event = c_on_event;

@@ -5,11 +5,8 @@
 
 #include <cstring>
 
-#include "auth/auth_routes.hpp"
-#include "common/json_util.hpp"
-#include "discovery/discovery_routes.hpp"
-#include "refresh/refresher.hpp"
-#include "webhooks/webhook_routes.hpp"
+#include "common/json.hpp"
+#include "settings/settings.hpp"
 
 namespace pb::plugin {
 
@@ -33,14 +30,41 @@ std::optional<std::string> check_host_compat(uint32_t host_version, std::size_t 
     return std::nullopt;
 }
 
+static pb_str view(std::string_view s) { return pb_str{s.data(), s.size()}; }
+static std::string_view view(pb_str s) { return std::string_view(s.data ? s.data : "", s.data ? s.len : 0); }
+static void sink_to_string(void* ctx, pb_str v) { static_cast<std::string*>(ctx)->assign(view(v)); }
+
+static pb_log_level to_abi(log::Level level) {
+    switch (level) {
+        case log::Level::debug: return PB_LOG_DEBUG;
+        case log::Level::info: return PB_LOG_INFO;
+        case log::Level::warning: return PB_LOG_WARNING;
+        case log::Level::error: return PB_LOG_ERROR;
+    }
+    return PB_LOG_ERROR;
+}
+
+static pb_setting_type to_abi(settings::Type type) {
+    switch (type) {
+        case settings::Type::boolean: return PB_SETTING_BOOL;
+        case settings::Type::integer: return PB_SETTING_INT;
+        case settings::Type::string: return PB_SETTING_STRING;
+        case settings::Type::string_list: return PB_SETTING_STRING_LIST;
+        case settings::Type::json: return PB_SETTING_JSON;
+    }
+    return PB_SETTING_JSON;
+}
+
 Plugin::Plugin(const pb_host_api& host) : host_(host) {
-    data_dir_ = std::string(host_.data_dir.data ? host_.data_dir.data : "", host_.data_dir.len);
-    log_ = std::make_unique<log::HostLog>(&host_, std::make_shared<log::SecretRegistry>());
+    data_dir_ = std::string(view(host_.data_dir));
+    log_ = std::make_unique<log::HostLog>(
+        [host = host_](log::Level level, std::string_view line) {
+            if (host.log) host.log(host.host_ctx, to_abi(level), view(line));
+        },
+        std::make_shared<log::SecretRegistry>());
 }
 
 Plugin::~Plugin() = default;
-
-static void sink_to_string(void* ctx, pb_str v) { static_cast<std::string*>(ctx)->assign(v.data ? v.data : "", v.len); }
 
 pb_status Plugin::init() {
     for (auto fn :
@@ -55,19 +79,33 @@ pb_status Plugin::init() {
         log().error("not loaded: the host gave no data directory");
         return PB_ERR_INVALID_ARGUMENT;
     }
-    std::string err;
-    vault_ = vault::Vault::open(data_dir_, &err);
-    if (!vault_) {
-        log().error("not loaded: {}", err);
+    session::Environment env;
+    env.io = ioc_.get();
+    env.log = log_->shared();
+    env.secrets = log_->secrets_shared();
+    env.data_dir = data_dir_;
+    env.write_settings = [this](std::string_view patch) -> common::Status {
+        std::string err;
+        // The host calls settings_changed() on this thread before returning,
+        // which refreshes the session's cache.
+        if (host_.settings_write(host_.host_ctx, view(patch), sink_to_string, &err) != PB_OK)
+            return common::Error(common::Errc::storage, err.empty() ? "the host could not store the settings" : err);
+        return {};
+    };
+    auto session = session::Session::open(std::move(env));
+    if (!session) {
+        log().error("not loaded: {}", session.error().message);
         return PB_ERR_IO;
     }
-    for (const auto& s : settings::schema()) {
+    session_ = std::move(*session);
+    // Settings first: the host must know them before it can hand them back.
+    for (const auto& s : settings::table()) {
         pb_setting_desc d{};
         d.struct_size = sizeof d;
-        d.name = pb_str{s.name, std::strlen(s.name)};
-        d.type = s.type;
-        d.default_json = pb_str{s.default_json, std::strlen(s.default_json)};
-        d.description = pb_str{s.description, std::strlen(s.description)};
+        d.name = view(s.name);
+        d.type = to_abi(s.type);
+        d.default_json = view(s.default_json);
+        d.description = view(s.help);
         d.secret = s.secret ? 1 : 0;
         if (pb_status st = host_.register_setting(host_.host_ctx, &d); st != PB_OK) {
             log().error("not loaded: the host refused the setting {}", s.name);
@@ -79,39 +117,34 @@ pb_status Plugin::init() {
         log().error("not loaded: the host could not read the settings");
         return PB_ERR_IO;
     }
-    settings_changed(json);
-    // One identity per installation, kept across restarts.
-    if (settings().client_identifier.empty()) {
-        bj::object patch{{"client_identifier", text::random_hex(16)}};
-        if (!write_settings(patch, &err)) log().warn("could not store the client identifier: {}", err);
-    }
-    auth_ = std::make_unique<AuthRoutes>(*this);
-    auth_->register_routes();
-    discovery_ = std::make_unique<discovery::DiscoveryRoutes>(*this);
-    discovery_->register_routes();
-    refresher_ = std::make_shared<refresh::Refresher>(*this);
-    refresher_->register_routes();
+    session_->load(json);
+    auth_ = std::make_unique<auth::Auth>(*session_, routes_);
+    discovery_ = std::make_unique<discovery::Discovery>(*session_, routes_);
+    refresher_ = refresh::Refresher::create(*session_, routes_);
     refresher_->load();
-    webhooks_ = std::make_unique<webhooks::WebhookRoutes>(*this);
-    webhooks_->register_routes(static_cast<uint64_t>(settings().webhook_max_body_bytes));
-    for (auto& r : routes_) {
+    webhooks_ = std::make_unique<webhooks::Webhooks>(*session_, routes_, *this);
+    return register_with_host();
+}
+
+pb_status Plugin::register_with_host() {
+    for (const auto& r : routes_.routes()) {
+        mounted_.push_back(Mounted{&r, this});
         pb_route_desc d{};
         d.struct_size = sizeof d;
-        d.method = pb_str{r.method.data(), r.method.size()};
-        d.path_pattern = pb_str{r.pattern.data(), r.pattern.size()};
-        d.auth = r.auth;
+        d.method = view(r.method);
+        d.path_pattern = view(r.pattern);
+        d.auth = r.auth == route::Auth::none ? PB_ROUTE_AUTH_NONE : PB_ROUTE_AUTH_HOST_APIKEY;
         d.max_body_bytes = r.max_body_bytes;
         d.handler = &Plugin::route_trampoline;
-        d.route_ctx = &r;
+        d.route_ctx = &mounted_.back();
         if (pb_status st = host_.register_route(host_.host_ctx, &d); st != PB_OK) {
             log().error("not loaded: the host refused the route {} {}", r.method, r.pattern);
             return st;
         }
     }
-    for (const char* ev :
-         {"subtitle.downloaded", "subtitle.upgraded", "subtitle.uploaded", "subtitle.deleted", "subtitle.modified"}) {
-        if (pb_status st = host_.subscribe_event(host_.host_ctx, pb_str{ev, std::strlen(ev)}); st != PB_OK) {
-            log().error("not loaded: the host refused the event {}", ev);
+    for (const auto& ev : refresh::kEvents) {
+        if (pb_status st = host_.subscribe_event(host_.host_ctx, view(ev.name)); st != PB_OK) {
+            log().error("not loaded: the host refused the event {}", ev.name);
             return st;
         }
     }
@@ -132,10 +165,10 @@ pb_status Plugin::start() {
         }
     });
     boost::asio::post(*ioc_, [this] {
-        seal_plaintext_secrets();
-        webhooks_->key();  // so the first webhook never has to create it
+        session_->start();
+        webhooks_->start();
         refresher_->start();
-        auth_->on_start();
+        auth_->start();
     });
     log().info("started (ABI {}.{})", PB_ABI_VERSION_MAJOR, PB_ABI_VERSION_MINOR);
     return PB_OK;
@@ -143,16 +176,14 @@ pb_status Plugin::start() {
 
 void Plugin::destroy() {
     stopping_ = true;
-    {
-        std::lock_guard lock(client_mu_);
-        if (client_) client_->shutdown();
-    }
+    // Cancels what is in flight; the io thread then runs its handlers out.
+    if (session_) session_->cancel_requests();
     work_.reset();
     ioc_->stop();
     if (thread_.joinable()) thread_.join();
     // Requests still waiting for an answer get one now: the host may not
     // hear from us after destroy returns.
-    std::set<pb_responder*> left;
+    std::set<void*> left;
     {
         std::lock_guard lock(pending_mu_);
         left.swap(pending_);
@@ -163,28 +194,26 @@ void Plugin::destroy() {
         resp.struct_size = sizeof resp;
         resp.status = 503;
         resp.body = pb_str{body, sizeof body - 1};
-        host_.respond(host_.host_ctx, r, &resp);
+        host_.respond(host_.host_ctx, static_cast<pb_responder*>(r), &resp);
     }
     // Work still queued (and the connections it owns) is destroyed now,
     // while everything it refers to is alive; its replies find nothing
     // pending and stay silent.
-    {
-        std::lock_guard lock(client_mu_);
-        client_.reset();
-    }
     if (refresher_) refresher_->shutdown();
-    if (discovery_) discovery_->pms()->shutdown();
+    if (session_) session_->shutdown();
     ioc_.reset();
     webhooks_.reset();
     refresher_.reset();
     discovery_.reset();
     auth_.reset();
+    session_.reset();
     log_->detach();
 }
 
 void Plugin::route_trampoline(void* ctx, const pb_http_request* req, pb_responder* responder) noexcept {
-    auto* route = static_cast<Route*>(ctx);
-    Plugin* self = route->plugin;
+    auto* mounted = static_cast<Mounted*>(ctx);
+    Plugin* self = mounted->plugin;
+    const route::Route& route = *mounted->route;
     {
         std::lock_guard lock(self->pending_mu_);
         self->pending_.insert(responder);
@@ -192,30 +221,30 @@ void Plugin::route_trampoline(void* ctx, const pb_http_request* req, pb_responde
     try {
         pb_http_request r{};
         std::memcpy(&r, req, std::min<std::size_t>(req->struct_size, sizeof r));
-        auto s = [](pb_str v) { return std::string_view(v.data ? v.data : "", v.data ? v.len : 0); };
-        Call call;
-        call.method = s(r.method);
-        call.path = s(r.path);
-        call.query = s(r.query);
-        call.params = text::parse_query(call.query);
+        route::Call call;
+        call.method = view(r.method);
+        call.path = view(r.path);
+        call.query = view(r.query);
+        call.params = common::text::parse_query(call.query);
         call.headers.reserve(r.header_count);
         for (std::size_t i = 0; i < r.header_count && r.headers; ++i)
-            call.headers.emplace_back(s(r.headers[i].name), s(r.headers[i].value));
-        call.body = s(r.body);
-        call.remote_address = s(r.remote_address);
-        match_path(route->pattern, call.path, call.path_params);
-        Reply reply(self, responder);
-        if (self->stopping_) return reply.error(503, "PLEX_UNAVAILABLE", "the Plex plugin is shutting down");
-        route->handler(call, reply);
+            call.headers.emplace_back(view(r.headers[i].name), view(r.headers[i].value));
+        call.body = view(r.body);
+        call.remote_address = view(r.remote_address);
+        route::match_path(route.pattern, call.path, call.path_params);
+        route::Reply reply(self, responder);
+        if (self->stopping_)
+            return reply.fail(common::Error(common::Errc::unavailable, "the Plex plugin is shutting down"));
+        route.handler(call, reply);
     } catch (const std::exception& e) {
-        self->log().error("route {} failed: {}", route->pattern, e.what());
-        self->send_response(responder, 500, "application/json", R"({"error":"internal error","code":"PLEX_INTERNAL"})");
+        self->log().error("route {} failed: {}", route.pattern, e.what());
+        self->answer(responder, 500, "application/json", R"({"error":"internal error","code":"PLEX_INTERNAL"})");
     } catch (...) {
-        self->send_response(responder, 500, "application/json", R"({"error":"internal error","code":"PLEX_INTERNAL"})");
+        self->answer(responder, 500, "application/json", R"({"error":"internal error","code":"PLEX_INTERNAL"})");
     }
 }
 
-void Plugin::send_response(pb_responder* responder, int status, std::string_view content_type, std::string_view body) {
+void Plugin::answer(void* responder, int status, std::string_view content_type, std::string_view body) {
     {
         std::lock_guard lock(pending_mu_);
         if (pending_.erase(responder) == 0) return;  // answered already (or at destroy)
@@ -223,171 +252,57 @@ void Plugin::send_response(pb_responder* responder, int status, std::string_view
     pb_http_response resp{};
     resp.struct_size = sizeof resp;
     resp.status = static_cast<uint16_t>(status);
-    resp.content_type = pb_str{content_type.data(), content_type.size()};
-    resp.body = pb_str{body.data(), body.size()};
-    host_.respond(host_.host_ctx, responder, &resp);
+    resp.content_type = view(content_type);
+    resp.body = view(body);
+    host_.respond(host_.host_ctx, static_cast<pb_responder*>(responder), &resp);
 }
 
-void Plugin::add_route(std::string method, std::string pattern, Handler handler, pb_route_auth auth,
-                       uint64_t max_body) {
-    Route r;
-    r.method = std::move(method);
-    r.pattern = std::move(pattern);
-    r.handler = std::move(handler);
-    r.auth = auth;
-    r.max_body_bytes = max_body;
-    r.plugin = this;
-    routes_.push_back(std::move(r));
+webhooks::SearchOutcome Plugin::request_search(const webhooks::Media& m, std::string_view title,
+                                               std::string_view reason) {
+    const bool episode = m.kind == webhooks::Media::Kind::episode;
+    pb_search_request req{};
+    req.struct_size = sizeof req;
+    req.media_type = episode ? PB_MEDIA_EPISODE : PB_MEDIA_MOVIE;
+    req.imdb_id = view(m.series.imdb);
+    req.tmdb_id = m.series.tmdb;
+    req.tvdb_id = m.series.tvdb;
+    req.season = episode ? m.season : -1;
+    req.episode = episode ? m.number : -1;
+    req.episode_tvdb_id = episode ? m.episode.tvdb : -1;
+    req.episode_imdb_id = episode ? view(m.episode.imdb) : pb_str{nullptr, 0};
+    req.title = view(title);
+    req.reason = view(reason);
+    switch (host_.request_search(host_.host_ctx, &req)) {
+        case PB_SEARCH_QUEUED: return webhooks::SearchOutcome::queued;
+        case PB_SEARCH_UNKNOWN_MEDIA: return webhooks::SearchOutcome::unknown_media;
+        default: return webhooks::SearchOutcome::refused;
+    }
 }
 
-void Plugin::on_event(std::string name, std::string payload) {
-    if (refresher_) refresher_->on_event(name, payload);
+void Plugin::on_event(std::string_view name, std::string_view payload) {
+    if (refresher_) refresher_->on_event(std::string(name), std::string(payload));
 }
 
 pb_status Plugin::validate_settings(std::string_view candidate, std::string* error) const {
-    std::string perr;
-    auto v = json::parse_lenient(candidate, &perr);
+    auto v = common::json::parse_lenient(candidate);
     if (!v || !v->is_object()) {
-        *error = "settings must be a JSON object" + (perr.empty() ? std::string() : ": " + perr);
+        *error = "settings must be a JSON object" + (v ? std::string() : ": " + v.error().message);
         return PB_ERR_INVALID_ARGUMENT;
     }
-    if (auto problem = settings::validate(v->get_object())) {
-        *error = *problem;
+    if (auto st = settings::validate(v->get_object()); !st) {
+        *error = st.error().message;
         return PB_ERR_INVALID_ARGUMENT;
     }
     return PB_OK;
 }
 
 void Plugin::settings_changed(std::string_view js) {
-    auto v = json::parse_lenient(js);
-    if (!v || !v->is_object()) return;
-    auto typed = std::make_shared<const settings::Settings>(settings::parse(v->get_object()));
-    {
-        std::lock_guard lock(settings_mu_);
-        settings_ = v->get_object();
-        typed_ = std::move(typed);
+    if (!session_) return;
+    if (auto st = session_->settings().replace(js); !st) {
+        log().error("{}; keeping the previous settings", st.error().message);
+        return;
     }
     if (refresher_) refresher_->settings_changed();
-}
-
-settings::Settings Plugin::settings() const { return *settings_snapshot(); }
-
-std::shared_ptr<const settings::Settings> Plugin::settings_snapshot() const {
-    std::lock_guard lock(settings_mu_);
-    return typed_;
-}
-
-bj::object Plugin::settings_json() const {
-    std::lock_guard lock(settings_mu_);
-    return settings_;
-}
-
-bool Plugin::write_settings(const bj::object& patch, std::string* error) {
-    if (auto problem = settings::validate(patch)) {
-        if (error) *error = *problem;
-        return false;
-    }
-    std::string text = bj::serialize(patch);
-    std::string err;
-    // The host calls settings_changed() on this thread before returning,
-    // which refreshes the cache.
-    pb_status st = host_.settings_write(host_.host_ctx, pb_str{text.data(), text.size()}, sink_to_string, &err);
-    if (st != PB_OK) {
-        if (error) *error = err.empty() ? "the host could not store the settings" : err;
-        return false;
-    }
-    return true;
-}
-
-std::shared_ptr<http::Client> Plugin::client() {
-    std::string ca = settings().tls_ca_file;
-    std::lock_guard lock(client_mu_);
-    if (!client_ || ca != client_ca_file_) {
-        std::string err;
-        http::ClientOptions opts;
-        opts.extra_ca_file = ca;
-        auto c = http::Client::create(*ioc_, opts, log_->shared(), &err);
-        if (!c) {
-            log().error("{}; using the system certificates only", err);
-            opts.extra_ca_file.clear();
-            c = http::Client::create(*ioc_, opts, log_->shared(), &err);
-        }
-        if (client_) client_->shutdown();
-        client_ = c;
-        client_ca_file_ = ca;
-    }
-    return client_;
-}
-
-plexapi::ClientIdentity Plugin::identity() const {
-    auto s = settings();
-    plexapi::ClientIdentity id;
-    id.client_identifier = s.client_identifier;
-    id.device_name = s.device_name;
-    return id;
-}
-
-plexapi::PlexTv Plugin::plextv() {
-    plexapi::PlexTvOptions o;
-    o.base_url = settings().plextv_url;
-    return plexapi::PlexTv(client(), identity(), o);
-}
-
-vault::Secret Plugin::current_token(std::string* why) const {
-    auto s = settings();
-    const std::string& stored = s.auth_method == "apikey" ? s.apikey : s.token;
-    if (stored.empty()) {
-        if (why) *why = "not signed in to Plex";
-        return {};
-    }
-    vault::OpenError err{};
-    auto secret = vault_->unseal(stored, &err);
-    if (!secret) {
-        if (err == vault::OpenError::not_sealed) return vault::Secret(stored);  // legacy plaintext, sealed at start
-        if (why)
-            *why = std::string("the stored Plex token cannot be used: ") + vault::describe(err) + "; sign in again";
-        return {};
-    }
-    log_->secrets().add(secret->str());
-    return std::move(*secret);
-}
-
-vault::Secret Plugin::server_token(std::string* why) const {
-    auto s = settings();
-    if (s.auth_method == "oauth" && !s.server_token.empty()) {
-        vault::OpenError err{};
-        if (auto t = vault_->unseal(s.server_token, &err)) {
-            log_->secrets().add(t->str());
-            return std::move(*t);
-        }
-        if (why)
-            *why = std::string("the stored server token cannot be used: ") + vault::describe(err) +
-                   "; select the server again";
-        return {};
-    }
-    return current_token(why);
-}
-
-std::shared_ptr<discovery::PmsClient> Plugin::pms() { return discovery_->pms(); }
-
-void Plugin::seal_plaintext_secrets() {
-    auto s = settings();
-    bj::object patch;
-    for (const auto* key : {&s.token, &s.apikey}) {
-        if (key->empty() || vault::Vault::is_sealed(*key)) continue;
-        log_->secrets().add(*key);
-        patch[key == &s.token ? "token" : "apikey"] = vault_->seal(*key);
-    }
-    if (patch.empty()) return;
-    std::string err;
-    if (write_settings(patch, &err))
-        log().info("encrypted a Plex token that was stored in plain text");
-    else
-        log().error("could not encrypt a plain-text Plex token: {}", err);
-}
-
-pb_search_outcome Plugin::request_search(const pb_search_request& req) {
-    return host_.request_search(host_.host_ctx, &req);
 }
 
 }  // namespace pb::plugin

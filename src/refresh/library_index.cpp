@@ -83,7 +83,7 @@ std::optional<ItemRef> LibraryIndex::find_show(const MediaRef& m) const {
 namespace {
 
 struct Build : std::enable_shared_from_this<Build> {
-    std::shared_ptr<discovery::PmsClient> pms;
+    std::shared_ptr<session::PmsClient> pms;
     std::shared_ptr<LibraryIndex> index;
     std::vector<std::pair<std::string, int>> work;  // section id, plex type (1 movie, 2 show)
     std::size_t at = 0;
@@ -97,32 +97,32 @@ struct Build : std::enable_shared_from_this<Build> {
             return done({});
         }
         auto [section, type] = work[at];
-        std::string path = "/library/sections/" + text::url_encode(section) + "/all?type=" + std::to_string(type) +
+        std::string path = "/library/sections/" + common::text::url_encode(section) +
+                           "/all?type=" + std::to_string(type) +
                            "&includeGuids=1&X-Plex-Container-Start=" + std::to_string(offset) +
                            "&X-Plex-Container-Size=" + std::to_string(page);
         if (since > 0) path += "&addedAt%3E%3E=" + std::to_string(since);
         auto self = shared_from_this();
-        pms->request(discovery::PmsRequest{"GET", path, "", {}},
-                     [self, section, offset](http::Result r, const std::string&) {
-                         if (!r.ok()) return self->done(r.error->message);
-                         if (r.response->status != 200)
-                             return self->done("Plex Media Server answered HTTP " + std::to_string(r.response->status) +
-                                               " listing section " + section);
-                         auto page = plexapi::parse_items(r.response->body);
-                         if (!page) return self->done("could not read section " + section + ": " + page.error);
-                         for (const auto& item : page.value->items) self->index->add(item, section);
-                         int64_t seen = offset + static_cast<int64_t>(page.value->items.size());
-                         bool more = !page.value->items.empty() && page.value->total_size > seen;
-                         if (more) return self->next(seen);
-                         ++self->at;
-                         self->next(0);
-                     });
+        pms->request(session::PmsRequest{"GET", path, "", {}}, [self, section, offset](http::Result r,
+                                                                                       const std::string&) {
+            if (!r) return self->done(r.error().message);
+            if (r->status != 200)
+                return self->done(session::PmsClient::status_error(r->status).message + " listing section " + section);
+            auto page = plexapi::parse_items(r->body);
+            if (!page) return self->done("could not read section " + section + ": " + page.error().message);
+            for (const auto& item : page->items) self->index->add(item, section);
+            int64_t seen = offset + static_cast<int64_t>(page->items.size());
+            bool more = !page->items.empty() && page->total_size > seen;
+            if (more) return self->next(seen);
+            ++self->at;
+            self->next(0);
+        });
     }
 };
 
 }  // namespace
 
-void build_index(std::shared_ptr<discovery::PmsClient> pms, std::shared_ptr<LibraryIndex> index,
+void build_index(std::shared_ptr<session::PmsClient> pms, std::shared_ptr<LibraryIndex> index,
                  std::vector<std::string> movie_sections, std::vector<std::string> show_sections, int64_t since,
                  std::function<void(std::string)> done, int64_t page_size) {
     auto b = std::make_shared<Build>();

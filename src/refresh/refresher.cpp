@@ -1,4 +1,4 @@
-#include "refresh/refresher.hpp"
+#include "refresh/refresh.hpp"
 
 #include <boost/asio/post.hpp>
 #include <boost/json.hpp>
@@ -6,10 +6,9 @@
 #include <algorithm>
 #include <ctime>
 
-#include "common/fs_util.hpp"
-#include "common/json_util.hpp"
+#include "common/fs.hpp"
+#include "common/json.hpp"
 #include "common/text.hpp"
-#include "plugin/plugin.hpp"
 
 namespace pb::refresh {
 
@@ -23,40 +22,35 @@ static int64_t now_ms() {
     return std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now().time_since_epoch()).count();
 }
 
-static std::string iso(int64_t unix_ms) { return text::iso8601_utc(unix_ms / 1000); }
+static std::string iso(int64_t unix_ms) { return common::text::iso8601_utc(unix_ms / 1000); }
 
-std::optional<MediaRef> parse_event_media(std::string_view text, std::string* why) {
-    auto v = json::parse_lenient(text, nullptr, 16);
-    if (!v || !v->is_object()) {
-        if (why) *why = "the event payload is not a JSON object";
-        return std::nullopt;
-    }
+common::Result<MediaRef> parse_event_media(std::string_view text) {
+    auto bad = [](const char* why) { return common::Error(common::Errc::bad_request, why); };
+    auto v = common::json::parse_lenient(text, 16);
+    if (!v || !v->is_object()) return bad("the event payload is not a JSON object");
+
     MediaRef m;
-    std::string type = json::get_string_or(*v, "type", "");
-    if (type != "movie" && type != "episode") {
-        if (why) *why = "type must be \"movie\" or \"episode\"";
-        return std::nullopt;
-    }
+    std::string type = common::json::get_string_or(*v, "type", "");
+    if (type != "movie" && type != "episode") return bad("type must be \"movie\" or \"episode\"");
+
     m.episode = type == "episode";
-    m.path = json::get_string_or(*v, "path", "");
+    m.path = common::json::get_string_or(*v, "path", "");
     if (m.episode) {
-        m.imdb = json::get_string_or(*v, "series_imdb", "");
-        m.tvdb = json::get_int_or(*v, "series_tvdb", -1);
-        m.tmdb = json::get_int_or(*v, "series_tmdb", -1);
-        m.episode_tvdb = json::get_int_or(*v, "episode_tvdb", -1);
-        m.episode_imdb = json::get_string_or(*v, "episode_imdb", "");
-        m.season = static_cast<int32_t>(json::get_int_or(*v, "season", -1));
-        m.number = static_cast<int32_t>(json::get_int_or(*v, "episode", -1));
+        m.imdb = common::json::get_string_or(*v, "series_imdb", "");
+        m.tvdb = common::json::get_int_or(*v, "series_tvdb", -1);
+        m.tmdb = common::json::get_int_or(*v, "series_tmdb", -1);
+        m.episode_tvdb = common::json::get_int_or(*v, "episode_tvdb", -1);
+        m.episode_imdb = common::json::get_string_or(*v, "episode_imdb", "");
+        m.season = static_cast<int32_t>(common::json::get_int_or(*v, "season", -1));
+        m.number = static_cast<int32_t>(common::json::get_int_or(*v, "episode", -1));
     } else {
-        m.imdb = json::get_string_or(*v, "imdb", "");
-        m.tmdb = json::get_int_or(*v, "tmdb", -1);
+        m.imdb = common::json::get_string_or(*v, "imdb", "");
+        m.tmdb = common::json::get_int_or(*v, "tmdb", -1);
     }
     bool ids = m.episode ? ((m.tvdb > 0 || !m.imdb.empty() || m.tmdb > 0) && m.season >= 0 && m.number >= 0)
                          : (!m.imdb.empty() || m.tmdb > 0);
-    if (!ids && m.path.empty()) {
-        if (why) *why = "the event names neither ids nor a file path";
-        return std::nullopt;
-    }
+    if (!ids && m.path.empty()) return bad("the event names neither ids nor a file path");
+
     return m;
 }
 
@@ -77,69 +71,69 @@ static bj::object media_json(const MediaRef& m) {
     return o;
 }
 
-Refresher::Refresher(plugin::Plugin& plugin) : plugin_(plugin) {}
-
-void Refresher::register_routes() {
-    plugin_.add_route("GET", "/api/plex/status", [this](plugin::Call& c, plugin::Reply r) { status(c, std::move(r)); });
+std::shared_ptr<Refresher> Refresher::create(session::Session& session, route::Registry& routes) {
+    auto r = std::shared_ptr<Refresher>(new Refresher(session));
+    routes.add("GET", "/api/plex/status", route::member_handler(r.get(), &Refresher::status));
+    return r;
 }
 
 void Refresher::load() {
-    std::string err;
-    auto text = fs::read_file(fs::join(plugin_.data_dir(), kQueueFile), &err);
+    auto text = common::fs::read_file(common::fs::join(session_.data_dir(), kQueueFile));
     if (text) {
-        auto v = json::parse_lenient(*text);
+        auto v = common::json::parse_lenient(*text);
         if (v && v->is_array()) {
             for (const auto& e : v->get_array()) {
-                const bj::value* media = json::find(e, "media");
+                const bj::value* media = common::json::find(e, "media");
                 if (!media) continue;
-                auto m = parse_event_media(bj::serialize(*media), nullptr);
+                auto m = parse_event_media(bj::serialize(*media));
                 if (!m) continue;
                 Job j;
                 j.media = *m;
                 j.key = m->key();
-                j.refresh = json::get_bool_or(e, "refresh", false);
-                j.set_added = json::get_bool_or(e, "set_added", false);
-                j.attempts = static_cast<int>(json::get_int_or(e, "attempts", 0));
-                j.due_unix_ms = json::get_int_or(e, "due_unix_ms", now_ms());
+                j.refresh = common::json::get_bool_or(e, "refresh", false);
+                j.set_added = common::json::get_bool_or(e, "set_added", false);
+                j.attempts = static_cast<int>(common::json::get_int_or(e, "attempts", 0));
+                j.due_unix_ms = common::json::get_int_or(e, "due_unix_ms", now_ms());
                 queue_.push_back(std::move(j));
             }
-            if (!queue_.empty()) plugin_.log().info("{} Plex refreshes waiting from before the restart", queue_.size());
+            if (!queue_.empty())
+                session_.log().info("{} Plex refreshes waiting from before the restart", queue_.size());
         } else {
-            plugin_.log().error("the refresh queue file is damaged; it was left in place as {}.bad", kQueueFile);
-            std::rename(fs::join(plugin_.data_dir(), kQueueFile).c_str(),
-                        (fs::join(plugin_.data_dir(), kQueueFile) + ".bad").c_str());
+            session_.log().error("the refresh queue file is damaged; it was left in place as {}.bad", kQueueFile);
+            std::rename(common::fs::join(session_.data_dir(), kQueueFile).c_str(),
+                        (common::fs::join(session_.data_dir(), kQueueFile) + ".bad").c_str());
         }
-    } else if (!err.empty()) {
-        plugin_.log().error("cannot read the refresh queue: {}", err);
+    } else if (text.error().code != common::Errc::not_found) {
+        session_.log().error("cannot read the refresh queue: {}", text.error().message);
     }
     std::lock_guard lock(status_mu_);
     depth_ = queue_.size();
 }
 
 void Refresher::start() {
-    timer_ = std::make_unique<boost::asio::steady_timer>(plugin_.io());
+    timer_ = std::make_unique<boost::asio::steady_timer>(session_.io());
     persist();
     schedule();
 }
 
 void Refresher::on_event(const std::string& name, const std::string& payload) {
     // Host thread: parse, then hand over. Nothing here waits on the network.
-    std::string why;
-    auto m = parse_event_media(payload, &why);
+    auto m = parse_event_media(payload);
     if (!m) {
-        plugin_.log().warn("event {} ignored: {}", name, why);
+        session_.log().warn("event {} ignored: {}", name, m.error().message);
         return;
     }
     auto self = shared_from_this();
-    boost::asio::post(plugin_.io(), [self, name, m = *m]() mutable { self->enqueue(std::move(name), std::move(m)); });
+    boost::asio::post(session_.io(), [self, name, m = *m]() mutable { self->enqueue(std::move(name), std::move(m)); });
 }
 
 void Refresher::enqueue(std::string name, MediaRef m) {
-    auto s = plugin_.settings_snapshot();
+    auto s = session_.settings().snapshot();
     if (!s->use_plex) return;
     bool refresh = m.episode ? s->update_series_library : s->update_movie_library;
     // "Recently added" only when a subtitle arrived, not when one was deleted.
-    bool adds = name == "subtitle.downloaded" || name == "subtitle.upgraded" || name == "subtitle.uploaded";
+    bool adds = std::any_of(std::begin(kEvents), std::end(kEvents),
+                            [&](const EventSpec& e) { return e.name == name && e.brings_subtitle; });
     bool set_added = adds && (m.episode ? s->set_episode_added : s->set_movie_added);
     if (!refresh && !set_added) return;
     std::string key = m.key();
@@ -163,9 +157,9 @@ void Refresher::enqueue(std::string name, MediaRef m) {
 
 void Refresher::settings_changed() {
     auto self = shared_from_this();
-    boost::asio::post(plugin_.io(), [self] {
+    boost::asio::post(session_.io(), [self] {
         if (!self->stopped_.empty()) {
-            self->plugin_.log().info("Plex refreshes resume: the settings changed");
+            self->session_.log().info("Plex refreshes resume: the settings changed");
             self->stopped_.clear();
         }
         // The server or the libraries may have changed: list again.
@@ -183,9 +177,9 @@ void Refresher::persist() {
                                {"set_added", j.set_added},
                                {"attempts", j.attempts},
                                {"due_unix_ms", j.due_unix_ms}});
-    std::string err;
-    if (!fs::atomic_write(fs::join(plugin_.data_dir(), kQueueFile), bj::serialize(a), &err, 0600))
-        plugin_.log().error("cannot save the refresh queue ({}); it is kept in memory", err);
+    if (auto st = common::fs::atomic_write(common::fs::join(session_.data_dir(), kQueueFile), bj::serialize(a), 0600);
+        !st)
+        session_.log().error("cannot save the refresh queue ({}); it is kept in memory", st.error().message);
     std::lock_guard lock(status_mu_);
     depth_ = queue_.size();
     stopped_copy_ = stopped_;
@@ -214,37 +208,41 @@ void Refresher::run_due() {
     process(*it);
 }
 
+// "Plex Media Server answered HTTP 503", or the transport error's words.
+static std::optional<std::string> failed(const http::Result& r) {
+    if (auto e = session::PmsClient::failure(r)) return e->message;
+    return std::nullopt;
+}
+
 void Refresher::ensure_index(std::function<void(std::string, int)> then) {
     if (index_->built) return then({}, 0);
-    auto s = plugin_.settings_snapshot();
-    auto pms = plugin_.pms();
+    auto s = session_.settings().snapshot();
+    auto pms = session_.pms_shared();
     auto self = shared_from_this();
-    pms->request(discovery::PmsRequest{"GET", "/library/sections", "", {}}, [self, s, pms, then](http::Result r,
-                                                                                                 const std::string&) {
-        self->requests_++;
-        if (!r.ok()) return then(r.error->message, 0);
-        if (r.response->status != 200)
-            return then("Plex Media Server answered HTTP " + std::to_string(r.response->status), r.response->status);
-        auto sections = plexapi::parse_sections(r.response->body);
-        if (!sections) return then(sections.error, 0);
-        std::vector<std::string> movies, shows;
-        self->index_->sections.clear();
-        for (const auto& sec : *sections.value) {
-            bool movie = sec.type == "movie", show = sec.type == "show";
-            if (!movie && !show) continue;
-            const auto& chosen = movie ? s->movie_library : s->series_library;
-            if (!chosen.empty() && std::find(chosen.begin(), chosen.end(), sec.key) == chosen.end() &&
-                std::find(chosen.begin(), chosen.end(), sec.title) == chosen.end())
-                continue;
-            (movie ? movies : shows).push_back(sec.key);
-            self->index_->sections.push_back({sec.key, sec.type, sec.locations});
-        }
-        build_index(pms, self->index_, movies, shows, 0, [self, then](std::string err) {
-            if (!err.empty()) return then(err, 0);
-            self->plugin_.log().info("Plex library index built: {} items", self->index_->items());
-            then({}, 0);
-        });
-    });
+    pms->request(session::PmsRequest{"GET", "/library/sections", "", {}},
+                 [self, s, pms, then](http::Result r, const std::string&) {
+                     self->requests_++;
+                     if (auto why = failed(r)) return then(*why, r ? r->status : 0);
+                     auto sections = plexapi::parse_sections(r->body);
+                     if (!sections) return then(sections.error().message, 0);
+                     std::vector<std::string> movies, shows;
+                     self->index_->sections.clear();
+                     for (const auto& sec : *sections) {
+                         bool movie = sec.type == "movie", show = sec.type == "show";
+                         if (!movie && !show) continue;
+                         const auto& chosen = movie ? s->movie_library : s->series_library;
+                         if (!chosen.empty() && std::find(chosen.begin(), chosen.end(), sec.key) == chosen.end() &&
+                             std::find(chosen.begin(), chosen.end(), sec.title) == chosen.end())
+                             continue;
+                         (movie ? movies : shows).push_back(sec.key);
+                         self->index_->sections.push_back({sec.key, sec.type, sec.locations});
+                     }
+                     build_index(pms, self->index_, movies, shows, 0, [self, then](std::string err) {
+                         if (!err.empty()) return then(err, 0);
+                         self->session_.log().info("Plex library index built: {} items", self->index_->items());
+                         then({}, 0);
+                     });
+                 });
 }
 
 void Refresher::resolve(const Job& job, std::function<void(std::optional<ItemRef>, std::string)> then) {
@@ -261,18 +259,16 @@ void Refresher::resolve(const Job& job, std::function<void(std::optional<ItemRef
     }
     auto self = shared_from_this();
     auto show_ref = *show;
-    plugin_.pms()->request(
-        discovery::PmsRequest{
-            "GET", "/library/metadata/" + text::url_encode(show_ref.rating_key) + "/allLeaves", "", {}},
+    session_.pms().request(
+        session::PmsRequest{
+            "GET", "/library/metadata/" + common::text::url_encode(show_ref.rating_key) + "/allLeaves", "", {}},
         [self, show_ref, slot, then](http::Result r, const std::string&) {
             self->requests_++;
-            if (!r.ok()) return then(std::nullopt, r.error->message);
-            if (r.response->status != 200)
-                return then(std::nullopt, "Plex Media Server answered HTTP " + std::to_string(r.response->status));
-            auto page = plexapi::parse_items(r.response->body);
+            if (auto why = failed(r)) return then(std::nullopt, *why);
+            auto page = plexapi::parse_items(r->body);
             auto& eps = self->index_->episodes[show_ref.rating_key];
             if (page)
-                for (const auto& e : page.value->items)
+                for (const auto& e : page->items)
                     if (e.parent_index >= 0 && e.index >= 0)
                         eps[e.parent_index * 100000 + e.index] = ItemRef{e.rating_key, show_ref.section_id};
             auto it = eps.find(slot);
@@ -281,27 +277,26 @@ void Refresher::resolve(const Job& job, std::function<void(std::optional<ItemRef
         });
 }
 
+static constexpr const char* kTokenRefused = "Plex Media Server refused the token: sign in again";
+
 void Refresher::process(Job job) {
-    auto s = plugin_.settings_snapshot();
-    if (s->auth_method == "oauth" && s->server_url.empty() && s->manual_server_url.empty())
-        return finish(job, false, "no Plex Media Server is selected", false, true);
+    if (session_.server_url().empty()) return finish(job, Outcome::pause, "no Plex Media Server is selected");
     auto self = shared_from_this();
     ensure_index([self, job](std::string err, int status) {
-        if (status == 401)
-            return self->finish(job, false, "Plex Media Server refused the token: sign in again", false, true);
-        if (!err.empty()) return self->finish(job, false, "could not list the libraries: " + err, true, false);
+        if (status == 401) return self->finish(job, Outcome::pause, kTokenRefused);
+        if (!err.empty()) return self->finish(job, Outcome::retry, "could not list the libraries: " + err);
         self->resolve(job, [self, job](std::optional<ItemRef> ref, std::string err2) {
-            if (!err2.empty()) return self->finish(job, false, err2, true, false);
+            if (!err2.empty()) return self->finish(job, Outcome::retry, err2);
             if (ref) return self->apply(job, *ref);
             // Not indexed: maybe added since the listing. Ask only for what
             // was added since then (addedAt>>=), then look once more.
             std::vector<std::string> movies, shows;
             for (const auto& sec : self->index_->sections) (sec.type == "movie" ? movies : shows).push_back(sec.id);
             int64_t since = self->index_->built_at > 60 ? self->index_->built_at - 60 : 0;  // clock slack
-            build_index(self->plugin_.pms(), self->index_, movies, shows, since, [self, job](std::string err3) {
-                if (!err3.empty()) return self->finish(job, false, err3, true, false);
+            build_index(self->session_.pms_shared(), self->index_, movies, shows, since, [self, job](std::string err3) {
+                if (!err3.empty()) return self->finish(job, Outcome::retry, err3);
                 self->resolve(job, [self, job](std::optional<ItemRef> ref2, std::string err4) {
-                    if (!err4.empty()) return self->finish(job, false, err4, true, false);
+                    if (!err4.empty()) return self->finish(job, Outcome::retry, err4);
                     if (ref2) return self->apply(job, *ref2);
                     self->partial_scan(job);
                 });
@@ -310,42 +305,45 @@ void Refresher::process(Job job) {
     });
 }
 
+// A status PMS answered a job's request with: done, or why not and what next.
+static std::optional<std::pair<Refresher::Outcome, std::string>> judge(int status, std::string_view what) {
+    using Outcome = Refresher::Outcome;
+    if (status < 300) return std::nullopt;
+    if (status == 401) return std::pair{Outcome::pause, std::string(kTokenRefused)};
+    return std::pair{status >= 500 ? Outcome::retry : Outcome::dropped,
+                     std::string(what) + " failed: HTTP " + std::to_string(status)};
+}
+
 void Refresher::apply(const Job& job, const ItemRef& ref) {
     auto self = shared_from_this();
     auto added = [self, job, ref]() {
-        if (!job.set_added) return self->finish(job, true, {}, false, false);
-        std::string path = "/library/sections/" + text::url_encode(ref.section_id) +
-                           "/all?type=" + (job.media.episode ? "4" : "1") + "&id=" + text::url_encode(ref.rating_key) +
+        if (!job.set_added) return self->finish(job, Outcome::done);
+        std::string path = "/library/sections/" + common::text::url_encode(ref.section_id) +
+                           "/all?type=" + (job.media.episode ? "4" : "1") +
+                           "&id=" + common::text::url_encode(ref.rating_key) +
                            "&addedAt.value=" + std::to_string(now_ms() / 1000) + "&addedAt.locked=1";
-        self->plugin_.pms()->request(
-            discovery::PmsRequest{"PUT", path, "", {}}, [self, job](http::Result r, const std::string&) {
-                self->requests_++;
-                if (!r.ok()) return self->finish(job, false, r.error->message, true, false);
-                if (r.response->status == 401)
-                    return self->finish(job, false, "Plex Media Server refused the token: sign in again", false, true);
-                if (r.response->status >= 300)
-                    return self->finish(job, false,
-                                        "setting the added date failed: HTTP " + std::to_string(r.response->status),
-                                        r.response->status >= 500, false);
-                self->finish(job, true, {}, false, false);
-            });
+        self->session_.pms().request(session::PmsRequest{"PUT", path, "", {}},
+                                     [self, job](http::Result r, const std::string&) {
+                                         self->requests_++;
+                                         if (!r) return self->finish(job, Outcome::retry, r.error().message);
+                                         if (auto bad = judge(r->status, "setting the added date"))
+                                             return self->finish(job, bad->first, bad->second);
+                                         self->finish(job, Outcome::done);
+                                     });
     };
     if (!job.refresh) return added();
-    plugin_.pms()->request(
-        discovery::PmsRequest{"PUT", "/library/metadata/" + text::url_encode(ref.rating_key) + "/refresh", "", {}},
+    session_.pms().request(
+        session::PmsRequest{
+            "PUT", "/library/metadata/" + common::text::url_encode(ref.rating_key) + "/refresh", "", {}},
         [self, job, ref, added](http::Result r, const std::string&) {
             self->requests_++;
-            if (!r.ok()) return self->finish(job, false, r.error->message, true, false);
-            if (r.response->status == 401)
-                return self->finish(job, false, "Plex Media Server refused the token: sign in again", false, true);
-            if (r.response->status == 404) {
+            if (!r) return self->finish(job, Outcome::retry, r.error().message);
+            if (r->status == 404) {
                 // Plex says the item is gone: forget it and scan its folder.
                 self->index_->forget(ref.rating_key);
                 return self->partial_scan(job);
             }
-            if (r.response->status >= 300)
-                return self->finish(job, false, "refresh failed: HTTP " + std::to_string(r.response->status),
-                                    r.response->status >= 500, false);
+            if (auto bad = judge(r->status, "refresh")) return self->finish(job, bad->first, bad->second);
             added();
         });
 }
@@ -354,33 +352,34 @@ void Refresher::partial_scan(const Job& job) {
     const std::string& path = job.media.path;
     auto slash = path.rfind('/');
     if (path.empty() || slash == std::string::npos)
-        return finish(job, false, "the item is not in the selected Plex libraries and the event gave no file path",
-                      false, false);
+        return finish(job, Outcome::dropped,
+                      "the item is not in the selected Plex libraries and the event gave no file path");
     std::string dir = path.substr(0, slash);
     const LibraryIndex::Section* section = nullptr;
     for (const auto& sec : index_->sections)
         for (const auto& loc : sec.locations)
-            if (!loc.empty() && (dir == loc || text::starts_with(dir, loc + "/"))) section = &sec;
+            if (!loc.empty() && (dir == loc || common::text::starts_with(dir, loc + "/"))) section = &sec;
     if (section == nullptr)
-        return finish(job, false, "the file " + path + " is outside every selected Plex library folder", false, false);
+        return finish(job, Outcome::dropped, "the file " + path + " is outside every selected Plex library folder");
     auto self = shared_from_this();
     std::string req_path =
-        "/library/sections/" + text::url_encode(section->id) + "/refresh?path=" + text::url_encode(dir);
-    plugin_.pms()->request(
-        discovery::PmsRequest{"GET", req_path, "", {}}, [self, job](http::Result r, const std::string&) {
-            self->requests_++;
-            if (!r.ok()) return self->finish(job, false, r.error->message, true, false);
-            if (r.response->status >= 300)
-                return self->finish(job, false, "the folder scan failed: HTTP " + std::to_string(r.response->status),
-                                    r.response->status >= 500, false);
-            self->finish(job, true, {}, false, false);
-        });
+        "/library/sections/" + common::text::url_encode(section->id) + "/refresh?path=" + common::text::url_encode(dir);
+    session_.pms().request(session::PmsRequest{"GET", req_path, "", {}},
+                           [self, job](http::Result r, const std::string&) {
+                               self->requests_++;
+                               if (!r) return self->finish(job, Outcome::retry, r.error().message);
+                               if (r->status >= 300)
+                                   return self->finish(job, r->status >= 500 ? Outcome::retry : Outcome::dropped,
+                                                       "the folder scan failed: HTTP " + std::to_string(r->status));
+                               self->finish(job, Outcome::done);
+                           });
 }
 
-void Refresher::finish(const Job& job, bool ok, const std::string& error, bool retry, bool stop) {
+void Refresher::finish(const Job& job, Outcome outcome, const std::string& error) {
     busy_ = false;
     auto it = std::find_if(queue_.begin(), queue_.end(), [&](const Job& j) { return j.key == job.key; });
-    if (ok || (!retry && !stop)) {
+    const bool ok = outcome == Outcome::done;
+    if (outcome == Outcome::done || outcome == Outcome::dropped) {
         if (it != queue_.end()) queue_.erase(it);
         std::lock_guard lock(status_mu_);
         if (ok)
@@ -394,31 +393,29 @@ void Refresher::finish(const Job& job, bool ok, const std::string& error, bool r
             int64_t backoff_s = std::min<int64_t>(30, int64_t{1} << std::min(it->attempts - 1, 5));
             it->due_unix_ms = now_ms() + backoff_s * 1000;
         }
-        if (stop) stopped_ = error;
+        if (outcome == Outcome::pause) stopped_ = error;
         std::lock_guard lock(status_mu_);
         last_error_ = bj::object{{"item", job.key}, {"at", iso(now_ms())}, {"message", error}};
     }
     if (!ok)
-        plugin_.log().warn("Plex refresh of {}: {}{}", job.key, error,
-                           stop    ? " (paused until the settings change)"
-                           : retry ? " (will retry)"
-                                   : "");
+        session_.log().warn("Plex refresh of {}: {}{}", job.key, error,
+                            outcome == Outcome::pause   ? " (paused until the settings change)"
+                            : outcome == Outcome::retry ? " (will retry)"
+                                                        : "");
     persist();
     schedule();
 }
 
-void Refresher::status(plugin::Call&, plugin::Reply reply) {
-    auto s = plugin_.settings_snapshot();
-    bool signed_in = s->auth_method == "apikey" ? !s->apikey.empty() : !s->token.empty();
-    bj::object out{{"enabled", s->use_plex},
-                   {"signed_in", signed_in},
-                   {"auth_method", s->auth_method},
-                   {"username", s->username},
-                   {"server", bj::object{{"name", s->server_name},
-                                         {"url", !s->manual_server_url.empty() ? s->manual_server_url
-                                                 : s->auth_method == "apikey"  ? s->legacy_url()
-                                                                               : s->server_url},
-                                         {"local", s->server_local}}}};
+void Refresher::status(route::Call&, route::Reply reply) {
+    auto s = session_.settings().snapshot();
+    bool signed_in = s->legacy() ? !s->apikey.empty() : !s->token.empty();
+    bj::object out{
+        {"enabled", s->use_plex},
+        {"signed_in", signed_in},
+        {"auth_method", settings::to_string(s->auth_method)},
+        {"username", s->username},
+        {"server",
+         bj::object{{"name", s->server_name}, {"url", session::Session::server_url(*s)}, {"local", s->server_local}}}};
     std::lock_guard lock(status_mu_);
     std::string state = !stopped_copy_.empty() ? "paused" : depth_ > 0 ? "working" : "idle";
     std::string words = !stopped_copy_.empty() ? "Refreshes are paused: " + stopped_copy_ + "."

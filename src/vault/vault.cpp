@@ -3,11 +3,17 @@
 #include <sodium.h>
 #include <sys/stat.h>
 
+#include <cerrno>
+#include <cstdio>
 #include <cstring>
 
-#include "common/fs_util.hpp"
+#include "common/fs.hpp"
+#include "common/text.hpp"
 
 namespace pb::vault {
+
+using common::Errc;
+using common::Error;
 
 Secret& Secret::operator=(Secret&& o) noexcept {
     if (this != &o) {
@@ -23,83 +29,91 @@ void Secret::wipe() {
     value_.clear();
 }
 
-const char* describe(OpenError e) {
-    switch (e) {
-        case OpenError::not_sealed: return "the value is not encrypted";
-        case OpenError::malformed: return "the stored value is damaged";
-        case OpenError::wrong_key:
-            return "the stored value cannot be decrypted with this installation's key "
-                   "(the key file changed, or the value was tampered with)";
+// One key in guarded memory; sodium_free wipes it before releasing.
+struct Vault::Key {
+    unsigned char* bytes = nullptr;
+    Key() : bytes(static_cast<unsigned char*>(sodium_malloc(crypto_secretbox_KEYBYTES))) {}
+    ~Key() {
+        if (bytes) sodium_free(bytes);
     }
-    return "unknown";
-}
+    Key(const Key&) = delete;
+    Key& operator=(const Key&) = delete;
+};
 
 static constexpr std::string_view kPrefix = "v1:";
+static constexpr const char* kNextSuffix = ".next";
 
-static bool ensure_sodium() {
-    static const bool ok = sodium_init() >= 0;  // 0: initialised now, 1: already
-    return ok;
+Vault::Vault(std::string key_path, std::unique_ptr<Key> key, std::unique_ptr<Key> next)
+    : key_path_(std::move(key_path)), key_(std::move(key)), next_(std::move(next)) {}
+
+Vault::~Vault() = default;
+
+static common::Status write_key(const std::string& path, const unsigned char* key) {
+    std::string raw(reinterpret_cast<const char*>(key), crypto_secretbox_KEYBYTES);
+    auto st = common::fs::atomic_write(path, raw, 0600);
+    sodium_memzero(raw.data(), raw.size());
+    return st;
 }
 
-Vault::Vault(std::string key_path, unsigned char* key) : key_path_(std::move(key_path)), key_(key) {}
-
-Vault::~Vault() {
-    if (key_) sodium_free(key_);  // sodium_free wipes before releasing
-}
-
-static unsigned char* new_key_buffer() {
-    auto* k = static_cast<unsigned char*>(sodium_malloc(crypto_secretbox_KEYBYTES));
-    return k;
-}
-
-std::unique_ptr<Vault> Vault::open(const std::string& data_dir, std::string* error) {
-    if (!ensure_sodium()) {
-        if (error) *error = "libsodium could not be initialised";
-        return nullptr;
+// Reads a key file: the key, nullptr when absent, or an error.
+static common::Result<std::unique_ptr<Vault::Key>> read_key(const std::string& path) {
+    auto existing = common::fs::read_file(path);
+    if (!existing) {
+        if (existing.error().code == Errc::not_found) return std::unique_ptr<Vault::Key>();
+        return Error(Errc::storage, "cannot read the key file: " + existing.error().message);
     }
-    std::string path = fs::join(data_dir, "plexbridge.key");
-    std::string read_error;
-    auto existing = fs::read_file(path, &read_error);
-    unsigned char* key = new_key_buffer();
-    if (key == nullptr) {
-        if (error) *error = "out of memory for the key";
-        return nullptr;
-    }
-    if (existing) {
-        if (existing->size() != crypto_secretbox_KEYBYTES) {
-            sodium_memzero(existing->data(), existing->size());
-            sodium_free(key);
-            if (error) *error = "the key file " + path + " is damaged (wrong size); sign in again after removing it";
-            return nullptr;
-        }
-        std::memcpy(key, existing->data(), crypto_secretbox_KEYBYTES);
-        sodium_memzero(existing->data(), existing->size());
-    } else if (!read_error.empty()) {
-        sodium_free(key);
-        if (error) *error = "cannot read the key file: " + read_error;
-        return nullptr;
-    } else {
-        crypto_secretbox_keygen(key);
-        std::string raw(reinterpret_cast<char*>(key), crypto_secretbox_KEYBYTES);
-        std::string werr;
-        bool ok = fs::atomic_write(path, raw, &werr, 0600);
+    std::string& raw = *existing;
+    if (raw.size() != crypto_secretbox_KEYBYTES) {
         sodium_memzero(raw.data(), raw.size());
-        if (!ok) {
-            sodium_free(key);
-            if (error) *error = "cannot create the key file: " + werr;
-            return nullptr;
-        }
+        return Error(Errc::storage,
+                     "the key file " + path + " is damaged (wrong size); sign in again after removing it");
+    }
+    auto key = std::make_unique<Vault::Key>();
+    if (key->bytes == nullptr) return Error(Errc::internal, "out of memory for the key");
+    std::memcpy(key->bytes, raw.data(), crypto_secretbox_KEYBYTES);
+    sodium_memzero(raw.data(), raw.size());
+    return key;
+}
+
+common::Result<std::unique_ptr<Vault>> Vault::open(const std::string& data_dir) {
+    if (!common::text::ensure_sodium()) return Error(Errc::internal, "libsodium could not be initialised");
+    std::string path = common::fs::join(data_dir, "plexbridge.key");
+    auto key = read_key(path);
+    if (!key) return key.error();
+    if (!*key) {
+        auto fresh = std::make_unique<Key>();
+        if (fresh->bytes == nullptr) return Error(Errc::internal, "out of memory for the key");
+        crypto_secretbox_keygen(fresh->bytes);
+        if (auto st = write_key(path, fresh->bytes); !st)
+            return Error(Errc::storage, "cannot create the key file: " + st.error().message);
+        *key = std::move(fresh);
     }
     ::chmod(path.c_str(), 0600);  // tighten a key file someone loosened
-    return std::unique_ptr<Vault>(new Vault(path, key));
+    // A rotation that did not finish: keep its key, so values already
+    // re-sealed with it still open. A damaged one cannot have sealed
+    // anything (it is written whole before use): set it aside.
+    auto next = read_key(path + kNextSuffix);
+    std::unique_ptr<Key> pending;
+    if (next && *next) {
+        pending = std::move(*next);
+        ::chmod((path + kNextSuffix).c_str(), 0600);
+    } else if (!next) {
+        std::rename((path + kNextSuffix).c_str(), (path + kNextSuffix + ".bad").c_str());
+    }
+    return std::unique_ptr<Vault>(new Vault(path, std::move(*key), std::move(pending)));
 }
 
 std::string Vault::seal(std::string_view plaintext) const {
     std::string box(crypto_secretbox_NONCEBYTES + crypto_secretbox_MACBYTES + plaintext.size(), '\0');
     auto* nonce = reinterpret_cast<unsigned char*>(box.data());
     randombytes_buf(nonce, crypto_secretbox_NONCEBYTES);
-    crypto_secretbox_easy(nonce + crypto_secretbox_NONCEBYTES, reinterpret_cast<const unsigned char*>(plaintext.data()),
-                          plaintext.size(), nonce, key_);
+    {
+        std::lock_guard lock(mu_);
+        const Key& k = next_ ? *next_ : *key_;
+        crypto_secretbox_easy(nonce + crypto_secretbox_NONCEBYTES,
+                              reinterpret_cast<const unsigned char*>(plaintext.data()), plaintext.size(), nonce,
+                              k.bytes);
+    }
     std::string b64(sodium_base64_ENCODED_LEN(box.size(), sodium_base64_VARIANT_ORIGINAL), '\0');
     sodium_bin2base64(b64.data(), b64.size(), reinterpret_cast<const unsigned char*>(box.data()), box.size(),
                       sodium_base64_VARIANT_ORIGINAL);
@@ -109,55 +123,69 @@ std::string Vault::seal(std::string_view plaintext) const {
 
 bool Vault::is_sealed(std::string_view stored) { return stored.substr(0, kPrefix.size()) == kPrefix; }
 
-std::optional<Secret> Vault::unseal(std::string_view stored, OpenError* why) const {
-    auto set = [&](OpenError e) {
-        if (why) *why = e;
-        return std::nullopt;
-    };
-    if (!is_sealed(stored)) return set(OpenError::not_sealed);
+common::Result<Secret> Vault::unseal(std::string_view stored) const {
+    if (!is_sealed(stored)) return Error(Errc::secret_not_sealed, "the value is not encrypted");
     std::string_view b64 = stored.substr(kPrefix.size());
     std::string bin(b64.size(), '\0');
     size_t bin_len = 0;
     if (sodium_base642bin(reinterpret_cast<unsigned char*>(bin.data()), bin.size(), b64.data(), b64.size(), nullptr,
                           &bin_len, nullptr, sodium_base64_VARIANT_ORIGINAL) != 0 ||
         bin_len < crypto_secretbox_NONCEBYTES + crypto_secretbox_MACBYTES)
-        return set(OpenError::malformed);
+        return Error(Errc::secret_damaged, "the stored value is damaged");
     const auto* nonce = reinterpret_cast<const unsigned char*>(bin.data());
     std::size_t clen = bin_len - crypto_secretbox_NONCEBYTES;
     std::string plain(clen - crypto_secretbox_MACBYTES, '\0');
-    if (crypto_secretbox_open_easy(reinterpret_cast<unsigned char*>(plain.data()), nonce + crypto_secretbox_NONCEBYTES,
-                                   clen, nonce, key_) != 0)
-        return set(OpenError::wrong_key);
+    auto open_with = [&](const Key& k) {
+        return crypto_secretbox_open_easy(reinterpret_cast<unsigned char*>(plain.data()),
+                                          nonce + crypto_secretbox_NONCEBYTES, clen, nonce, k.bytes) == 0;
+    };
+    bool opened = false;
+    {
+        std::lock_guard lock(mu_);
+        opened = open_with(*key_) || (next_ && open_with(*next_));
+    }
+    if (!opened)
+        return Error(Errc::secret_wrong_key,
+                     "the stored value cannot be decrypted with this installation's key (the key file changed, or "
+                     "the value was tampered with)");
     return Secret(std::move(plain));
 }
 
-std::unique_ptr<Vault> Vault::prepare_rotation(std::string* error) const {
-    unsigned char* key = new_key_buffer();
-    if (key == nullptr) {
-        if (error) *error = "out of memory for the key";
-        return nullptr;
-    }
-    crypto_secretbox_keygen(key);
-    std::string raw(reinterpret_cast<char*>(key), crypto_secretbox_KEYBYTES);
-    std::string next = key_path_ + ".next";
-    bool ok = fs::atomic_write(next, raw, error, 0600);
-    sodium_memzero(raw.data(), raw.size());
-    if (!ok) {
-        sodium_free(key);
-        return nullptr;
-    }
-    return std::unique_ptr<Vault>(new Vault(next, key));
+common::Result<std::string> Vault::reseal(std::string_view stored) const {
+    auto plain = unseal(stored);
+    if (!plain) return plain.error();
+    return seal(plain->str());
 }
 
-bool Vault::commit_rotation(std::string* error) {
-    // `this` is the vault from prepare_rotation(): its file becomes the key.
-    std::string final_path = key_path_.substr(0, key_path_.size() - 5);  // strip ".next"
-    if (std::rename(key_path_.c_str(), final_path.c_str()) != 0) {
-        if (error) *error = "cannot install the new key: " + std::string(std::strerror(errno));
-        return false;
+common::Status Vault::begin_rotation() {
+    std::lock_guard lock(mu_);
+    if (next_) return {};  // already begun (or left by a crash): keep that key, values may use it
+    auto fresh = std::make_unique<Key>();
+    if (fresh->bytes == nullptr) return Error(Errc::internal, "out of memory for the key");
+    crypto_secretbox_keygen(fresh->bytes);
+    if (auto st = write_key(key_path_ + kNextSuffix, fresh->bytes); !st)
+        return Error(Errc::storage, "cannot write the new key: " + st.error().message);
+    next_ = std::move(fresh);
+    return {};
+}
+
+common::Status Vault::finish_rotation() {
+    std::lock_guard lock(mu_);
+    if (!next_) return Error(Errc::bad_request, "no key rotation is in progress");
+    std::string next_path = key_path_ + kNextSuffix;
+    if (std::rename(next_path.c_str(), key_path_.c_str()) != 0)
+        return Error(Errc::storage, "cannot install the new key: " + std::string(std::strerror(errno)));
+    // The rename must reach the disk before anything relies on it.
+    if (auto dir = key_path_.substr(0, key_path_.rfind('/')); !dir.empty()) {
+        if (auto st = common::fs::sync_directory(dir); !st) return st;
     }
-    key_path_ = final_path;
-    return true;
+    key_ = std::move(next_);
+    return {};
+}
+
+bool Vault::rotation_pending() const {
+    std::lock_guard lock(mu_);
+    return next_ != nullptr;
 }
 
 }  // namespace pb::vault

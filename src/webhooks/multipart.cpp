@@ -1,4 +1,4 @@
-#include "webhooks/multipart.hpp"
+#include "multipart.hpp"
 
 #include <cstring>
 
@@ -11,11 +11,11 @@ static std::string_view param_value(std::string_view header, std::string_view ke
     std::size_t pos = 0;
     while (pos < header.size()) {
         auto semi = header.find(';', pos);
-        std::string_view item =
-            text::trim(header.substr(pos, semi == std::string_view::npos ? std::string_view::npos : semi - pos));
+        std::string_view item = common::text::trim(
+            header.substr(pos, semi == std::string_view::npos ? std::string_view::npos : semi - pos));
         auto eq = item.find('=');
-        if (eq != std::string_view::npos && text::iequals(text::trim(item.substr(0, eq)), key)) {
-            std::string_view v = text::trim(item.substr(eq + 1));
+        if (eq != std::string_view::npos && common::text::iequals(common::text::trim(item.substr(0, eq)), key)) {
+            std::string_view v = common::text::trim(item.substr(eq + 1));
             if (v.size() >= 2 && v.front() == '"' && v.back() == '"') v = v.substr(1, v.size() - 2);
             return v;
         }
@@ -27,19 +27,20 @@ static std::string_view param_value(std::string_view header, std::string_view ke
 
 std::optional<std::string_view> boundary_of(std::string_view content_type) {
     auto semi = content_type.find(';');
-    if (!text::iequals(text::trim(content_type.substr(0, semi)), "multipart/form-data")) return std::nullopt;
+    if (!common::text::iequals(common::text::trim(content_type.substr(0, semi)), "multipart/form-data"))
+        return std::nullopt;
     if (semi == std::string_view::npos) return std::nullopt;
     std::string_view b = param_value(content_type.substr(semi + 1), "boundary");
     if (b.empty() || b.size() > 70) return std::nullopt;
     return b;
 }
 
-MultipartResult parse_multipart(std::string_view body, std::string_view boundary, std::size_t max_parts) {
-    MultipartResult r;
-    if (boundary.empty() || boundary.size() > 70) {  // RFC 2046: 1 to 70 characters
-        r.error = "invalid multipart boundary";
-        return r;
-    }
+common::Result<std::vector<Part>> parse_multipart(std::string_view body, std::string_view boundary,
+                                                  std::size_t max_parts) {
+    auto malformed = [](std::string why) { return common::Error(common::Errc::webhook_malformed, std::move(why)); };
+    std::vector<Part> parts;
+    if (boundary.empty() || boundary.size() > 70)  // RFC 2046: 1 to 70 characters
+        return malformed("invalid multipart boundary");
     // CRLF "--" boundary, on the stack: `next` is the whole, `delim` without the CRLF.
     char storage[4 + 70];
     std::memcpy(storage, "\r\n--", 4);
@@ -50,21 +51,18 @@ MultipartResult parse_multipart(std::string_view body, std::string_view boundary
     std::size_t pos = 0;
     if (body.substr(0, delim.size()) != delim) {
         auto first = body.find(next);
-        if (first == std::string_view::npos) {
-            r.error = "the body has no multipart boundary \"" + std::string(boundary) + "\"";
-            return r;
-        }
+        if (first == std::string_view::npos)
+            return malformed("the body has no multipart boundary \"" + std::string(boundary) + "\"");
+
         pos = first + 2;
     }
     while (true) {
         pos += delim.size();
-        if (body.substr(pos, 2) == "--") return r;  // closing delimiter: done
+        if (body.substr(pos, 2) == "--") return parts;  // closing delimiter: done
         // Transport padding, then CRLF.
         while (pos < body.size() && (body[pos] == ' ' || body[pos] == '\t')) ++pos;
-        if (body.substr(pos, 2) != "\r\n") {
-            r.error = "malformed multipart delimiter line";
-            return r;
-        }
+        if (body.substr(pos, 2) != "\r\n") return malformed("malformed multipart delimiter line");
+
         pos += 2;
         auto headers_end = body.find("\r\n\r\n", pos);
         std::size_t content_start;
@@ -73,38 +71,32 @@ MultipartResult parse_multipart(std::string_view body, std::string_view boundary
             headers = {};
             content_start = pos + 2;
         } else {
-            if (headers_end == std::string_view::npos) {
-                r.error = "a multipart part has no end of headers";
-                return r;
-            }
+            if (headers_end == std::string_view::npos) return malformed("a multipart part has no end of headers");
+
             headers = body.substr(pos, headers_end - pos);
             content_start = headers_end + 4;
         }
         auto end = body.find(next, content_start);
-        if (end == std::string_view::npos) {
-            r.error = "the multipart body ends before its closing boundary";
-            return r;
-        }
-        if (r.parts.size() >= max_parts) {
-            r.error = "too many multipart parts";
-            return r;
-        }
+        if (end == std::string_view::npos) return malformed("the multipart body ends before its closing boundary");
+
+        if (parts.size() >= max_parts) return malformed("too many multipart parts");
+
         Part p;
         p.body = body.substr(content_start, end - content_start);
-        text::for_each_part(headers, '\n', [&p](std::string_view line) {
+        common::text::for_each_part(headers, '\n', [&p](std::string_view line) {
             if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
             auto colon = line.find(':');
             if (colon == std::string_view::npos) return;
-            auto name = text::trim(line.substr(0, colon));
-            auto value = text::trim(line.substr(colon + 1));
-            if (text::iequals(name, "Content-Disposition")) {
+            auto name = common::text::trim(line.substr(0, colon));
+            auto value = common::text::trim(line.substr(colon + 1));
+            if (common::text::iequals(name, "Content-Disposition")) {
                 p.name = param_value(value, "name");
                 p.filename = param_value(value, "filename");
-            } else if (text::iequals(name, "Content-Type")) {
+            } else if (common::text::iequals(name, "Content-Type")) {
                 p.content_type = value;
             }
         });
-        r.parts.push_back(p);
+        parts.push_back(p);
         pos = end + 2;
     }
 }

@@ -13,6 +13,8 @@
 #include <string_view>
 #include <vector>
 
+#include "common/error.hpp"
+
 namespace pb::webhooks {
 
 struct Part {
@@ -26,12 +28,8 @@ struct Part {
 // malformed (empty, longer than 70 characters as RFC 2046 allows).
 std::optional<std::string_view> boundary_of(std::string_view content_type);
 
-struct MultipartResult {
-    std::vector<Part> parts;
-    std::string error;  // set when the body is not well-formed multipart
-    bool ok() const { return error.empty(); }
-};
-
-MultipartResult parse_multipart(std::string_view body, std::string_view boundary, std::size_t max_parts = 16);
+// The parts, or Errc::webhook_malformed saying what is wrong with the body.
+common::Result<std::vector<Part>> parse_multipart(std::string_view body, std::string_view boundary,
+                                                  std::size_t max_parts = 16);
 
 }  // namespace pb::webhooks

@@ -1,4 +1,4 @@
-#include "webhooks/payload.hpp"
+#include "payload.hpp"
 
 #include <boost/json.hpp>
 #include <boost/json/basic_parser_impl.hpp>
@@ -7,7 +7,7 @@
 #include <cstring>
 #include <string_view>
 
-#include "common/json_util.hpp"
+#include "common/json.hpp"
 
 namespace pb::webhooks {
 
@@ -212,18 +212,15 @@ bool read(std::string_view text, Payload& p, std::string& error, bool& root_is_o
 void repair(std::string& s) {
     for (unsigned char c : s)
         if (c >= 0x80) {
-            s = json::sanitize_utf8(s);
+            s = common::json::sanitize_utf8(s);
             return;
         }
 }
 
 }  // namespace
 
-std::optional<Payload> parse_payload(std::string_view text, std::string* error) {
-    auto fail = [&](std::string why) -> std::optional<Payload> {
-        if (error) *error = std::move(why);
-        return std::nullopt;
-    };
+common::Result<Payload> parse_payload(std::string_view text) {
+    auto fail = [](std::string why) { return common::Error(common::Errc::webhook_malformed, std::move(why)); };
     Payload p;
     std::string err;
     bool is_object = false, metadata_bad = false;

@@ -5,7 +5,9 @@
 #include <string>
 #include <string_view>
 
+#include "common/error.hpp"
 #include "plexapi/models.hpp"
+#include "webhooks/webhooks.hpp"
 
 namespace pb::webhooks {
 
@@ -30,18 +32,8 @@ struct Payload {
     bool has_guid_array = false;
 };
 
-// Parses the payload JSON. Nullopt with `error` for anything that is not a
-// Plex webhook (not JSON, no event, Metadata of the wrong shape).
-std::optional<Payload> parse_payload(std::string_view json, std::string* error);
-
-// The ids to search with.
-struct Media {
-    enum class Kind { movie = 1, episode = 2 } kind = Kind::movie;
-    plexapi::ExternalIds series;   // movie ids, or the series' ids
-    plexapi::ExternalIds episode;  // the episode's own ids
-    int32_t season = -1;
-    int32_t number = -1;
-    bool searchable() const;
-};
+// Parses the payload JSON. Errc::webhook_malformed, saying why, for anything
+// that is not a Plex webhook (not JSON, no event, Metadata of the wrong shape).
+common::Result<Payload> parse_payload(std::string_view json);
 
 }  // namespace pb::webhooks

@@ -17,7 +17,7 @@
 
 #include "httpserver/http_server.hpp"
 
-namespace srv = pb::server;
+namespace srv = pb::httpserver;
 using namespace std::chrono_literals;
 
 namespace {

@@ -133,7 +133,7 @@ TEST_F(Refresh, UnknownItemScansOnlyItsFolder) {
         [&] { return depth() == 0 && !sim.requests_matching("GET", "/library/sections/1/refresh").empty(); }));
     auto scans = sim.requests_matching("GET", "/library/sections/1/refresh");
     ASSERT_EQ(scans.size(), 1u);
-    EXPECT_EQ(pb::text::url_decode(scans[0].query), "path=/data/movies/New Film (2024)");
+    EXPECT_EQ(pb::common::text::url_decode(scans[0].query), "path=/data/movies/New Film (2024)");
     EXPECT_TRUE(sim.requests_matching("PUT", "/library/metadata/").empty());
 }
 

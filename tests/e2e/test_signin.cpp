@@ -165,7 +165,7 @@ TEST_F(SignIn, PlexTvUnreachable) {
     rig.stop();
     HostRig dead(sim);
     ASSERT_TRUE(dead.start(
-        {{"plextv_url", "\"http://127.0.0.1:" + std::to_string(pb::server::reserve_refusing_port()) + "\""}}));
+        {{"plextv_url", "\"http://127.0.0.1:" + std::to_string(pb::httpserver::reserve_refusing_port()) + "\""}}));
     auto pin = dead.api("POST", "/api/plex/oauth/pin");
     EXPECT_EQ(pin.status, 503);
     EXPECT_EQ(code_of(pin), "PLEX_TV_UNREACHABLE");
@@ -191,8 +191,8 @@ TEST_F(SignIn, ADamagedKeyAsksTheUserToSignInAgain) {
               200);
     rig.stop();
     // Someone replaced the key file (a restored backup of another install).
-    ASSERT_TRUE(
-        pb::fs::atomic_write(pb::fs::join(rig.data_dir(), "plexbridge.key"), std::string(32, 'k'), nullptr, 0600));
+    ASSERT_TRUE(pb::common::fs::atomic_write(pb::common::fs::join(rig.data_dir(), "plexbridge.key"),
+                                             std::string(32, 'k'), 0600));
     ASSERT_TRUE(rig.start({}, false)) << rig.error;
     auto v = rig.api("GET", "/api/plex/oauth/validate");
     ASSERT_EQ(v.status, 200) << v.body;
@@ -243,7 +243,8 @@ protected:
     }
 
     std::string record(const std::string& dir) {
-        return pb::fs::read_file(pb::fs::join(dir, "plexbridge-migration.json")).value_or("");
+        auto r = pb::common::fs::read_file(pb::common::fs::join(dir, "plexbridge-migration.json"));
+        return r ? *r : std::string();
     }
 
     // First load with plex.tv down: nothing changes, the attempt is recorded
@@ -260,7 +261,7 @@ protected:
             << record(dir);
         rig.stop();
         sim.set_plextv_down(false);
-        return *pb::fs::read_file(pb::fs::join(dir, "settings.json"));
+        return *pb::common::fs::read_file(pb::common::fs::join(dir, "settings.json"));
     }
 
     pb::sim::Simulator sim;
@@ -289,7 +290,7 @@ TEST_F(Migration, PlexTvDownChangesNothingAndIsRetriedNextLoad) {
     EXPECT_FALSE(s.at("server_connections").as_array().empty());
     EXPECT_EQ(std::string(s.at("token").as_string()).rfind("v1:", 0), 0u);
     EXPECT_EQ(rig.settings_file().find(sim.account().token), std::string::npos);
-    EXPECT_TRUE(pb::fs::read_file(pb::fs::join(dir, "plexbridge-settings.backup.json")).has_value());
+    EXPECT_TRUE(pb::common::fs::read_file(pb::common::fs::join(dir, "plexbridge-settings.backup.json")).ok());
     auto v = rig.api("GET", "/api/plex/oauth/validate");
     EXPECT_EQ(data_str(v, "valid"), "true") << v.body;
 }
@@ -302,7 +303,7 @@ TEST_F(Migration, FailuresRollBackExactlyAndAreNotRetried) {
         const char* result;
     };
     std::vector<Branch> branches = {
-        {"server not found", [&] { return pb::server::reserve_refusing_port(); }, [] {}, "\"failed\""},
+        {"server not found", [&] { return pb::httpserver::reserve_refusing_port(); }, [] {}, "\"failed\""},
         {"validation fails after the switch",
          [&] { return sim.add_connection(server, pb::sim::ConnectionSpec{pb::sim::Behaviour::wrong_identity}); }, [] {},
          "\"rolled_back\""},
@@ -322,7 +323,7 @@ TEST_F(Migration, FailuresRollBackExactlyAndAreNotRetried) {
             EXPECT_NE(record(dir).find("\"permanent\":true"), std::string::npos) << record(dir);
             rig.stop();
         }
-        EXPECT_EQ(*pb::fs::read_file(pb::fs::join(dir, "settings.json")), before)
+        EXPECT_EQ(*pb::common::fs::read_file(pb::common::fs::join(dir, "settings.json")), before)
             << "settings must be restored byte for byte";
         // Not retried in a loop: the next load leaves plex.tv alone.
         sim.clear_requests();
@@ -331,6 +332,6 @@ TEST_F(Migration, FailuresRollBackExactlyAndAreNotRetried) {
         std::this_thread::sleep_for(std::chrono::milliseconds(300));
         EXPECT_TRUE(sim.requests_matching("GET", "/api/v2/user").empty());
         again.stop();
-        EXPECT_EQ(*pb::fs::read_file(pb::fs::join(dir, "settings.json")), before);
+        EXPECT_EQ(*pb::common::fs::read_file(pb::common::fs::join(dir, "settings.json")), before);
     }
 }

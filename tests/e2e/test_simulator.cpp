@@ -18,8 +18,8 @@ protected:
         // The demo's second connection is plain http on 127.0.0.1.
         auto r = caller.call("GET", sim.plextv_url() + "/api/v2/resources", "",
                              {{"Accept", "application/json"}, {"X-Plex-Token", sim.account_token()}});
-        auto res = plexapi::parse_resources(r.response->body);
-        for (auto& c : res.value->front().connections)
+        auto res = plexapi::parse_resources(r->body);
+        for (auto& c : res->front().connections)
             if (c.uri.rfind("http://", 0) == 0) return static_cast<uint16_t>(c.port);
         return 0;
     }
@@ -32,36 +32,36 @@ protected:
 TEST_F(Sim, PlexTvAnswersXmlUnlessJsonIsAsked) {
     http::Headers h{{"X-Plex-Client-Identifier", "cid"}};
     auto xml = caller.call("POST", sim.plextv_url() + "/api/v2/pins?strong=true", "", h);
-    EXPECT_EQ(xml.response->status, 201);
-    EXPECT_EQ(xml.response->body.rfind("<?xml", 0), 0u);
+    EXPECT_EQ(xml->status, 201);
+    EXPECT_EQ(xml->body.rfind("<?xml", 0), 0u);
     h.emplace_back("Accept", "application/json");
     auto js = caller.call("POST", sim.plextv_url() + "/api/v2/pins?strong=true", "", h);
-    EXPECT_EQ(js.response->status, 201);
-    auto pin = plexapi::parse_pin(js.response->body);
+    EXPECT_EQ(js->status, 201);
+    auto pin = plexapi::parse_pin(js->body);
     ASSERT_TRUE(pin);
-    EXPECT_EQ(pin.value->code.size(), 25u) << "strong PINs have long codes";
-    EXPECT_EQ(pin.value->expires_in_s, 1800);
+    EXPECT_EQ(pin->code.size(), 25u) << "strong PINs have long codes";
+    EXPECT_EQ(pin->expires_in_s, 1800);
     auto missing = caller.call("POST", sim.plextv_url() + "/api/v2/pins", "", {{"Accept", "application/json"}});
-    EXPECT_EQ(missing.response->status, 400) << "X-Plex-Client-Identifier is required";
+    EXPECT_EQ(missing->status, 400) << "X-Plex-Client-Identifier is required";
 }
 
 TEST_F(Sim, IdentityNeedsNoTokenButTheRootDoes) {
-    EXPECT_EQ(get(pms + "/identity").response->status, 200);
-    EXPECT_EQ(get(pms + "/").response->status, 401);
-    EXPECT_EQ(get(pms + "/", {{"X-Plex-Token", sim.account_token()}}).response->status, 200);
+    EXPECT_EQ(get(pms + "/identity")->status, 200);
+    EXPECT_EQ(get(pms + "/")->status, 401);
+    EXPECT_EQ(get(pms + "/", {{"X-Plex-Token", sim.account_token()}})->status, 200);
 }
 
 TEST_F(Sim, GuidFilterMatchesThePrimaryGuidOnly) {
     http::Headers h{{"X-Plex-Token", sim.account_token()}, {"Accept", "application/json"}};
     auto by_plex = get(pms + "/library/sections/1/all?guid=plex%3A%2F%2Fmovie%2F5d776830f59e58002189813a", h);
-    EXPECT_EQ(plexapi::parse_items(by_plex.response->body).value->items.size(), 1u);
+    EXPECT_EQ(plexapi::parse_items(by_plex->body)->items.size(), 1u);
     auto by_imdb = get(pms + "/library/sections/1/all?guid=imdb%3A%2F%2Ftt0253556", h);
-    EXPECT_TRUE(plexapi::parse_items(by_imdb.response->body).value->items.empty())
+    EXPECT_TRUE(plexapi::parse_items(by_imdb->body)->items.empty())
         << "real PMS never matches Guid-array ids with guid=";
-    auto without = plexapi::parse_items(get(pms + "/library/metadata/1036", h).response->body);
-    EXPECT_TRUE(without.value->items.front().guids.empty()) << "Guid array only with includeGuids=1";
-    auto with = plexapi::parse_items(get(pms + "/library/metadata/1036?includeGuids=1", h).response->body);
-    EXPECT_EQ(with.value->items.front().guids.size(), 3u);
+    auto without = plexapi::parse_items(get(pms + "/library/metadata/1036", h)->body);
+    EXPECT_TRUE(without->items.front().guids.empty()) << "Guid array only with includeGuids=1";
+    auto with = plexapi::parse_items(get(pms + "/library/metadata/1036?includeGuids=1", h)->body);
+    EXPECT_EQ(with->items.front().guids.size(), 3u);
 }
 
 TEST_F(Sim, Paging) {
@@ -69,20 +69,20 @@ TEST_F(Sim, Paging) {
                     {"Accept", "application/json"},
                     {"X-Plex-Container-Start", "1"},
                     {"X-Plex-Container-Size", "1"}};
-    auto page = plexapi::parse_items(get(pms + "/library/sections/1/all?type=1", h).response->body);
+    auto page = plexapi::parse_items(get(pms + "/library/sections/1/all?type=1", h)->body);
     ASSERT_TRUE(page);
-    EXPECT_EQ(page.value->items.size(), 1u);
-    EXPECT_EQ(page.value->offset, 1);
-    EXPECT_EQ(page.value->total_size, 2);
+    EXPECT_EQ(page->items.size(), 1u);
+    EXPECT_EQ(page->offset, 1);
+    EXPECT_EQ(page->total_size, 2);
 }
 
 TEST_F(Sim, WebhooksPostReplacesTheWholeList) {
     http::Headers h{{"X-Plex-Token", sim.account_token()},
                     {"Accept", "application/json"},
                     {"Content-Type", "application/x-www-form-urlencoded"}};
-    caller.call("POST", sim.plextv_url() + "/api/v2/user/webhooks",
-                "urls%5B%5D=http%3A%2F%2Fa&urls%5B%5D=http%3A%2F%2Fb", h);
+    ASSERT_TRUE(caller.call("POST", sim.plextv_url() + "/api/v2/user/webhooks",
+                            "urls%5B%5D=http%3A%2F%2Fa&urls%5B%5D=http%3A%2F%2Fb", h));
     EXPECT_EQ(sim.webhooks(), (std::vector<std::string>{"http://a", "http://b"}));
-    caller.call("POST", sim.plextv_url() + "/api/v2/user/webhooks", "urls=", h);
+    ASSERT_TRUE(caller.call("POST", sim.plextv_url() + "/api/v2/user/webhooks", "urls=", h));
     EXPECT_TRUE(sim.webhooks().empty());
 }

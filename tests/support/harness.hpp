@@ -9,7 +9,7 @@
 #include <string>
 #include <thread>
 
-#include "common/fs_util.hpp"
+#include "common/fs.hpp"
 #include "common/text.hpp"
 #include "host.hpp"
 #include "http/client.hpp"
@@ -19,7 +19,7 @@
 namespace pbtest {
 
 inline std::string temp_dir(const std::string& tag) {
-    auto p = std::filesystem::temp_directory_path() / ("pb-" + tag + "-" + pb::text::random_hex(5));
+    auto p = std::filesystem::temp_directory_path() / ("pb-" + tag + "-" + pb::common::text::random_hex(5));
     std::filesystem::create_directories(p);
     return p.string();
 }
@@ -80,7 +80,7 @@ public:
         o.apikey = apikey;
         o.catalog_path = catalog_;
         if (point_at_sim) {
-            std::string ca = pb::fs::join(data_dir_, "ca.pem");
+            std::string ca = pb::common::fs::join(data_dir_, "ca.pem");
             sim_.write_ca_file(ca);
             o.presets = {{"use_plex", "true"},
                          {"plextv_url", "\"" + sim_.plextv_url() + "\""},
@@ -107,13 +107,13 @@ public:
         if (!body.empty()) h.emplace_back("Content-Type", "application/json");
         auto r = caller_.call(method, "http://127.0.0.1:" + std::to_string(host_->port()) + path, body, h);
         ApiAnswer a;
-        if (!r.response) {
+        if (!r) {
             a.status = -1;
-            a.body = r.error ? r.error->message : "no answer";
+            a.body = r.error().message;
             return a;
         }
-        a.status = r.response->status;
-        a.body = r.response->body;
+        a.status = r->status;
+        a.body = r->body;
         boost::system::error_code ec;
         a.json = boost::json::parse(a.body, ec);
         return a;
@@ -131,7 +131,9 @@ public:
         return done.status == 200 && done.json.at("data").at("authenticated").as_bool();
     }
 
-    std::string settings_file() const { return *pb::fs::read_file(pb::fs::join(data_dir_, "settings.json")); }
+    std::string settings_file() const {
+        return *pb::common::fs::read_file(pb::common::fs::join(data_dir_, "settings.json"));
+    }
     boost::json::object settings_object() const {
         return boost::json::parse(settings_file()).as_object().at("plex").as_object();
     }

@@ -11,8 +11,8 @@
 #include <filesystem>
 
 #include "auth/pin_table.hpp"
-#include "common/fs_util.hpp"
-#include "common/json_util.hpp"
+#include "common/fs.hpp"
+#include "common/json.hpp"
 #include "common/text.hpp"
 #include "http/url.hpp"
 #include "log/log.hpp"
@@ -24,49 +24,50 @@ using namespace pb;
 
 namespace {
 std::string temp_dir() {
-    auto p = std::filesystem::temp_directory_path() / ("pbtest-" + text::random_hex(6));
+    auto p = std::filesystem::temp_directory_path() / ("pbtest-" + common::text::random_hex(6));
     std::filesystem::create_directories(p);
     return p.string();
 }
 }  // namespace
 
 TEST(Text, QueryRoundTripAndRepeats) {
-    auto q = text::parse_query("urls%5B%5D=http%3A%2F%2Fa&urls%5B%5D=b+c&empty=&flag");
+    auto q = common::text::parse_query("urls%5B%5D=http%3A%2F%2Fa&urls%5B%5D=b+c&empty=&flag");
     ASSERT_EQ(q.size(), 4u);
     EXPECT_EQ(q[0], (std::pair<std::string, std::string>{"urls[]", "http://a"}));
     EXPECT_EQ(q[1].second, "b c");
     EXPECT_EQ(q[3].first, "flag");
-    EXPECT_EQ(text::url_decode("%zz%4"), "%zz%4") << "bad escapes are kept, not dropped";
-    EXPECT_EQ(text::url_encode("context[device][product]"), "context%5Bdevice%5D%5Bproduct%5D");
+    EXPECT_EQ(common::text::url_decode("%zz%4"), "%zz%4") << "bad escapes are kept, not dropped";
+    EXPECT_EQ(common::text::url_encode("context[device][product]"), "context%5Bdevice%5D%5Bproduct%5D");
 }
 
 TEST(Text, MatchPathBySegment) {
     std::vector<std::pair<std::string, std::string>> params{{"kept", "1"}};
-    EXPECT_TRUE(text::match_path("/api/plex/oauth/pin/{pinId}/check", "/api/plex/oauth/pin/12%2034/check", &params));
+    EXPECT_TRUE(
+        common::text::match_path("/api/plex/oauth/pin/{pinId}/check", "/api/plex/oauth/pin/12%2034/check", &params));
     ASSERT_EQ(params.size(), 2u);
     EXPECT_EQ(params[1], (std::pair<std::string, std::string>{"pinId", "12 34"}));
-    EXPECT_TRUE(text::match_path("/api/webhooks/plex", "/api/webhooks/plex"));
-    EXPECT_FALSE(text::match_path("/api/webhooks/plex", "/api/webhooks/plex/"));
-    EXPECT_FALSE(text::match_path("/api/webhooks/plex", "/api/webhooks"));
-    EXPECT_FALSE(text::match_path("/api/webhooks", "/api/webhooks/plex"));
-    EXPECT_FALSE(text::match_path("/api/webhooks/plex", "/api/webhooks/plexx"));
-    EXPECT_FALSE(text::match_path("/api/x/{id}", "/api/x/")) << "a parameter is never empty";
+    EXPECT_TRUE(common::text::match_path("/api/webhooks/plex", "/api/webhooks/plex"));
+    EXPECT_FALSE(common::text::match_path("/api/webhooks/plex", "/api/webhooks/plex/"));
+    EXPECT_FALSE(common::text::match_path("/api/webhooks/plex", "/api/webhooks"));
+    EXPECT_FALSE(common::text::match_path("/api/webhooks", "/api/webhooks/plex"));
+    EXPECT_FALSE(common::text::match_path("/api/webhooks/plex", "/api/webhooks/plexx"));
+    EXPECT_FALSE(common::text::match_path("/api/x/{id}", "/api/x/")) << "a parameter is never empty";
     params.resize(1);
-    EXPECT_FALSE(text::match_path("/api/{a}/pin/{b}", "/api/1/pan/2", &params));
+    EXPECT_FALSE(common::text::match_path("/api/{a}/pin/{b}", "/api/1/pan/2", &params));
     EXPECT_EQ(params.size(), 1u) << "a failed match leaves the caller's list as it was";
 }
 
 TEST(Text, ConstantTimeEquals) {
-    EXPECT_TRUE(text::constant_time_equals("abc123", "abc123"));
-    EXPECT_FALSE(text::constant_time_equals("abc123", "abc124"));
-    EXPECT_FALSE(text::constant_time_equals("abc", "abc123"));
-    EXPECT_FALSE(text::constant_time_equals("", "")) << "an empty key never authenticates";
+    EXPECT_TRUE(common::text::constant_time_equals("abc123", "abc123"));
+    EXPECT_FALSE(common::text::constant_time_equals("abc123", "abc124"));
+    EXPECT_FALSE(common::text::constant_time_equals("abc", "abc123"));
+    EXPECT_FALSE(common::text::constant_time_equals("", "")) << "an empty key never authenticates";
 }
 
 TEST(Text, RedactsTokensInEveryForm) {
     std::string token = "SECRETTOKEN123";
-    std::string r =
-        text::redact("GET /x?X-Plex-Token=abc&y=1 apikey=zzz token " + token + " {\"authToken\":\"qq\"}", {token});
+    std::string r = common::text::redact(
+        "GET /x?X-Plex-Token=abc&y=1 apikey=zzz token " + token + " {\"authToken\":\"qq\"}", {token});
     EXPECT_EQ(r.find("abc"), std::string::npos);
     EXPECT_EQ(r.find("zzz"), std::string::npos);
     EXPECT_EQ(r.find(token), std::string::npos);
@@ -92,28 +93,29 @@ TEST(Url, ParsesPlexShapes) {
 }
 
 TEST(Json, LenientReaders) {
-    auto v = json::parse_lenient("\n\n{\"a\":\"3\",\"b\":3,\"c\":\"1\",\"d\":false,\"e\":null}");
+    auto v = common::json::parse_lenient("\n\n{\"a\":\"3\",\"b\":3,\"c\":\"1\",\"d\":false,\"e\":null}");
     ASSERT_TRUE(v);
-    EXPECT_EQ(json::get_int(*v, "a"), 3);
-    EXPECT_EQ(json::get_int(*v, "b"), 3);
-    EXPECT_EQ(json::get_bool(*v, "c"), true);
-    EXPECT_EQ(json::get_bool(*v, "d"), false);
-    EXPECT_FALSE(json::get_string(*v, "e")) << "null is not a string";
-    EXPECT_FALSE(json::get_int(*v, "missing"));
-    EXPECT_EQ(json::sanitize_utf8("\xC4\xE4nikirjat"), "\xEF\xBF\xBD\xEF\xBF\xBDnikirjat");
+    EXPECT_EQ(common::json::get_int(*v, "a"), 3);
+    EXPECT_EQ(common::json::get_int(*v, "b"), 3);
+    EXPECT_EQ(common::json::get_bool(*v, "c"), true);
+    EXPECT_EQ(common::json::get_bool(*v, "d"), false);
+    EXPECT_FALSE(common::json::get_string(*v, "e")) << "null is not a string";
+    EXPECT_FALSE(common::json::get_int(*v, "missing"));
+    EXPECT_EQ(common::json::sanitize_utf8("\xC4\xE4nikirjat"), "\xEF\xBF\xBD\xEF\xBF\xBDnikirjat");
 }
 
 TEST(Fs, AtomicWriteNeverLeavesAHalfFile) {
     auto dir = temp_dir();
-    auto path = fs::join(dir, "settings.json");
-    std::string err;
-    ASSERT_TRUE(fs::atomic_write(path, "one", &err));
-    ASSERT_TRUE(fs::atomic_write(path, "two", &err));
-    EXPECT_EQ(*fs::read_file(path), "two");
+    auto path = common::fs::join(dir, "settings.json");
+    ASSERT_TRUE(common::fs::atomic_write(path, "one"));
+    ASSERT_TRUE(common::fs::atomic_write(path, "two"));
+    EXPECT_EQ(*common::fs::read_file(path), "two");
     // A write that cannot complete leaves the old file and says why.
-    EXPECT_FALSE(fs::atomic_write(fs::join(dir + "/missing-dir", "x.json"), "three", &err));
+    auto failed = common::fs::atomic_write(common::fs::join(dir + "/missing-dir", "x.json"), "three");
+    EXPECT_FALSE(failed);
+    std::string err = failed ? "" : failed.error().message;
     EXPECT_NE(err.find("No such file"), std::string::npos) << err;
-    EXPECT_EQ(*fs::read_file(path), "two");
+    EXPECT_EQ(*common::fs::read_file(path), "two");
     for (const auto& e : std::filesystem::directory_iterator(dir))
         EXPECT_EQ(e.path().filename().string().find(".tmp."), std::string::npos) << "temp file left behind";
 }
@@ -121,27 +123,28 @@ TEST(Fs, AtomicWriteNeverLeavesAHalfFile) {
 TEST(Fs, AFailedWriteMidFileLosesNothing) {
     // A file-size limit makes write() fail part-way, as a full disk does.
     auto dir = temp_dir();
-    auto path = fs::join(dir, "settings.json");
-    ASSERT_TRUE(fs::atomic_write(path, "original", nullptr));
+    auto path = common::fs::join(dir, "settings.json");
+    ASSERT_TRUE(common::fs::atomic_write(path, "original"));
     struct rlimit old {};
     ASSERT_EQ(getrlimit(RLIMIT_FSIZE, &old), 0);
     auto old_handler = std::signal(SIGXFSZ, SIG_IGN);
     struct rlimit small = old;
     small.rlim_cur = 16;
     ASSERT_EQ(setrlimit(RLIMIT_FSIZE, &small), 0);
-    std::string err;
-    bool ok = fs::atomic_write(path, std::string(4096, 'x'), &err);
+    auto written = common::fs::atomic_write(path, std::string(4096, 'x'));
+    bool ok = written.ok();
+    std::string err = ok ? "" : written.error().message;
     setrlimit(RLIMIT_FSIZE, &old);
     std::signal(SIGXFSZ, old_handler);
     EXPECT_FALSE(ok);
     EXPECT_NE(err.find("cannot write"), std::string::npos) << err;
-    EXPECT_EQ(*fs::read_file(path), "original");
+    EXPECT_EQ(*common::fs::read_file(path), "original");
     for (const auto& e : std::filesystem::directory_iterator(dir))
         EXPECT_EQ(e.path().filename().string().find(".tmp."), std::string::npos) << "temp file left behind";
 }
 
 TEST(Settings, DefaultsAreValid) {
-    EXPECT_FALSE(settings::validate(settings::defaults()));
+    EXPECT_TRUE(settings::validate(settings::defaults())) << "the defaults are valid";
     auto s = settings::parse(settings::defaults());
     EXPECT_EQ(s.plextv_url, "https://plex.tv");
     EXPECT_EQ(s.auth_app_url, "https://app.plex.tv/auth");
@@ -151,8 +154,8 @@ TEST(Settings, DefaultsAreValid) {
 TEST(Settings, ErrorsNameTheField) {
     auto check = [](const char* js, const char* field) {
         auto problem = settings::validate(bj::parse(js).as_object());
-        ASSERT_TRUE(problem) << js;
-        EXPECT_EQ(problem->rfind(field, 0), 0u) << *problem;
+        ASSERT_FALSE(problem) << js;
+        EXPECT_EQ(problem.error().message.rfind(field, 0), 0u) << problem.error().message;
     };
     check(R"({"port": 0})", "port");
     check(R"({"port": "32400"})", "port");
@@ -162,14 +165,14 @@ TEST(Settings, ErrorsNameTheField) {
     check(R"({"movie_library": [1,2]})", "movie_library");
     check(R"({"ip": "a b"})", "ip");
     check(R"({"no_such_thing": 1})", "no_such_thing");
-    EXPECT_FALSE(settings::validate(bj::parse(R"({"server_url": ""})").as_object()));
+    EXPECT_TRUE(settings::validate(bj::parse(R"({"server_url": ""})").as_object()));
 }
 
 TEST(Vault, SealsWithAFreshNonceAndOpens) {
     auto dir = temp_dir();
-    std::string err;
-    auto v = vault::Vault::open(dir, &err);
-    ASSERT_TRUE(v) << err;
+    auto opened = vault::Vault::open(dir);
+    ASSERT_TRUE(opened) << opened.error().message;
+    auto& v = *opened;
     struct stat st {};
     ASSERT_EQ(::stat(v->key_path().c_str(), &st), 0);
     EXPECT_EQ(st.st_mode & 0777, 0600u) << "the key file must be private";
@@ -183,48 +186,50 @@ TEST(Vault, SealsWithAFreshNonceAndOpens) {
     ASSERT_TRUE(back);
     EXPECT_EQ(back->str(), "my-plex-token");
     // Reopening reads the same key.
-    auto again = vault::Vault::open(dir, &err);
-    EXPECT_EQ(again->unseal(b)->str(), "my-plex-token");
+    auto again = vault::Vault::open(dir);
+    EXPECT_EQ((*again)->unseal(b)->str(), "my-plex-token");
 }
 
 TEST(Vault, WrongKeyAndTamperingAreDetected) {
-    auto v1 = vault::Vault::open(temp_dir(), nullptr);
-    auto v2 = vault::Vault::open(temp_dir(), nullptr);
+    auto v1 = std::move(vault::Vault::open(temp_dir())).value();
+    auto v2 = std::move(vault::Vault::open(temp_dir())).value();
     auto sealed = v1->seal("token");
-    vault::OpenError why{};
-    EXPECT_FALSE(v2->unseal(sealed, &why));
-    EXPECT_EQ(why, vault::OpenError::wrong_key);
+    auto code = [](const common::Result<vault::Secret>& r) { return r ? common::Errc::internal : r.error().code; };
+    auto other = v2->unseal(sealed);
+    EXPECT_FALSE(other);
+    EXPECT_EQ(code(other), common::Errc::secret_wrong_key);
     std::string tampered = sealed;
     tampered[tampered.size() - 3] = tampered[tampered.size() - 3] == 'A' ? 'B' : 'A';
-    EXPECT_FALSE(v1->unseal(tampered, &why));
-    EXPECT_TRUE(why == vault::OpenError::wrong_key || why == vault::OpenError::malformed);
-    EXPECT_FALSE(v1->unseal("v1:!!!", &why));
-    EXPECT_EQ(why, vault::OpenError::malformed);
-    EXPECT_FALSE(v1->unseal("plaintext", &why));
-    EXPECT_EQ(why, vault::OpenError::not_sealed);
-    EXPECT_NE(std::string(vault::describe(vault::OpenError::wrong_key)).find("key"), std::string::npos);
+    auto bad = v1->unseal(tampered);
+    EXPECT_FALSE(bad);
+    EXPECT_TRUE(code(bad) == common::Errc::secret_wrong_key || code(bad) == common::Errc::secret_damaged);
+    auto garbage = v1->unseal("v1:!!!");
+    EXPECT_FALSE(garbage);
+    EXPECT_EQ(code(garbage), common::Errc::secret_damaged);
+    auto plain = v1->unseal("plaintext");
+    EXPECT_FALSE(plain);
+    EXPECT_EQ(code(plain), common::Errc::secret_not_sealed);
+    EXPECT_NE(other.error().message.find("key"), std::string::npos);
 }
 
 TEST(Vault, DamagedKeyFileIsRefusedInWords) {
     auto dir = temp_dir();
-    ASSERT_TRUE(fs::atomic_write(fs::join(dir, "plexbridge.key"), "short", nullptr, 0600));
-    std::string err;
-    EXPECT_FALSE(vault::Vault::open(dir, &err));
-    EXPECT_NE(err.find("damaged"), std::string::npos) << err;
+    ASSERT_TRUE(common::fs::atomic_write(common::fs::join(dir, "plexbridge.key"), "short", 0600));
+    auto v = vault::Vault::open(dir);
+    ASSERT_FALSE(v);
+    EXPECT_NE(v.error().message.find("damaged"), std::string::npos) << v.error().message;
 }
 
 TEST(Vault, RotationReencrypts) {
     auto dir = temp_dir();
-    auto v = vault::Vault::open(dir, nullptr);
+    auto v = std::move(vault::Vault::open(dir)).value();
     auto old_sealed = v->seal("token");
-    std::string err;
-    auto next = v->prepare_rotation(&err);
-    ASSERT_TRUE(next) << err;
-    auto plain = v->unseal(old_sealed);
-    auto new_sealed = next->seal(plain->str());
-    ASSERT_TRUE(next->commit_rotation(&err)) << err;
-    auto reopened = vault::Vault::open(dir, nullptr);
-    EXPECT_EQ(reopened->unseal(new_sealed)->str(), "token");
+    ASSERT_TRUE(v->begin_rotation());
+    auto new_sealed = v->reseal(old_sealed);
+    ASSERT_TRUE(new_sealed) << new_sealed.error().message;
+    ASSERT_TRUE(v->finish_rotation());
+    auto reopened = std::move(vault::Vault::open(dir)).value();
+    EXPECT_EQ(reopened->unseal(*new_sealed)->str(), "token");
     EXPECT_FALSE(reopened->unseal(old_sealed)) << "the old key is gone";
 }
 
@@ -259,26 +264,18 @@ TEST(PinTable, StateExpiryAndBounds) {
 }
 
 TEST(Log, TokenNeverReachesTheHost) {
-    struct Captured {
-        std::vector<std::string> lines;
-    } cap;
-    pb_host_api host{};
-    host.struct_size = sizeof host;
-    host.host_ctx = &cap;
-    host.log = [](void* ctx, pb_log_level, pb_str m) {
-        static_cast<Captured*>(ctx)->lines.emplace_back(m.data, m.len);
-    };
+    std::vector<std::string> lines;
     auto secrets = std::make_shared<log::SecretRegistry>();
-    log::HostLog hl(&host, secrets);
+    log::HostLog hl([&lines](log::Level, std::string_view line) { lines.emplace_back(line); }, secrets);
     secrets->add("tok-ABCDEF-123456");
     hl.logger().info("calling https://plex.tv/api/v2/user?X-Plex-Token={} with {}", "qwerty", "tok-ABCDEF-123456");
-    ASSERT_EQ(cap.lines.size(), 1u);
-    EXPECT_EQ(cap.lines[0].rfind("[plexbridge] ", 0), 0u);
-    EXPECT_EQ(cap.lines[0].find("qwerty"), std::string::npos);
-    EXPECT_EQ(cap.lines[0].find("tok-ABCDEF-123456"), std::string::npos);
+    ASSERT_EQ(lines.size(), 1u);
+    EXPECT_EQ(lines[0].rfind("[plexbridge] ", 0), 0u);
+    EXPECT_EQ(lines[0].find("qwerty"), std::string::npos);
+    EXPECT_EQ(lines[0].find("tok-ABCDEF-123456"), std::string::npos);
     hl.detach();
     hl.logger().info("after detach");
-    EXPECT_EQ(cap.lines.size(), 1u) << "nothing reaches the host after detach";
+    EXPECT_EQ(lines.size(), 1u) << "nothing reaches the host after detach";
 }
 
 #include "plugin/plugin.hpp"

@@ -10,26 +10,26 @@ using namespace pb::plexapi;
 
 TEST(Pins, NewPinHasNoTokenYet) {
     auto p = parse_pin(fixture("plex-api.rs/pins_new.json"));
-    ASSERT_TRUE(p) << p.error;
-    EXPECT_EQ(p.value->id, 111222333);
-    EXPECT_EQ(p.value->code, "CODE");
-    EXPECT_EQ(p.value->expires_in_s, 900);
-    EXPECT_FALSE(p.value->auth_token.has_value()) << "authToken: null is not an empty token";
+    ASSERT_TRUE(p) << p.error().message;
+    EXPECT_EQ(p->id, 111222333);
+    EXPECT_EQ(p->code, "CODE");
+    EXPECT_EQ(p->expires_in_s, 900);
+    EXPECT_FALSE(p->auth_token.has_value()) << "authToken: null is not an empty token";
 }
 
 TEST(Pins, LinkedPinCarriesTheToken) {
     auto p = parse_pin(fixture("plex-api.rs/pins_linked.json"));
     ASSERT_TRUE(p);
-    ASSERT_TRUE(p.value->auth_token);
-    EXPECT_EQ(*p.value->auth_token, "auth_token");
+    ASSERT_TRUE(p->auth_token);
+    EXPECT_EQ(*p->auth_token, "auth_token");
     auto k = parse_pin(fixture("PlexKit/pin.json"));
     ASSERT_TRUE(k);
-    EXPECT_EQ(k.value->code, "XY7Z");
-    EXPECT_EQ(*k.value->auth_token, "authToken");
+    EXPECT_EQ(k->code, "XY7Z");
+    EXPECT_EQ(*k->auth_token, "authToken");
     auto n = parse_pin(fixture("PlexKit/pin_no_id.json"));
     ASSERT_TRUE(n);
-    EXPECT_EQ(n.value->id, 1291057671);
-    EXPECT_FALSE(n.value->auth_token);
+    EXPECT_EQ(n->id, 1291057671);
+    EXPECT_FALSE(n->auth_token);
 }
 
 TEST(Pins, StrictAboutWhatMatters) {
@@ -37,37 +37,36 @@ TEST(Pins, StrictAboutWhatMatters) {
     EXPECT_FALSE(parse_pin(R"({"id":5})")) << "a PIN without a code";
     auto empty_token = parse_pin(R"({"id":5,"code":"C","authToken":""})");
     ASSERT_TRUE(empty_token);
-    EXPECT_FALSE(empty_token.value->auth_token) << "an empty authToken is not a token";
+    EXPECT_FALSE(empty_token->auth_token) << "an empty authToken is not a token";
     EXPECT_FALSE(parse_pin("<html>502 Bad Gateway</html>"));
     auto xml = parse_pin(R"(<?xml version="1.0"?><pin id="7" code="abcd" expiresIn="1800" authToken="tok"/>)");
     ASSERT_TRUE(xml);
-    EXPECT_EQ(xml.value->expires_in_s, 1800);
-    EXPECT_EQ(*xml.value->auth_token, "tok");
+    EXPECT_EQ(xml->expires_in_s, 1800);
+    EXPECT_EQ(*xml->auth_token, "tok");
 }
 
 TEST(Account, PlexPassAndFree) {
     auto pass = parse_account(fixture("plex-api.rs/user_info_plexpass.json"));
-    ASSERT_TRUE(pass) << pass.error;
-    EXPECT_EQ(pass.value->username, "user@example.com");
-    EXPECT_TRUE(pass.value->has_plex_pass());
-    EXPECT_NE(std::find(pass.value->features.begin(), pass.value->features.end(), "webhooks"),
-              pass.value->features.end());
+    ASSERT_TRUE(pass) << pass.error().message;
+    EXPECT_EQ(pass->username, "user@example.com");
+    EXPECT_TRUE(pass->has_plex_pass());
+    EXPECT_NE(std::find(pass->features.begin(), pass->features.end(), "webhooks"), pass->features.end());
     auto free = parse_account(fixture("plex-api.rs/user_info_free.json"));
     ASSERT_TRUE(free);
-    EXPECT_FALSE(free.value->has_plex_pass());
+    EXPECT_FALSE(free->has_plex_pass());
     auto xml = parse_account(fixture("core/plextv_account.xml"));
-    ASSERT_TRUE(xml) << xml.error;
-    EXPECT_EQ(xml.value->username, "User 1");
-    EXPECT_EQ(xml.value->email, "myplexusername@email.com");
-    EXPECT_TRUE(xml.value->has_plex_pass());
-    EXPECT_EQ(xml.value->features, std::vector<std::string>{"companions_sonos"});
+    ASSERT_TRUE(xml) << xml.error().message;
+    EXPECT_EQ(xml->username, "User 1");
+    EXPECT_EQ(xml->email, "myplexusername@email.com");
+    EXPECT_TRUE(xml->has_plex_pass());
+    EXPECT_EQ(xml->features, std::vector<std::string>{"companions_sonos"});
 }
 
 TEST(Resources, V2JsonOneServerFourConnections) {
     auto r = parse_resources(fixture("plex-api.rs/resources.json"));
-    ASSERT_TRUE(r) << r.error;
-    ASSERT_EQ(r.value->size(), 1u);
-    const auto& s = r.value->front();
+    ASSERT_TRUE(r) << r.error().message;
+    ASSERT_EQ(r->size(), 1u);
+    const auto& s = r->front();
     EXPECT_TRUE(s.is_server());
     EXPECT_TRUE(s.owned);
     EXPECT_EQ(s.access_token, "auth_token");
@@ -81,92 +80,92 @@ TEST(Resources, V2JsonOneServerFourConnections) {
 TEST(Resources, SharedServersClientsAndMissingKeys) {
     auto r = parse_resources(fixture("PlexKit/resources.json"));
     ASSERT_TRUE(r);
-    ASSERT_EQ(r.value->size(), 6u);
+    ASSERT_EQ(r->size(), 6u);
     int servers = 0, shared = 0;
-    for (const auto& d : *r.value) {
+    for (const auto& d : *r) {
         if (d.is_server()) ++servers;
         if (d.is_server() && !d.owned) ++shared;
     }
     EXPECT_EQ(servers, 3);
     EXPECT_EQ(shared, 1);
-    EXPECT_FALSE((*r.value)[3].is_server()) << "an iPhone provides client,controller,...";
+    EXPECT_FALSE((*r)[3].is_server()) << "an iPhone provides client,controller,...";
     auto none = parse_resources(fixture("PlexKit/resources_no_connections.json"));
     ASSERT_TRUE(none);
-    ASSERT_FALSE(none.value->empty());
-    EXPECT_TRUE(none.value->front().connections.empty());
+    ASSERT_FALSE(none->empty());
+    EXPECT_TRUE(none->front().connections.empty());
     auto empty = parse_resources("[]");
     ASSERT_TRUE(empty);
-    EXPECT_TRUE(empty.value->empty());
+    EXPECT_TRUE(empty->empty());
 }
 
 TEST(Resources, LegacyXml) {
     auto r = parse_resources(fixture("plex-api.rs/resources.xml"));
-    ASSERT_TRUE(r) << r.error;
-    ASSERT_EQ(r.value->size(), 1u);
-    EXPECT_EQ(r.value->front().connections.size(), 3u);
+    ASSERT_TRUE(r) << r.error().message;
+    ASSERT_EQ(r->size(), 1u);
+    EXPECT_EQ(r->front().connections.size(), 3u);
     // The address attribute does not match the uri: the uri is what counts.
-    EXPECT_EQ(r.value->front().connections[0].uri, "http://172.18.0.12:32400");
+    EXPECT_EQ(r->front().connections[0].uri, "http://172.18.0.12:32400");
     auto two = parse_resources(fixture("core/plextv_resources_two_servers.xml"));
-    ASSERT_TRUE(two) << two.error;
-    EXPECT_EQ(two.value->size(), 6u);
+    ASSERT_TRUE(two) << two.error().message;
+    EXPECT_EQ(two->size(), 6u);
     int servers = 0;
-    for (const auto& d : *two.value) servers += d.is_server();
+    for (const auto& d : *two) servers += d.is_server();
     EXPECT_EQ(servers, 2);
 }
 
 TEST(Identity, OnlyTheFieldsPresent) {
     auto id = parse_identity(fixture("PlexKit/identity.json"));
     ASSERT_TRUE(id);
-    EXPECT_EQ(id.value->machine_identifier, "identifier");
+    EXPECT_EQ(id->machine_identifier, "identifier");
     EXPECT_FALSE(parse_identity(R"({"MediaContainer":{"size":0}})")) << "no machineIdentifier";
 }
 
 TEST(Sections, JsonXmlBlankLineAndLegacy) {
     auto many = parse_sections(fixture("PlexKit/libraries.json"));
     ASSERT_TRUE(many);
-    EXPECT_EQ(many.value->size(), 16u);
+    EXPECT_EQ(many->size(), 16u);
     auto one = parse_sections(fixture("PlexKit/library.json"));
-    ASSERT_TRUE(one) << "a leading blank line must not break parsing: " << one.error;
-    EXPECT_EQ(one.value->size(), 1u);
+    ASSERT_TRUE(one) << "a leading blank line must not break parsing: " << one.error().message;
+    EXPECT_EQ(one->size(), 1u);
     auto xml = parse_sections(fixture("core/library_sections.xml"));
     ASSERT_TRUE(xml);
-    ASSERT_EQ(xml.value->size(), 3u);
-    EXPECT_EQ((*xml.value)[0].type, "movie");
-    EXPECT_EQ((*xml.value)[0].locations, std::vector<std::string>{"/storage/movies"});
-    EXPECT_TRUE((*xml.value)[2].hidden);
+    ASSERT_EQ(xml->size(), 3u);
+    EXPECT_EQ((*xml)[0].type, "movie");
+    EXPECT_EQ((*xml)[0].locations, std::vector<std::string>{"/storage/movies"});
+    EXPECT_TRUE((*xml)[2].hidden);
     auto legacy = parse_sections(fixture("node-plex-api/sections.json"));
-    ASSERT_TRUE(legacy) << legacy.error;
-    ASSERT_FALSE(legacy.value->empty());
-    EXPECT_EQ(legacy.value->front().title, "Movies");
+    ASSERT_TRUE(legacy) << legacy.error().message;
+    ASSERT_FALSE(legacy->empty());
+    EXPECT_EQ(legacy->front().title, "Movies");
 }
 
 TEST(Items, MoviesEpisodesShowsCollections) {
     auto m = parse_items(fixture("PlexKit/movie.json"));
     ASSERT_TRUE(m);
-    EXPECT_EQ(m.value->total_size, 210);
-    EXPECT_EQ(m.value->offset, 0);
-    EXPECT_EQ(m.value->items.front().guid, "com.plexapp.agents.themoviedb://348?lang=en");
+    EXPECT_EQ(m->total_size, 210);
+    EXPECT_EQ(m->offset, 0);
+    EXPECT_EQ(m->items.front().guid, "com.plexapp.agents.themoviedb://348?lang=en");
     auto e = parse_items(fixture("PlexKit/episode.json"));
     ASSERT_TRUE(e);
-    const auto& ep = e.value->items.front();
+    const auto& ep = e->items.front();
     EXPECT_EQ(ep.index, 1);
     EXPECT_EQ(ep.parent_index, 1);
     EXPECT_EQ(ep.grandparent_guid, "com.plexapp.agents.thetvdb://74205?lang=en");
     auto s = parse_items(fixture("PlexKit/show.json"));
     ASSERT_TRUE(s);
-    EXPECT_EQ(s.value->items.front().title, "Band of Brothers");
+    EXPECT_EQ(s->items.front().title, "Band of Brothers");
     auto c1 = parse_items(fixture("PlexKit/collections2_with_integer_childCount.json"));
     auto c2 = parse_items(fixture("plex-api.rs/metadata_161.json"));
     ASSERT_TRUE(c1);
     ASSERT_TRUE(c2);
-    EXPECT_EQ(c1.value->items.front().child_count, 3) << "childCount as an integer";
-    EXPECT_EQ(c2.value->items.front().child_count, 3) << "childCount as a string";
+    EXPECT_EQ(c1->items.front().child_count, 3) << "childCount as an integer";
+    EXPECT_EQ(c2->items.front().child_count, 3) << "childCount as a string";
 }
 
 TEST(Items, NewAgentGuidArrayAndFiles) {
     auto m = parse_items(fixture("plex-api.rs/metadata_1036.json"));
     ASSERT_TRUE(m);
-    const auto& it = m.value->items.front();
+    const auto& it = m->items.front();
     EXPECT_EQ(it.guid, "plex://movie/5d776830f59e58002189813a");
     EXPECT_EQ(it.guids, (std::vector<std::string>{"imdb://tt0253556", "tmdb://6278", "tvdb://1709"}));
     EXPECT_EQ(it.files.front(), "/mnt/media/Libraries/movies/Reign of Fire (2002)/Reign of Fire (2002).mp4");
@@ -176,24 +175,24 @@ TEST(Items, NewAgentGuidArrayAndFiles) {
     EXPECT_EQ(ids.tmdb, 6278);
     auto legacy = parse_items(fixture("plex-api.rs/metadata_108.json"));
     ASSERT_TRUE(legacy);
-    EXPECT_TRUE(legacy.value->items.front().guids.empty());
+    EXPECT_TRUE(legacy->items.front().guids.empty());
     ExternalIds l;
-    EXPECT_TRUE(read_guid(legacy.value->items.front().guid, l));
+    EXPECT_TRUE(read_guid(legacy->items.front().guid, l));
     EXPECT_EQ(l.imdb, "tt0165832");
 }
 
 TEST(Items, LibrariesAndEpisodesFromPlexApiRs) {
     auto movies = parse_items(fixture("plex-api.rs/movie_library.json"));
     ASSERT_TRUE(movies);
-    EXPECT_EQ(movies.value->items.size(), 4u);
+    EXPECT_EQ(movies->items.size(), 4u);
     auto shows = parse_items(fixture("plex-api.rs/tv_library.json"));
     ASSERT_TRUE(shows);
-    EXPECT_EQ(shows.value->items.size(), 2u);
+    EXPECT_EQ(shows->items.size(), 2u);
     auto eps = parse_items(fixture("plex-api.rs/tv_episodes.json"));
     ASSERT_TRUE(eps);
-    ASSERT_EQ(eps.value->items.size(), 3u);
+    ASSERT_EQ(eps->items.size(), 3u);
     ExternalIds ids;
-    ASSERT_TRUE(read_guid(eps.value->items.front().guid, ids));
+    ASSERT_TRUE(read_guid(eps->items.front().guid, ids));
     EXPECT_EQ(ids.tvdb, 268592);
     EXPECT_EQ(ids.season, 1);
     EXPECT_EQ(ids.episode, 1);
@@ -201,39 +200,39 @@ TEST(Items, LibrariesAndEpisodesFromPlexApiRs) {
 
 TEST(Items, XmlListingsAndTheSiblingQuirk) {
     auto movies = parse_items(fixture("core/library_movies_all.xml"));
-    ASSERT_TRUE(movies) << movies.error;
-    EXPECT_EQ(movies.value->items.size(), 5u);
+    ASSERT_TRUE(movies) << movies.error().message;
+    EXPECT_EQ(movies->items.size(), 5u);
     auto shows = parse_items(fixture("core/library_tvshows_all.xml"));
     ASSERT_TRUE(shows);
-    EXPECT_EQ(shows.value->items.front().type, "show");
+    EXPECT_EQ(shows->items.front().type, "show");
     auto media = parse_items(fixture("core/media_1.xml"));
     ASSERT_TRUE(media) << "a self-closed <Media> with sibling <Part>s still parses";
-    EXPECT_EQ(media.value->items.size(), 1u);
+    EXPECT_EQ(media->items.size(), 1u);
 }
 
 TEST(Items, BrokenAndLatin1Encodings) {
     auto broken = parse_items(fixture("PlexKit/item_metadata_with_broken_encoding.json"));
-    ASSERT_TRUE(broken) << "garbage bytes in key names must not hide the item: " << broken.error;
-    EXPECT_FALSE(broken.value->items.empty());
+    ASSERT_TRUE(broken) << "garbage bytes in key names must not hide the item: " << broken.error().message;
+    EXPECT_FALSE(broken->items.empty());
     // The Latin-1 capture is a section listing with no items; its title
     // bytes C4 E4 are not UTF-8 and must not break the parse.
     auto latin1 = parse_items(fixture("PlexKit/item_metadata_with_latin1_encoding.json"));
-    ASSERT_TRUE(latin1) << latin1.error;
-    EXPECT_EQ(latin1.value->library_section_id, 7);
-    EXPECT_EQ(latin1.value->total_size, 1);
-    EXPECT_TRUE(latin1.value->items.empty());
+    ASSERT_TRUE(latin1) << latin1.error().message;
+    EXPECT_EQ(latin1->library_section_id, 7);
+    EXPECT_EQ(latin1->total_size, 1);
+    EXPECT_TRUE(latin1->items.empty());
     auto w = parse_wire(fixture("PlexKit/item_metadata_with_latin1_encoding.json"));
-    EXPECT_EQ(media_container(*w.root)->str("librarySectionTitle"), "\xEF\xBF\xBD\xEF\xBF\xBDnikirjat");
+    EXPECT_EQ(media_container(*w)->str("librarySectionTitle"), "\xEF\xBF\xBD\xEF\xBF\xBDnikirjat");
 }
 
 TEST(Webhooks, ListShapes) {
     auto two = parse_webhooks(fixture("plex-api.rs/webhooks_two.json"));
     ASSERT_TRUE(two);
-    ASSERT_EQ(two.value->size(), 2u);
-    EXPECT_EQ((*two.value)[1].url, "https://example.com/webhook2");
+    ASSERT_EQ(two->size(), 2u);
+    EXPECT_EQ((*two)[1].url, "https://example.com/webhook2");
     auto none = parse_webhooks(fixture("plex-api.rs/webhooks_none.json"));
     ASSERT_TRUE(none);
-    EXPECT_TRUE(none.value->empty());
+    EXPECT_TRUE(none->empty());
 }
 
 TEST(Guids, EveryAgentStyle) {
@@ -254,19 +253,19 @@ TEST(Guids, EveryAgentStyle) {
 
 TEST(Wire, HostileInputIsAnErrorNotACrash) {
     std::string deep(10000, '[');
-    EXPECT_FALSE(parse_wire(deep).root);
+    EXPECT_FALSE(parse_wire(deep));
     std::string deep_xml;
     for (int i = 0; i < 5000; ++i) deep_xml += "<a>";
-    EXPECT_FALSE(parse_wire(deep_xml).root);
+    EXPECT_FALSE(parse_wire(deep_xml));
     // Entity expansion (billion laughs) is never performed.
     auto laughs = parse_wire(
         R"(<?xml version="1.0"?><!DOCTYPE l [<!ENTITY a "aaaaaaaaaa"><!ENTITY b "&a;&a;&a;&a;&a;">]><MediaContainer title="&b;"/>)");
-    if (laughs.root) {
-        const Node* mc = media_container(*laughs.root);
+    if (laughs) {
+        const Node* mc = media_container(*laughs);
         ASSERT_NE(mc, nullptr);
         EXPECT_EQ(mc->str("title").find("aaaaaaaaaa"), std::string::npos);
     }
-    EXPECT_FALSE(parse_wire("").root);
-    EXPECT_FALSE(parse_wire("{\"MediaContainer\":").root);
+    EXPECT_FALSE(parse_wire(""));
+    EXPECT_FALSE(parse_wire("{\"MediaContainer\":"));
     EXPECT_FALSE(parse_items("{\"a\":1}")) << "no MediaContainer";
 }

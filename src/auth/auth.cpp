@@ -1,0 +1,181 @@
+#include "auth/auth.hpp"
+
+#include <boost/asio/post.hpp>
+#include <boost/json.hpp>
+
+#include "common/json.hpp"
+#include "common/text.hpp"
+#include "migration.hpp"
+#include "pin_table.hpp"
+
+namespace pb::auth {
+
+namespace bj = boost::json;
+using common::Errc;
+using common::Error;
+using route::Call;
+using route::member_handler;
+using route::Reply;
+
+Auth::Auth(session::Session& session, route::Registry& routes)
+    : session_(session), pins_(std::make_unique<PinTable>()) {
+    routes.add("POST", "/api/plex/oauth/pin", member_handler(this, &Auth::create_pin));
+    routes.add("GET", "/api/plex/oauth/pin/{pinId}/check", member_handler(this, &Auth::check_pin));
+    routes.add("GET", "/api/plex/oauth/validate", member_handler(this, &Auth::validate));
+    routes.add("POST", "/api/plex/oauth/logout", member_handler(this, &Auth::logout));
+    routes.add("POST", "/api/plex/apikey", member_handler(this, &Auth::store_apikey));
+    routes.add("POST", "/api/plex/encrypt-apikey", member_handler(this, &Auth::encrypt_apikey));
+    routes.add("POST", "/api/plex/rotate-key", member_handler(this, &Auth::rotate_key));
+}
+
+Auth::~Auth() = default;
+
+void Auth::start() { std::make_shared<Migration>(session_)->maybe_run(); }
+
+std::string Auth::auth_url(const std::string& auth_app_url, const std::string& client_id, const std::string& code,
+                           const std::string& product, const std::string& device_name) {
+    using common::text::url_encode;
+    // The parameters live in the fragment (#?...), which app.plex.tv reads
+    // client-side; each value is encoded, and the bracketed keys too.
+    return auth_app_url + "#?clientID=" + url_encode(client_id) + "&code=" + url_encode(code) + "&" +
+           url_encode("context[device][product]") + "=" + url_encode(product) + "&" +
+           url_encode("context[device][deviceName]") + "=" + url_encode(device_name);
+}
+
+void Auth::create_pin(Call&, Reply reply) {
+    boost::asio::post(session_.io(), [this, reply] {
+        auto tv = session_.plextv();
+        auto id = tv.identity();
+        auto auth_app = session_.settings().snapshot()->auth_app_url;
+        tv.create_pin([this, reply, id, auth_app](plexapi::ApiResult<plexapi::Pin> r) {
+            if (!r) {
+                session_.log().warn("could not create a sign-in PIN: {}", r.error().message);
+                return reply.fail(r.error().context("Could not start the Plex sign-in"));
+            }
+            const auto& pin = *r;
+            std::string state = common::text::random_hex(16);
+            pins_->add(pin.id, pin.code, state, pin.expires_in_s);
+            reply.data(bj::object{
+                {"pinId", pin.id},
+                {"code", pin.code},
+                {"clientId", id.client_identifier},
+                {"state", state},
+                {"expiresIn", pin.expires_in_s},
+                {"authUrl", auth_url(auth_app, id.client_identifier, pin.code, id.product, id.device_name)}});
+        });
+    });
+}
+
+void Auth::check_pin(Call& call, Reply reply) {
+    std::string id_text = call.path_params["pinId"];
+    char* end = nullptr;
+    long long pin_id = std::strtoll(id_text.c_str(), &end, 10);
+    if (id_text.empty() || *end != '\0' || pin_id <= 0)
+        return reply.fail(Error(Errc::bad_request, "pinId must be a positive number"));
+    auto state = call.param("state");
+    if (!state || state->empty())
+        return reply.fail(Error(Errc::state_missing, "the state parameter is required (it protects the sign-in)"));
+    PendingPin pin;
+    switch (pins_->find(pin_id, *state, &pin)) {
+        case PinLookup::unknown:
+            return reply.fail(Error(Errc::pin_not_found, "No sign-in is waiting for this PIN; start again."));
+        case PinLookup::expired: return reply.fail(Error(Errc::pin_expired, "This sign-in PIN expired; start again."));
+        case PinLookup::state_mismatch:
+            return reply.fail(Error(Errc::state_mismatch, "The sign-in state does not match; start again."));
+        case PinLookup::found: break;
+    }
+    boost::asio::post(session_.io(), [this, reply, pin] {
+        session_.plextv().get_pin(pin.id, [this, reply, pin](plexapi::ApiResult<plexapi::Pin> r) {
+            if (!r) {
+                if (r.error().code == Errc::not_found) {
+                    pins_->remove(pin.id);
+                    return reply.fail(Error(Errc::pin_expired, "plex.tv no longer knows this PIN; start again."));
+                }
+                return reply.fail(r.error().context("Could not check the sign-in"));
+            }
+            if (!r->auth_token) return reply.data(bj::object{{"authenticated", false}, {"code", pin.code}});
+            auto token = std::make_shared<vault::Secret>(*r->auth_token);
+            session_.secrets().add(token->str());
+            session_.plextv().get_account(
+                token->str(), [this, reply, pin, token](plexapi::ApiResult<plexapi::Account> a) {
+                    if (!a) return reply.fail(a.error().context("Signed in, but the account could not be read"));
+                    if (auto st = session_.sign_in(*token, *a); !st)
+                        return reply.fail(st.error().context("Signed in, but the token could not be saved"));
+                    pins_->remove(pin.id);
+                    session_.log().info("signed in to Plex as {}", a->username);
+                    reply.data(bj::object{{"authenticated", true}, {"username", a->username}, {"email", a->email}});
+                });
+        });
+    });
+}
+
+void Auth::validate(Call&, Reply reply) {
+    boost::asio::post(session_.io(), [this, reply] {
+        auto s = session_.settings().snapshot();
+        std::string method(settings::to_string(s->auth_method));
+        auto token = session_.account_token();
+        if (!token)
+            return reply.data(bj::object{{"valid", false},
+                                         {"username", s->username},
+                                         {"email", s->email},
+                                         {"auth_method", method},
+                                         {"message", token.error().message}});
+        auto held = std::make_shared<vault::Secret>(std::move(*token));
+        session_.plextv().get_account(held->str(), [reply, s, method, held](plexapi::ApiResult<plexapi::Account> a) {
+            if (!a && a.error().code == Errc::token_rejected)
+                return reply.data(bj::object{{"valid", false},
+                                             {"username", s->username},
+                                             {"email", s->email},
+                                             {"auth_method", method},
+                                             {"message",
+                                              "plex.tv no longer accepts this token (it was revoked or "
+                                              "signed out); sign in again"}});
+            // plex.tv failing says nothing about the token: not "invalid".
+            if (!a) return reply.fail(a.error().context("Could not check the token with plex.tv"));
+            reply.data(
+                bj::object{{"valid", true}, {"username", a->username}, {"email", a->email}, {"auth_method", method}});
+        });
+    });
+}
+
+void Auth::logout(Call&, Reply reply) {
+    boost::asio::post(session_.io(), [this, reply] {
+        std::string who = session_.settings().snapshot()->username;
+        if (auto st = session_.sign_out(); !st) return reply.fail(st.error().context("Could not clear the sign-in"));
+        session_.log().info("signed out of Plex{}", who.empty() ? "" : " (" + who + ")");
+        reply.data(bj::object{{"success", true},
+                              {"message", "Signed out of Plex: the token and the server selection were removed."}});
+    });
+}
+
+void Auth::store_apikey(Call& call, Reply reply) {
+    auto body = common::json::parse_lenient(call.body);
+    if (!body || !body->is_object())
+        return reply.fail(Error(Errc::bad_request, "the body must be a JSON object like {\"apikey\": \"...\"}"));
+    auto token = common::json::get_string(*body, "apikey");
+    if (!token || token->empty() || token->size() > 256 || token->find_first_of(" \t\r\n") != std::string::npos)
+        return reply.fail(Error(Errc::bad_request, "apikey: must be a Plex token (no spaces, at most 256 characters)"));
+    if (auto st = session_.store_legacy_token(vault::Secret(std::move(*token))); !st)
+        return reply.fail(st.error().context("Could not store the token"));
+    reply.data(bj::object{{"success", true}, {"encrypted", true}});
+}
+
+void Auth::encrypt_apikey(Call&, Reply reply) {
+    auto sealed = session_.seal_plaintext_secrets();
+    if (!sealed) return reply.fail(sealed.error().context("Could not store the token"));
+    if (!*sealed) return reply.data(bj::object{{"success", true}, {"already_encrypted", true}});
+    reply.data(bj::object{{"success", true}, {"already_encrypted", false}});
+}
+
+void Auth::rotate_key(Call&, Reply reply) {
+    boost::asio::post(session_.io(), [this, reply] {
+        if (auto st = session_.rotate_key(); !st)
+            return reply.fail(st.error().context("Could not change the encryption key"));
+        reply.data(bj::object{{"success", true},
+                              {"message",
+                               "A new encryption key is in use; the stored Plex tokens were "
+                               "re-encrypted with it and the old key was destroyed."}});
+    });
+}
+
+}  // namespace pb::auth

@@ -1,0 +1,41 @@
+// Sign in with Plex: the PIN flow, token validation, sign-out, the legacy
+// token routes, the change of the encryption key, and the one-time
+// migration of a legacy configuration. See docs/sign-in.md for the flow
+// and what each error means.
+#pragma once
+#include <memory>
+#include <string>
+
+#include "route/route.hpp"
+#include "session/session.hpp"
+
+namespace pb::auth {
+
+class PinTable;
+
+class Auth {
+public:
+    // Registers the sign-in routes.
+    Auth(session::Session& session, route::Registry& routes);
+    ~Auth();
+    // Io thread, once the plugin started: the legacy migration, if it applies.
+    void start();
+
+    // The URL the user opens to sign in (exposed for tests).
+    static std::string auth_url(const std::string& auth_app_url, const std::string& client_id, const std::string& code,
+                                const std::string& product, const std::string& device_name);
+
+private:
+    void create_pin(route::Call& call, route::Reply reply);
+    void check_pin(route::Call& call, route::Reply reply);
+    void validate(route::Call& call, route::Reply reply);
+    void logout(route::Call& call, route::Reply reply);
+    void store_apikey(route::Call& call, route::Reply reply);
+    void encrypt_apikey(route::Call& call, route::Reply reply);
+    void rotate_key(route::Call& call, route::Reply reply);
+
+    session::Session& session_;
+    std::unique_ptr<PinTable> pins_;
+};
+
+}  // namespace pb::auth

@@ -1,0 +1,219 @@
+#include "discovery/discovery.hpp"
+
+#include <boost/asio/post.hpp>
+#include <boost/json.hpp>
+
+#include "common/json.hpp"
+#include "http/url.hpp"
+
+namespace pb::discovery {
+
+namespace bj = boost::json;
+using common::Errc;
+using common::Error;
+using route::Call;
+using route::member_handler;
+using route::Reply;
+using session::Freshness;
+using session::ServerReport;
+
+Discovery::Discovery(session::Session& session, route::Registry& routes) : session_(session) {
+    routes.add("GET", "/api/plex/oauth/servers", member_handler(this, &Discovery::servers));
+    routes.add("POST", "/api/plex/test-connection", member_handler(this, &Discovery::test_connection));
+    routes.add("GET", "/api/plex/select-server", member_handler(this, &Discovery::get_selection));
+    routes.add("POST", "/api/plex/select-server", member_handler(this, &Discovery::select));
+    routes.add("GET", "/api/plex/oauth/libraries", member_handler(this, &Discovery::libraries));
+}
+
+static bj::object connection_json(const session::ProbeOutcome& o) {
+    const auto& c = o.connection;
+    bj::object j{{"uri", c.uri},
+                 {"protocol", c.protocol},
+                 {"address", c.address},
+                 {"port", c.port},
+                 {"local", c.local},
+                 {"relay", c.relay},
+                 {"IPv6", c.ipv6},
+                 {"available", o.available},
+                 {"latency_ms", o.latency_ms >= 0 ? bj::value(o.latency_ms) : bj::value(nullptr)},
+                 {"error", o.error.empty() ? bj::value(nullptr) : bj::value(o.error)},
+                 {"reason", o.reason}};
+    if (!o.connect_address.empty()) j["connected_via"] = o.connect_address;
+    return j;
+}
+
+// Not signed in says so plainly; anything else says what failed.
+static void fail_listing(const Reply& reply, const Error& e) {
+    if (e.code == Errc::not_signed_in) return reply.fail(e);
+    reply.fail(e.context("Could not list your Plex servers"));
+}
+
+void Discovery::servers(Call&, Reply reply) {
+    boost::asio::post(session_.io(), [this, reply] {
+        session_.resources(Freshness::fresh, [this, reply](plexapi::ApiResult<std::vector<plexapi::Resource>> r) {
+            if (!r) return fail_listing(reply, r.error());
+            race(session_.client(), std::move(*r), session_.race_options(), {},
+                 [reply](const std::vector<ServerReport>& reports) {
+                     bj::array out;
+                     for (const auto& rep : reports) {
+                         bj::array conns;
+                         for (const auto& o : rep.outcomes) conns.push_back(connection_json(o));
+                         bj::object j{{"name", rep.server.name},
+                                      {"machineIdentifier", rep.server.client_identifier},
+                                      {"version", rep.server.product_version},
+                                      {"platform", rep.server.platform},
+                                      {"device", rep.server.device},
+                                      {"owned", rep.server.owned},
+                                      {"presence", rep.server.presence},
+                                      {"connections", conns},
+                                      {"bestConnection", rep.best ? bj::value(connection_json(rep.outcomes[*rep.best]))
+                                                                  : bj::value(nullptr)}};
+                         if (!rep.server.owned) j["sharedBy"] = rep.server.source_title;
+                         out.push_back(std::move(j));
+                     }
+                     reply.data(out);
+                 });
+        });
+    });
+}
+
+void Discovery::test_connection(Call& call, Reply reply) {
+    auto body = common::json::parse_lenient(call.body);
+    auto uri = body ? common::json::get_string(*body, "uri") : std::nullopt;
+    if (!uri || !http::parse_url(*uri)) return reply.fail(Error(Errc::bad_request, "uri: must be an http(s) URL"));
+    boost::asio::post(session_.io(), [this, reply, uri = *uri] {
+        // Only addresses that belong to the account's servers (or the legacy
+        // address the user typed) are ever contacted.
+        auto probe = [this, reply](plexapi::Resource server, plexapi::Connection conn) {
+            server.connections = {conn};
+            race(session_.client(), {server}, session_.race_options(), {},
+                 [reply](const std::vector<ServerReport>& reps) {
+                     const auto& o = reps.at(0).outcomes.at(0);
+                     reply.data(
+                         bj::object{{"success", o.available},
+                                    {"latency_ms", o.latency_ms >= 0 ? bj::value(o.latency_ms) : bj::value(nullptr)},
+                                    {"error", o.error.empty() ? bj::value(nullptr) : bj::value(o.error)}});
+                 });
+        };
+        auto s = session_.settings().snapshot();
+        if (s->legacy() && http::parse_url(uri)->origin() == http::parse_url(s->legacy_url())->origin()) {
+            // Legacy: the machine identifier is not known; any server will do.
+            plexapi::Connection c;
+            c.uri = uri;
+            return probe(plexapi::Resource{}, c);
+        }
+        session_.resources(Freshness::cached_ok,
+                           [reply, uri, probe](plexapi::ApiResult<std::vector<plexapi::Resource>> r) {
+                               if (!r) return fail_listing(reply, r.error());
+                               for (const auto& srv : *r)
+                                   for (const auto& c : srv.connections)
+                                       if (c.uri == uri) return probe(srv, c);
+                               reply.fail(Error(Errc::unknown_address,
+                                                "This address is not one of your Plex servers' addresses; it was not "
+                                                "contacted."));
+                           });
+    });
+}
+
+void Discovery::get_selection(Call&, Reply reply) {
+    auto s = session_.settings().snapshot();
+    reply.data(bj::object{{"machineIdentifier", s->server_machine_id},
+                          {"name", s->server_name},
+                          {"uri", s->manual_server_url.empty() ? s->server_url : s->manual_server_url},
+                          {"local", s->server_local},
+                          {"manual", !s->manual_server_url.empty()},
+                          {"connections", settings::to_json(s->server_connections)}});
+}
+
+void Discovery::select(Call& call, Reply reply) {
+    auto body = common::json::parse_lenient(call.body);
+    if (!body || !body->is_object()) return reply.fail(Error(Errc::bad_request, "the body must be a JSON object"));
+    auto machine = common::json::get_string(*body, "machineIdentifier");
+    auto uri = common::json::get_string(*body, "uri");
+    if (!machine || machine->empty()) return reply.fail(Error(Errc::bad_request, "machineIdentifier: required"));
+    boost::asio::post(session_.io(), [this, reply, machine = *machine, uri = uri.value_or("")] {
+        session_.resources(
+            Freshness::cached_ok, [this, reply, machine, uri](plexapi::ApiResult<std::vector<plexapi::Resource>> r) {
+                if (!r) return fail_listing(reply, r.error());
+                for (const auto& srv : *r) {
+                    if (srv.client_identifier != machine) continue;
+                    const plexapi::Connection* chosen = nullptr;
+                    for (const auto& c : srv.connections)
+                        if (c.uri == uri) chosen = &c;
+                    if (!uri.empty() && chosen == nullptr)
+                        return reply.fail(Error(Errc::bad_request, "uri: not one of this server's addresses"));
+                    if (auto st = session_.select_server(srv, chosen); !st)
+                        return reply.fail(st.error().context("Could not store the server"));
+                    session_.log().info("selected Plex Media Server {} ({})", srv.name,
+                                        chosen ? chosen->uri : "address to be chosen");
+                    return reply.data(bj::object{{"success", true},
+                                                 {"name", srv.name},
+                                                 {"machineIdentifier", machine},
+                                                 {"uri", chosen ? chosen->uri : ""},
+                                                 {"connections", srv.connections.size()}});
+                }
+                reply.fail(Error(Errc::server_not_found, "None of your Plex servers has this machineIdentifier."));
+            });
+    });
+}
+
+void Discovery::libraries(Call&, Reply reply) {
+    boost::asio::post(session_.io(), [this, reply] {
+        auto& pms = session_.pms();
+        pms.request(session::PmsRequest{"GET", "/library/sections", "", {}}, [this, reply](http::Result r,
+                                                                                           const std::string&) {
+            if (!r) return reply.fail(r.error().context("Could not read the libraries"));
+            if (r->status == 401)
+                return reply.fail(Error(Errc::token_rejected, "Plex Media Server refused the token; sign in again."));
+            if (r->status != 200) {
+                Error e = session::PmsClient::status_error(r->status);
+                e.code = Errc::bad_answer;  // whatever the status: the server failed us
+                return reply.fail(e);
+            }
+            auto sections = plexapi::parse_sections(r->body);
+            if (!sections) {
+                Error e = sections.error().context("Could not read the libraries");
+                e.peer = common::Peer::pms;
+                return reply.fail(e);
+            }
+            // Count each library's items concurrently (size 0: only totalSize).
+            struct Acc {
+                bj::array out;
+                std::size_t left = 0;
+                Reply reply;
+            };
+            std::vector<plexapi::Section> wanted;
+            for (const auto& sec : *sections)
+                if (sec.type == "movie" || sec.type == "show") wanted.push_back(sec);
+            if (wanted.empty()) return reply.data(bj::array{});
+            auto acc = std::make_shared<Acc>(Acc{{}, wanted.size(), reply});
+            acc->out.resize(wanted.size());
+            for (std::size_t i = 0; i < wanted.size(); ++i) {
+                auto sec = wanted[i];
+                session::PmsRequest count{
+                    "GET",
+                    "/library/sections/" + sec.key + "/all?X-Plex-Container-Start=0&X-Plex-Container-Size=0",
+                    "",
+                    {}};
+                session_.pms().request(count, [acc, sec, i](http::Result cr, const std::string&) {
+                    int64_t n = -1;
+                    if (cr && cr->status == 200)
+                        if (auto page = plexapi::parse_items(cr->body)) n = page->total_size;
+                    acc->out[i] = bj::object{{"key", sec.key},
+                                             {"title", sec.title},
+                                             {"type", sec.type},
+                                             {"count", n >= 0 ? bj::value(n) : bj::value(nullptr)},
+                                             {"agent", sec.agent},
+                                             {"scanner", sec.scanner},
+                                             {"language", sec.language},
+                                             {"uuid", sec.uuid},
+                                             {"updatedAt", sec.updated_at},
+                                             {"createdAt", sec.created_at}};
+                    if (--acc->left == 0) acc->reply.data(acc->out);
+                });
+            }
+        });
+    });
+}
+
+}  // namespace pb::discovery

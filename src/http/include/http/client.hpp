@@ -1,0 +1,109 @@
+// Asynchronous HTTP(S) client on the plugin's io_context.
+//
+// Promises:
+//  - One deadline per request covers resolve, connect, TLS, write and read;
+//    when it passes the request fails with Errc::timed_out and a
+//    message such as "Plex Media Server at https://h:32400 did not answer
+//    within 3 s".
+//  - TLS peers are verified (system store + optional extra CA) and their
+//    name checked against the URL's host, even when `connect_address`
+//    sends the bytes to a raw IP (plex.direct behind DNS-rebinding
+//    protection). Turning verification off is per request and logged.
+//  - The response body is bounded by `body_limit`; beyond it: too_large.
+//  - Redirects are returned as responses, never followed.
+//  - Idle keep-alive connections are reused per origin; a reused
+//    connection that turns out dead is retried once on a fresh one.
+//  - Messages never contain the token, a query string or a path.
+//
+// Threading: async_request() and cancel handles may be used from any
+// thread; callbacks run on the io_context's thread. request_sync() must not
+// be called from that thread.
+#pragma once
+#include <spdlog/logger.h>
+#include <boost/asio/io_context.hpp>
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "common/error.hpp"
+
+namespace pb::http {
+
+using common::Errc;
+using common::Error;
+using common::Peer;
+
+enum class TlsVerify { verify = 1, skip = 2 };
+
+using Headers = std::vector<std::pair<std::string, std::string>>;
+
+struct Request {
+    std::string method = "GET";
+    std::string url;  // absolute http(s) URL
+    Headers headers;
+    std::string body;
+    std::string token;  // sent as X-Plex-Token when non-empty
+    std::chrono::milliseconds timeout{10000};
+    std::size_t body_limit = 16 * 1024 * 1024;
+    TlsVerify verify = TlsVerify::verify;
+    // Connect to this address instead of resolving the URL's host; SNI,
+    // Host and certificate checks still use the URL's host.
+    std::string connect_address;
+    // Names the peer in messages ("plex.tv", "Plex Media Server") and
+    // in route answers (PLEX_TV_UNREACHABLE, PLEX_SERVER_UNREACHABLE).
+    Peer peer = Peer::other;
+};
+
+struct Response {
+    int status = 0;
+    Headers headers;
+    std::string body;
+    std::optional<std::string> header(std::string_view name) const;
+};
+
+// Any complete HTTP answer, whatever its status; an Error (transport code,
+// Request::peer) when there is no usable answer.
+using Result = common::Result<Response>;
+
+using Callback = std::function<void(Result)>;
+
+class CancelHandle {
+public:
+    virtual ~CancelHandle() = default;
+    virtual void cancel() = 0;  // thread-safe; the callback gets `cancelled`
+};
+
+struct ClientOptions {
+    std::string extra_ca_file;  // PEM; empty: system store only
+    std::size_t max_idle_per_origin = 4;
+    std::chrono::seconds idle_timeout{30};
+};
+
+class Client : public std::enable_shared_from_this<Client> {
+public:
+    // Nullptr and `error` set when the TLS setup fails (bad CA file).
+    static std::shared_ptr<Client> create(boost::asio::io_context& ioc, ClientOptions options,
+                                          std::shared_ptr<spdlog::logger> log, std::string* error = nullptr);
+    virtual ~Client() = default;
+
+    virtual std::shared_ptr<CancelHandle> async_request(Request request, Callback callback) = 0;
+    // Blocks the calling thread (never the io thread) until completion.
+    Result request_sync(Request request);
+    // Closes idle connections and cancels in-flight requests. Thread-safe.
+    virtual void shutdown() = 0;
+    // Counters for tests and benchmarks.
+    virtual std::size_t connections_opened() const = 0;
+};
+
+// An answer whose status the caller did not want, as an Error
+// (Errc::http_status, the status in Error::http_status) whose message names
+// the peer and its origin. What the status means is the caller's to say.
+Error status_error(const Request& request, const Response& response);
+
+}  // namespace pb::http

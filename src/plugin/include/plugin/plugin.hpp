@@ -1,0 +1,92 @@
+// The plugin behind the C ABI: an adapter and nothing else. It owns the io
+// thread, builds the Session and the features, registers their settings,
+// routes and events with the host, and translates each way: requests into
+// route::Calls, answers into host->respond(), search requests into
+// host->request_search(), log lines into host->log(). No Plex logic here.
+//
+// Threading: route handlers, on_event, validate_settings and
+// settings_changed arrive on host threads and only copy and post (the
+// webhook route alone does bounded CPU work there); everything else runs on
+// the io thread. See docs/architecture.md.
+#pragma once
+#include <boost/asio/io_context.hpp>
+
+#include <atomic>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <set>
+#include <string>
+#include <thread>
+
+#include "auth/auth.hpp"
+#include "discovery/discovery.hpp"
+#include "log/log.hpp"
+#include "plexbridge_plugin.h"
+#include "refresh/refresh.hpp"
+#include "route/route.hpp"
+#include "session/session.hpp"
+#include "webhooks/webhooks.hpp"
+
+namespace pb::plugin {
+
+// Host minor versions this plugin needs: it calls every 1.0 entry.
+constexpr uint32_t kRequiredHostMinor = 0;
+
+// Whether a host of `host_version` whose table is `host_struct_size` bytes
+// can run this plugin; nullopt when it can, else the reason in words.
+std::optional<std::string> check_host_compat(uint32_t host_version, std::size_t host_struct_size,
+                                             uint32_t required_minor = kRequiredHostMinor);
+
+class Plugin final : public route::Answerer, public webhooks::SearchHost {
+public:
+    explicit Plugin(const pb_host_api& host);
+    ~Plugin() override;
+
+    // Entry-time work: session, settings, features, registration. Host thread.
+    pb_status init();
+    pb_status start();
+    void destroy();
+    void on_event(std::string_view name, std::string_view payload);
+    pb_status validate_settings(std::string_view candidate, std::string* error) const;
+    void settings_changed(std::string_view json);
+
+    // route::Answerer: hands an answer to the host, once per responder.
+    void answer(void* responder, int status, std::string_view content_type, std::string_view body) override;
+    // webhooks::SearchHost: asks the host to search subtitles.
+    webhooks::SearchOutcome request_search(const webhooks::Media& media, std::string_view title,
+                                           std::string_view reason) override;
+
+private:
+    static void route_trampoline(void* ctx, const pb_http_request* req, pb_responder* responder) noexcept;
+    pb_status register_with_host();
+    spdlog::logger& log() { return log_->logger(); }
+
+    pb_host_api host_{};
+    std::string data_dir_;
+    std::unique_ptr<log::HostLog> log_;
+    // A pointer so destroy() can drop queued work while the rest is alive.
+    std::unique_ptr<boost::asio::io_context> ioc_ = std::make_unique<boost::asio::io_context>();
+    std::unique_ptr<boost::asio::executor_work_guard<boost::asio::io_context::executor_type>> work_;
+    std::thread thread_;
+    std::atomic<bool> stopping_{false};
+
+    std::mutex pending_mu_;
+    std::set<void*> pending_;
+
+    route::Registry routes_;
+    // Each registered route's context: the route and this plugin.
+    struct Mounted {
+        const route::Route* route;
+        Plugin* plugin;
+    };
+    std::deque<Mounted> mounted_;
+
+    std::unique_ptr<session::Session> session_;
+    std::unique_ptr<auth::Auth> auth_;
+    std::unique_ptr<discovery::Discovery> discovery_;
+    std::unique_ptr<webhooks::Webhooks> webhooks_;
+    std::shared_ptr<refresh::Refresher> refresher_;
+};
+
+}  // namespace pb::plugin

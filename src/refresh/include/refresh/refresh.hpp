@@ -1,0 +1,106 @@
+// After a subtitle changes: refresh the item in Plex, and optionally mark it
+// recently added. See docs/refresh.md.
+//
+// The host's event handler only parses and posts; everything else runs on
+// the plugin's io thread. Events for the same item within the coalescing
+// window (2 s) become one job. Jobs are written to
+// <data-dir>/plexbridge-refresh-queue.json by the io thread as soon as they
+// are queued (microseconds after on_event returns) and rewritten on every
+// change, so a host restart loses nothing that was queued. A failed call is
+// retried with backoff (1 s doubling to 30 s); a refused token or no
+// selected server pauses the queue with a clear status until the settings
+// change, instead of retrying forever.
+#pragma once
+#include <boost/asio/steady_timer.hpp>
+#include <boost/json/object.hpp>
+
+#include <chrono>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <string>
+
+#include "refresh/library_index.hpp"
+#include "route/route.hpp"
+#include "session/session.hpp"
+
+namespace pb::refresh {
+
+// The host events the refresher subscribes to. Each refreshes the item;
+// those that bring a subtitle may also mark it recently added.
+struct EventSpec {
+    std::string_view name;
+    bool brings_subtitle = false;
+};
+inline constexpr EventSpec kEvents[] = {{"subtitle.downloaded", true},
+                                        {"subtitle.upgraded", true},
+                                        {"subtitle.uploaded", true},
+                                        {"subtitle.deleted", false},
+                                        {"subtitle.modified", false}};
+
+struct Job {
+    std::string key;
+    MediaRef media;
+    bool refresh = false;
+    bool set_added = false;
+    int attempts = 0;
+    int64_t due_unix_ms = 0;
+    std::string last_error;
+};
+
+// Reads an event payload; Errc::bad_request, saying why, when it names no media.
+common::Result<MediaRef> parse_event_media(std::string_view json);
+
+class Refresher : public std::enable_shared_from_this<Refresher> {
+public:
+    // What becomes of a job that ran.
+    enum class Outcome : uint8_t {
+        done = 1,  // it worked: off the queue
+        dropped,   // it cannot work (not in Plex, outside every library): off the queue, said
+        retry,     // it may work later: backoff
+        pause,     // nothing will work until the settings change: the queue waits
+    };
+
+    // Registers the status route.
+    static std::shared_ptr<Refresher> create(session::Session& session, route::Registry& routes);
+    void load();                                                         // at plugin init: read the persisted queue
+    void start();                                                        // io thread: schedule
+    void on_event(const std::string& name, const std::string& payload);  // any thread
+    void settings_changed();                                             // any thread
+    // At unload, after the io thread stopped and before the io_context goes:
+    // the timer must not outlive it.
+    void shutdown() { timer_.reset(); }
+
+    static const char* kQueueFile;
+
+private:
+    void enqueue(std::string name, MediaRef media);  // io thread
+    void schedule();
+    void run_due();
+    void process(Job job);
+    void finish(const Job& job, Outcome outcome, const std::string& error = {});
+    void persist();
+    void status(route::Call& call, route::Reply reply);
+    void ensure_index(std::function<void(std::string error, int http_status)> then);
+    void resolve(const Job& job, std::function<void(std::optional<ItemRef>, std::string error)> then);
+    void partial_scan(const Job& job);
+    void apply(const Job& job, const ItemRef& ref);
+
+    explicit Refresher(session::Session& session) : session_(session) {}
+    session::Session& session_;
+    std::unique_ptr<boost::asio::steady_timer> timer_;
+    std::deque<Job> queue_;
+    std::shared_ptr<LibraryIndex> index_ = std::make_shared<LibraryIndex>();
+    bool busy_ = false;
+    std::string stopped_;   // why the queue is stopped; empty: running
+    int64_t requests_ = 0;  // PMS requests made for jobs (benchmarks)
+
+    // For the status route (read from host threads).
+    mutable std::mutex status_mu_;
+    boost::json::object last_refresh_;
+    boost::json::object last_error_;
+    std::size_t depth_ = 0;
+    std::string stopped_copy_;
+};
+
+}  // namespace pb::refresh

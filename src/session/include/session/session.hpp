@@ -1,0 +1,151 @@
+// The Plex session: the one place that answers "how do I talk to Plex right
+// now". It owns the account (its token, sealed in the vault), the selected
+// server (its address, its connections, its token) and the means to reach
+// both (the HTTP client, plex.tv calls, the server client with failover),
+// and it is the only code that changes them. Features (auth, discovery,
+// refresh, webhooks) get a Session& and nothing else of the plugin's.
+//
+// Threading: the Session lives as long as the plugin. Network work and
+// every callback run on io(), the plugin's single io thread. settings(),
+// vault(), log(), secrets(), server_url() and the token getters are safe
+// from any thread; resources() and pms() requests are started on io().
+#pragma once
+#include <spdlog/logger.h>
+#include <boost/asio/io_context.hpp>
+
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "common/error.hpp"
+#include "http/client.hpp"
+#include "log/log.hpp"
+#include "plexapi/headers.hpp"
+#include "plexapi/models.hpp"
+#include "plexapi/plextv.hpp"
+#include "session/pms_client.hpp"
+#include "session/racer.hpp"
+#include "settings/settings.hpp"
+#include "vault/vault.hpp"
+
+namespace pb::session {
+
+// What the plugin hands the session.
+struct Environment {
+    boost::asio::io_context* io = nullptr;
+    std::shared_ptr<spdlog::logger> log;
+    std::shared_ptr<log::SecretRegistry> secrets;
+    std::string data_dir;
+    // Stores a settings patch through the host (see settings::Store).
+    settings::Store::Writer write_settings;
+};
+
+// Whether a cached answer will do.
+enum class Freshness : uint8_t { cached_ok = 1, fresh };
+
+class Session {
+public:
+    // Opens the vault in the data directory. Errc::storage when its key
+    // cannot be read or created.
+    [[nodiscard]] static common::Result<std::unique_ptr<Session>> open(Environment env);
+    ~Session();
+    Session(const Session&) = delete;
+    Session& operator=(const Session&) = delete;
+
+    // Reads the stored settings (host thread, while loading): upgrades an
+    // older layout (backup first) and gives this installation its client
+    // identifier on first run. Problems are logged; the plugin still loads.
+    void load(std::string_view stored_json);
+    // Io thread, once, when the plugin starts: seals tokens an old
+    // configuration kept in plain text, finishes an interrupted key rotation.
+    void start();
+    // At unload, before the io thread stops: cancels requests in flight.
+    void cancel_requests();
+    // At unload, once the io thread has stopped.
+    void shutdown();
+
+    // ---- what every feature uses
+    boost::asio::io_context& io() { return *env_.io; }
+    spdlog::logger& log() { return *env_.log; }
+    // Plaintext secrets to scrub from every log line.
+    log::SecretRegistry& secrets() { return *env_.secrets; }
+    const std::string& data_dir() const { return env_.data_dir; }
+    settings::Store& settings() { return store_; }
+    const settings::Store& settings() const { return store_; }
+    vault::Vault& vault() { return *vault_; }
+
+    // ---- reaching Plex
+    // The client for every request; rebuilt when tls_ca_file changes.
+    std::shared_ptr<http::Client> client();
+    plexapi::ClientIdentity identity() const;
+    plexapi::PlexTv plextv();
+    // The account's token (from sign-in, or typed in legacy mode), unsealed.
+    // Errc::not_signed_in, in words, when there is none or it cannot be read.
+    [[nodiscard]] common::Result<vault::Secret> account_token() const;
+    // The token for the selected server: its own access token when it is
+    // shared with the user, else account_token().
+    [[nodiscard]] common::Result<vault::Secret> server_token() const;
+    // The account's servers (not players), from plex.tv or a cache younger
+    // than 60 s. Io thread.
+    void resources(Freshness freshness, plexapi::ApiCallback<std::vector<plexapi::Resource>> cb);
+    // Requests to the selected server, with failover.
+    PmsClient& pms() { return *pms_; }
+    std::shared_ptr<PmsClient> pms_shared() { return pms_; }
+    // The address requests go to: the one the user typed, else the legacy
+    // address in legacy mode, else the one discovery chose; "" when none.
+    std::string server_url() const;
+    static std::string server_url(const settings::Settings& s);
+    // How to probe the user's servers: the configured deadline and TLS
+    // verification, and our identity.
+    RaceOptions race_options() const;
+
+    // ---- changing the account and the server (any thread; each one write)
+    // Stores a fresh sign-in: the token sealed, the account's names, and,
+    // when `server` is given, that server selected (as select_server()), all
+    // in one write.
+    [[nodiscard]] common::Status sign_in(const vault::Secret& token, const plexapi::Account& account,
+                                         const plexapi::Resource* server = nullptr,
+                                         const plexapi::Connection* chosen = nullptr);
+    // Forgets the token and the selected server.
+    [[nodiscard]] common::Status sign_out();
+    // Selects `server`, reached at `chosen` (nullptr: to be chosen later),
+    // and remembers every connection for failover.
+    [[nodiscard]] common::Status select_server(const plexapi::Resource& server, const plexapi::Connection* chosen);
+    // Stores a legacy token typed by the user, sealed.
+    [[nodiscard]] common::Status store_legacy_token(const vault::Secret& token);
+    // Seals tokens an old configuration stored in plain text; says whether
+    // anything was sealed.
+    [[nodiscard]] common::Result<bool> seal_plaintext_secrets();
+    // A new vault key: every stored secret re-sealed with it, the old key
+    // destroyed. Each step leaves every secret readable if the process dies
+    // (see vault.hpp); start() finishes a rotation that was interrupted.
+    [[nodiscard]] common::Status rotate_key();
+
+private:
+    friend class PmsClient;
+    explicit Session(Environment env, std::unique_ptr<vault::Vault> vault);
+    common::Status write(const boost::json::object& patch) { return store_.write(patch); }
+    // Called by PmsClient when failover chose another address.
+    [[nodiscard]] common::Status adopt_connection(const plexapi::Connection& best,
+                                                  const std::vector<plexapi::Connection>* all);
+    [[nodiscard]] common::Result<vault::Secret> unseal_setting(const std::string& stored, std::string_view what,
+                                                               std::string_view remedy) const;
+
+    Environment env_;
+    std::unique_ptr<vault::Vault> vault_;
+    settings::Store store_;
+    std::shared_ptr<PmsClient> pms_;
+
+    std::mutex client_mu_;
+    std::shared_ptr<http::Client> client_;
+    std::string client_ca_file_;
+
+    // Io thread only.
+    std::vector<plexapi::Resource> resources_;
+    std::chrono::steady_clock::time_point resources_at_{};
+};
+
+}  // namespace pb::session

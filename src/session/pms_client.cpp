@@ -1,0 +1,155 @@
+#include "session/pms_client.hpp"
+
+#include "http/url.hpp"
+#include "session/racer.hpp"
+#include "session/session.hpp"
+
+namespace pb::session {
+
+using common::Errc;
+using common::Error;
+
+Error PmsClient::status_error(int status) {
+    Errc code = status == 401   ? Errc::token_rejected
+                : status == 403 ? Errc::forbidden
+                : status == 404 ? Errc::not_found
+                : status >= 500 ? Errc::bad_answer
+                                : Errc::http_status;
+    return Error(code, common::answered_http(common::peer_name(common::Peer::pms), status), common::Peer::pms, status);
+}
+
+std::optional<Error> PmsClient::failure(const http::Result& r) {
+    if (!r) return r.error();
+    if (r->status >= 200 && r->status < 300) return std::nullopt;
+    return status_error(r->status);
+}
+
+bool PmsClient::connection_level(const http::Result& r) {
+    if (r) return false;
+    switch (r.error().code) {
+        case Errc::refused:
+        case Errc::timed_out:
+        case Errc::reset:
+        case Errc::unreachable:
+        case Errc::resolve: return true;
+        default: return false;
+    }
+}
+
+void PmsClient::request(PmsRequest req, Callback cb) {
+    std::string base = session_.server_url();
+    if (base.empty()) return cb(Error(Errc::no_server, "no Plex Media Server is selected yet"), "");
+    send(base, std::move(req), std::move(cb), true);
+}
+
+void PmsClient::request_at(const std::string& base_url, PmsRequest req, Callback cb) {
+    send(base_url, std::move(req), std::move(cb), false);
+}
+
+void PmsClient::send(const std::string& base, PmsRequest req, Callback cb, bool may_fail_over) {
+    auto token = session_.server_token();
+    if (!token) return cb(token.error(), base);
+    auto s = session_.settings().snapshot();
+    http::Request r;
+    r.method = req.method;
+    r.url = http::join_url(base, req.path);
+    r.body = req.body;
+    r.headers = req.headers;
+    r.token = token->str();
+    r.timeout = std::chrono::milliseconds(s->connect_timeout_ms);
+    r.verify = s->verify_tls ? http::TlsVerify::verify : http::TlsVerify::skip;
+    r.peer = common::Peer::pms;
+    plexapi::add_plex_headers(r.headers, session_.identity(), plexapi::Accept::json);
+    auto self = shared_from_this();
+    // The final answer: a connection-level failure fails over once (unless
+    // the user pinned the address), anything else goes to the caller.
+    auto conclude = [self, req, cb, may_fail_over, base](http::Result res) mutable {
+        if (may_fail_over && connection_level(res) && self->session_.settings().snapshot()->manual_server_url.empty())
+            return self->fail_over([self, req, cb, res, base](bool switched) mutable {
+                if (!switched) return cb(std::move(res), base);
+                std::string now = self->session_.server_url();
+                self->send(now, std::move(req), std::move(cb), false);
+            });
+        cb(std::move(res), base);
+    };
+    // A plex.direct name blocked by DNS-rebinding protection: go to the IP
+    // it encodes, keep verifying against the name.
+    auto attempt = std::make_shared<http::Request>(r);
+    session_.client()->async_request(r, [self, attempt, conclude](http::Result res) mutable {
+        if (!res && res.error().code == Errc::resolve) {
+            std::string ip = plex_direct_ip(attempt->url);
+            if (!ip.empty()) {
+                attempt->connect_address = ip;
+                self->session_.client()->async_request(*attempt, conclude);
+                return;
+            }
+        }
+        conclude(std::move(res));
+    });
+}
+
+void PmsClient::fail_over(std::function<void(bool)> done) {
+    waiting_.push_back(std::move(done));
+    if (failing_over_) return;  // one re-race serves every request waiting
+    failing_over_ = true;
+    auto s = session_.settings().snapshot();
+    if (s->legacy() || s->server_machine_id.empty()) return finish_failover(false);
+    plexapi::Resource server;
+    server.client_identifier = s->server_machine_id;
+    server.name = s->server_name;
+    server.owned = true;
+    for (const auto& c : s->server_connections) {
+        plexapi::Connection k;
+        k.uri = c.uri;
+        k.local = c.local;
+        k.relay = c.relay;
+        server.connections.push_back(std::move(k));
+    }
+    RaceOptions opts = session_.race_options();
+    auto self = shared_from_this();
+    auto adopt = [self](const ServerReport& rep, bool store_connections) {
+        const auto& best = rep.outcomes[*rep.best];
+        auto old = self->session_.server_url();
+        if (auto st =
+                self->session_.adopt_connection(best.connection, store_connections ? &rep.server.connections : nullptr);
+            !st)
+            self->session_.log().error("could not store the new server address: {}", st.error().message);
+        self->failovers_++;
+        self->session_.log().warn("Plex Media Server {} stopped answering at {}; switched to {}", rep.server.name, old,
+                                  best.connection.uri);
+        self->finish_failover(true);
+    };
+    race(session_.client(), {server}, opts,
+         [self, adopt](const std::vector<ServerReport>& reports) {
+             if (!reports.empty() && reports[0].best &&
+                 reports[0].outcomes[*reports[0].best].connection.uri != self->session_.server_url())
+                 return adopt(reports[0], false);
+             // None of the known addresses works: the server may have moved.
+             std::string machine = self->session_.settings().snapshot()->server_machine_id;
+             self->session_.resources(Freshness::fresh,
+                                      [self, adopt, machine](plexapi::ApiResult<std::vector<plexapi::Resource>> r) {
+                                          if (!r) return self->finish_failover(false);
+                                          for (const auto& res : *r) {
+                                              if (res.client_identifier != machine) continue;
+                                              return race(self->session_.client(), {res}, self->session_.race_options(),
+                                                          [self, adopt](const std::vector<ServerReport>& reps) {
+                                                              if (reps.empty() || !reps[0].best)
+                                                                  return self->finish_failover(false);
+                                                              adopt(reps[0], true);
+                                                          },
+                                                          {});
+                                          }
+                                          self->finish_failover(false);
+                                      });
+         },
+         {});
+}
+
+void PmsClient::finish_failover(bool switched) {
+    failing_over_ = false;
+    auto waiting = std::move(waiting_);
+    waiting_.clear();
+    for (auto& w : waiting) w(switched);
+}
+
+}  // namespace pb::session

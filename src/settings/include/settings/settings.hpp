@@ -1,0 +1,146 @@
+// The plugin's settings: one table (table.inc) and everything made from it.
+//
+// The table gives each setting its name, type, default, limits, whether it
+// is a secret, its label, help, section, when it is shown and who writes it
+// (the user, or only the plugin). From it come the typed Settings struct,
+// its parser and validator, the registrations with the host (plugin/) and
+// manifest/plugin.json (generated; a test fails on a stale copy).
+//
+// Stored settings carry `settings_version`; older layouts are upgraded by
+// the migrations in migrations.hpp.
+//
+// Secrets (token, apikey, server_token, webhook_key) are stored sealed by
+// the vault ("v1:..."); this component never sees them in plain text.
+#pragma once
+#include <boost/json/object.hpp>
+
+#include <cstdint>
+#include <functional>
+#include <limits>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/error.hpp"
+
+namespace pb::settings {
+
+// What a setting holds, as the ABI's pb_setting_type says it.
+enum class Type : uint8_t { boolean = 1, integer, string, string_list, json };
+// Who writes it: the user (shown, editable), the plugin (shown read-only),
+// or the plugin alone (never drawn: tokens, connections, identifiers).
+enum class Access : uint8_t { user = 1, read_only, internal };
+// Where a form draws it.
+enum class Section : uint8_t { general = 1, account, legacy, server, libraries, refresh, webhooks, advanced };
+// What a string must look like, beyond being a string.
+enum class Format : uint8_t { any = 1, url, url_or_empty, host };
+
+struct Choice {
+    std::string_view value;  // as stored
+    std::string_view label;  // as shown
+};
+
+// Shown only when another setting has a value ("apikey" fields only in legacy mode).
+struct Condition {
+    std::string_view setting;
+    std::string_view equals;
+    bool always() const { return setting.empty(); }
+};
+
+struct Spec {
+    std::string_view name{};
+    Type type = Type::string;
+    std::string_view default_json{};
+    Section section = Section::general;
+    Access access = Access::user;
+    bool secret = false;  // hosts mask it; the plugin stores it sealed
+    std::string_view label{};
+    std::string_view help{};
+    int64_t min = std::numeric_limits<int64_t>::min();
+    int64_t max = std::numeric_limits<int64_t>::max();
+    std::string_view unit{};  // "ms", "s", "bytes"
+    Format format = Format::any;
+    std::span<const Choice> choices{};
+    Condition shown_when{};
+    bool cleared_at_sign_out = false;
+    bool needs_restart = false;
+};
+
+// How the plugin reaches Plex. Stored as the first column of kAuthMethods.
+enum class AuthMethod : uint8_t { oauth = 1, legacy };
+inline constexpr Choice kAuthMethods[] = {{"oauth", "Sign in with Plex"},
+                                          {"apikey", "Server address and token (legacy)"}};
+std::string_view to_string(AuthMethod m);
+
+// A known address of the selected server (for failover).
+struct ServerConnection {
+    std::string uri;
+    bool local = false;
+    bool relay = false;
+};
+using Connections = std::vector<ServerConnection>;
+using StringList = std::vector<std::string>;
+
+// The typed view of a settings object: one member per table row.
+struct Settings {
+#define PB_SETTING(name, cpp_type, ...) cpp_type name{};
+#include "settings/table.inc"
+#undef PB_SETTING
+
+    bool legacy() const { return auth_method == AuthMethod::legacy; }
+    // The legacy server address "http(s)://ip:port".
+    std::string legacy_url() const;
+};
+
+// Every setting, in display order.
+std::span<const Spec> table();
+const Spec* find(std::string_view name);
+
+// The defaults as one object.
+boost::json::object defaults();
+
+// Reads a settings object; anything missing or of the wrong type takes the
+// table's default.
+Settings parse(const boost::json::object& obj);
+
+// Checks a candidate object (whole or a patch): every key known (or retired
+// by a migration), every value of the right type, range and shape. The
+// error (Errc::bad_request) names the field first:
+// "port: must be an integer between 1 and 65535".
+[[nodiscard]] common::Status validate(const boost::json::object& candidate);
+
+// JSON for typed values, the inverse of parse(), for writing patches.
+boost::json::value to_json(const Connections& connections);
+
+// The cached settings of a running plugin, and the one way to change them.
+//
+// Thread-safe. snapshot() is cheap (a shared pointer), for hot paths.
+// write() must not be called while holding a lock that replace() (called
+// by the host from inside the write, on the same thread) would need.
+class Store {
+public:
+    // Hands a validated patch (JSON text) to whoever stores the settings:
+    // the host, through the ABI. It calls replace() before returning.
+    using Writer = std::function<common::Status(std::string_view patch_json)>;
+    explicit Store(Writer writer);
+
+    // The whole stored object changed (at load, or the host said so).
+    // A text that is not a JSON object is ignored and reported.
+    [[nodiscard]] common::Status replace(std::string_view all_json);
+    std::shared_ptr<const Settings> snapshot() const;
+    boost::json::object json() const;
+    // Validates `patch` and stores it: nothing changes on failure.
+    [[nodiscard]] common::Status write(const boost::json::object& patch);
+
+private:
+    Writer writer_;
+    mutable std::mutex mu_;
+    boost::json::object json_;
+    std::shared_ptr<const Settings> typed_;
+};
+
+}  // namespace pb::settings
