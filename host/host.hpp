@@ -16,6 +16,7 @@
 #include <thread>
 #include <vector>
 
+#include "common/version.hpp"
 #include "httpserver/http_server.hpp"
 #include "plexbridge_plugin.h"
 
@@ -144,7 +145,7 @@ private:
     pb_host_api host_api_{};
     pb_plugin_api plugin_{};
     bool plugin_loaded_ = false;
-    std::string host_name_ = "plexbridge-host 0.1.0";
+    std::string host_name_ = "plexbridge-host " + std::string(common::kVersion);
 
     SettingsStore settings_;
     std::optional<Catalog> catalog_;

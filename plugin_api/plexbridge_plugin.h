@@ -223,7 +223,7 @@ typedef struct pb_host_api {
     uint32_t struct_size;
     uint32_t abi_version; /* PB_ABI_VERSION the host was built with */
     void* host_ctx;       /* passed back as first argument */
-    pb_str host_name;     /* e.g. "plexbridge-host 0.1.0" */
+    pb_str host_name;     /* e.g. "plexbridge-host 1.2.3" */
     pb_str data_dir;      /* a directory the plugin may write files in */
 
     /* Never fails. Must not call back into the plugin. */
@@ -260,7 +260,7 @@ typedef struct pb_plugin_api {
     uint32_t abi_version;  /* the plugin's PB_ABI_VERSION */
     void* plugin_ctx;      /* owned by the plugin; freed by destroy() */
     pb_str plugin_id;      /* static storage, "plexbridge" */
-    pb_str plugin_version; /* static storage, "0.1.0" */
+    pb_str plugin_version; /* static storage, the plugin's version ("1.2.3") */
 
     /* Called once, after routes are mounted. Host thread. */
     pb_status (*start)(void* plugin_ctx);

@@ -32,7 +32,7 @@ static int hexval(char c) {
     return -1;
 }
 
-std::string url_decode(std::string_view in, bool plus_is_space) {
+std::string url_decode(std::string_view in, Plus plus) {
     std::string out;
     out.reserve(in.size());
     for (std::size_t i = 0; i < in.size(); ++i) {
@@ -46,7 +46,7 @@ std::string url_decode(std::string_view in, bool plus_is_space) {
                 continue;
             }
         }
-        out.push_back(plus_is_space && c == '+' ? ' ' : c);
+        out.push_back(plus == Plus::space && c == '+' ? ' ' : c);
     }
     return out;
 }
@@ -126,7 +126,7 @@ bool match_path(std::string_view pattern, std::string_view path,
         std::string_view s = path.substr(si, se - si);
         if (p.size() > 2 && p.front() == '{' && p.back() == '}') {
             if (s.empty()) return no();
-            if (params) params->emplace_back(std::string(p.substr(1, p.size() - 2)), url_decode(s, false));
+            if (params) params->emplace_back(std::string(p.substr(1, p.size() - 2)), url_decode(s, Plus::literal));
         } else if (p != s) {
             return no();
         }

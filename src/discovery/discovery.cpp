@@ -119,7 +119,7 @@ void Discovery::get_selection(Call&, Reply reply) {
     auto s = session_.settings().snapshot();
     reply.data(bj::object{{"machineIdentifier", s->server_machine_id},
                           {"name", s->server_name},
-                          {"uri", s->manual_server_url.empty() ? s->server_url : s->manual_server_url},
+                          {"uri", session::Session::server_url(*s)},
                           {"local", s->server_local},
                           {"manual", !s->manual_server_url.empty()},
                           {"connections", settings::to_json(s->server_connections)}});

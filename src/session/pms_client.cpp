@@ -39,14 +39,14 @@ bool PmsClient::connection_level(const http::Result& r) {
 void PmsClient::request(PmsRequest req, Callback cb) {
     std::string base = session_.server_url();
     if (base.empty()) return cb(Error(Errc::no_server, "no Plex Media Server is selected yet"), "");
-    send(base, std::move(req), std::move(cb), true);
+    send(base, std::move(req), std::move(cb), Failover::allowed);
 }
 
 void PmsClient::request_at(const std::string& base_url, PmsRequest req, Callback cb) {
-    send(base_url, std::move(req), std::move(cb), false);
+    send(base_url, std::move(req), std::move(cb), Failover::never);
 }
 
-void PmsClient::send(const std::string& base, PmsRequest req, Callback cb, bool may_fail_over) {
+void PmsClient::send(const std::string& base, PmsRequest req, Callback cb, Failover failover) {
     auto token = session_.server_token();
     if (!token) return cb(token.error(), base);
     auto s = session_.settings().snapshot();
@@ -57,18 +57,19 @@ void PmsClient::send(const std::string& base, PmsRequest req, Callback cb, bool 
     r.headers = req.headers;
     r.token = token->str();
     r.timeout = std::chrono::milliseconds(s->connect_timeout_ms);
-    r.verify = s->verify_tls ? http::TlsVerify::verify : http::TlsVerify::skip;
+    r.verify = Session::tls_verify(*s);
     r.peer = common::Peer::pms;
     plexapi::add_plex_headers(r.headers, session_.identity(), plexapi::Accept::json);
     auto self = shared_from_this();
     // The final answer: a connection-level failure fails over once (unless
     // the user pinned the address), anything else goes to the caller.
-    auto conclude = [self, req, cb, may_fail_over, base](http::Result res) mutable {
-        if (may_fail_over && connection_level(res) && self->session_.settings().snapshot()->manual_server_url.empty())
-            return self->fail_over([self, req, cb, res, base](bool switched) mutable {
-                if (!switched) return cb(std::move(res), base);
+    auto conclude = [self, req, cb, failover, base](http::Result res) mutable {
+        if (failover == Failover::allowed && connection_level(res) &&
+            self->session_.settings().snapshot()->manual_server_url.empty())
+            return self->fail_over([self, req, cb, res, base](Switched switched) mutable {
+                if (switched == Switched::no) return cb(std::move(res), base);
                 std::string now = self->session_.server_url();
-                self->send(now, std::move(req), std::move(cb), false);
+                self->send(now, std::move(req), std::move(cb), Failover::never);
             });
         cb(std::move(res), base);
     };
@@ -88,12 +89,12 @@ void PmsClient::send(const std::string& base, PmsRequest req, Callback cb, bool 
     });
 }
 
-void PmsClient::fail_over(std::function<void(bool)> done) {
+void PmsClient::fail_over(std::function<void(Switched)> done) {
     waiting_.push_back(std::move(done));
     if (failing_over_) return;  // one re-race serves every request waiting
     failing_over_ = true;
     auto s = session_.settings().snapshot();
-    if (s->legacy() || s->server_machine_id.empty()) return finish_failover(false);
+    if (s->legacy() || s->server_machine_id.empty()) return finish_failover(Switched::no);
     plexapi::Resource server;
     server.client_identifier = s->server_machine_id;
     server.name = s->server_name;
@@ -107,45 +108,47 @@ void PmsClient::fail_over(std::function<void(bool)> done) {
     }
     RaceOptions opts = session_.race_options();
     auto self = shared_from_this();
-    auto adopt = [self](const ServerReport& rep, bool store_connections) {
+    // The addresses plex.tv gave are new: store them with the winner.
+    enum class Addresses : uint8_t { known = 1, new_from_plextv };
+    auto adopt = [self](const ServerReport& rep, Addresses addresses) {
         const auto& best = rep.outcomes[*rep.best];
         auto old = self->session_.server_url();
-        if (auto st =
-                self->session_.adopt_connection(best.connection, store_connections ? &rep.server.connections : nullptr);
+        if (auto st = self->session_.adopt_connection(
+                best.connection, addresses == Addresses::new_from_plextv ? &rep.server.connections : nullptr);
             !st)
             self->session_.log().error("could not store the new server address: {}", st.error().message);
         self->failovers_++;
         self->session_.log().warn("Plex Media Server {} stopped answering at {}; switched to {}", rep.server.name, old,
                                   best.connection.uri);
-        self->finish_failover(true);
+        self->finish_failover(Switched::yes);
     };
     race(session_.client(), {server}, opts,
          [self, adopt](const std::vector<ServerReport>& reports) {
              if (!reports.empty() && reports[0].best &&
                  reports[0].outcomes[*reports[0].best].connection.uri != self->session_.server_url())
-                 return adopt(reports[0], false);
+                 return adopt(reports[0], Addresses::known);
              // None of the known addresses works: the server may have moved.
              std::string machine = self->session_.settings().snapshot()->server_machine_id;
              self->session_.resources(Freshness::fresh,
                                       [self, adopt, machine](plexapi::ApiResult<std::vector<plexapi::Resource>> r) {
-                                          if (!r) return self->finish_failover(false);
+                                          if (!r) return self->finish_failover(Switched::no);
                                           for (const auto& res : *r) {
                                               if (res.client_identifier != machine) continue;
                                               return race(self->session_.client(), {res}, self->session_.race_options(),
                                                           [self, adopt](const std::vector<ServerReport>& reps) {
                                                               if (reps.empty() || !reps[0].best)
-                                                                  return self->finish_failover(false);
-                                                              adopt(reps[0], true);
+                                                                  return self->finish_failover(Switched::no);
+                                                              adopt(reps[0], Addresses::new_from_plextv);
                                                           },
                                                           {});
                                           }
-                                          self->finish_failover(false);
+                                          self->finish_failover(Switched::no);
                                       });
          },
          {});
 }
 
-void PmsClient::finish_failover(bool switched) {
+void PmsClient::finish_failover(Switched switched) {
     failing_over_ = false;
     auto waiting = std::move(waiting_);
     waiting_.clear();

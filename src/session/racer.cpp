@@ -10,10 +10,10 @@ namespace pb::session {
 
 using Clock = std::chrono::steady_clock;
 
-RaceOptions race_options(std::chrono::milliseconds timeout, bool verify_tls, plexapi::ClientIdentity identity) {
+RaceOptions race_options(std::chrono::milliseconds timeout, http::TlsVerify verify, plexapi::ClientIdentity identity) {
     RaceOptions o;
     o.timeout = timeout;
-    o.verify = verify_tls ? http::TlsVerify::verify : http::TlsVerify::skip;
+    o.verify = verify;
     o.identity = std::move(identity);
     return o;
 }

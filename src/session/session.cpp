@@ -22,7 +22,7 @@ common::Result<std::unique_ptr<Session>> Session::open(Environment env) {
 Session::Session(Environment env, std::unique_ptr<vault::Vault> vault)
     : env_(std::move(env)),
       vault_(std::move(vault)),
-      store_(env_.write_settings),
+      store_(env_.write_settings, env_.migrations),
       pms_(std::make_shared<PmsClient>(*this)) {}
 
 Session::~Session() = default;
@@ -31,7 +31,7 @@ void Session::load(std::string_view stored_json) {
     if (auto st = store_.replace(stored_json); !st) log().error("{}; using the defaults", st.error().message);
     // An older layout of the stored settings: back it up, then upgrade it
     // in one write (all steps or none).
-    auto up = settings::upgrade(store_.json());
+    auto up = settings::upgrade(store_.json(), env_.migrations);
     if (!up) {
         log().error("{}; the settings are left as they are", up.error().message);
     } else if (*up) {
@@ -47,7 +47,7 @@ void Session::load(std::string_view stored_json) {
         } else {
             for (const auto& step : u.steps) log().info("settings upgraded: {}", step);
             log().info("settings upgraded from version {} to {} (backup: {})", u.from_version,
-                       settings::current_version(), backup);
+                       settings::current_version(env_.migrations), backup);
         }
     }
     // One identity per installation, kept across restarts.
@@ -171,9 +171,13 @@ std::string Session::server_url(const settings::Settings& s) {
 
 std::string Session::server_url() const { return server_url(*store_.snapshot()); }
 
+http::TlsVerify Session::tls_verify(const settings::Settings& s) {
+    return s.verify_tls ? http::TlsVerify::verify : http::TlsVerify::skip;
+}
+
 RaceOptions Session::race_options() const {
     auto s = store_.snapshot();
-    return session::race_options(std::chrono::milliseconds(s->connect_timeout_ms), s->verify_tls, identity());
+    return session::race_options(std::chrono::milliseconds(s->connect_timeout_ms), tls_verify(*s), identity());
 }
 
 common::Status Session::sign_out() {

@@ -17,10 +17,10 @@ std::span<const Migration> migrations() {
     return std::span<const Migration>(kMigrations).subspan(1);
 }
 
-int64_t current_version() { return 1 + static_cast<int64_t>(migrations().size()); }
+int64_t current_version(std::span<const Migration> table) { return 1 + static_cast<int64_t>(table.size()); }
 
-bool retired(std::string_view key) {
-    for (const auto& m : migrations())
+bool retired(std::string_view key, std::span<const Migration> table) {
+    for (const auto& m : table)
         for (auto k : m.retires)
             if (k == key) return true;
     return false;
@@ -30,7 +30,7 @@ common::Result<std::optional<Upgrade>> upgrade(const bj::object& stored, std::sp
     int64_t version = 1;
     if (const bj::value* v = stored.if_contains("settings_version"); v && v->is_int64() && v->get_int64() >= 1)
         version = v->get_int64();
-    const int64_t target = 1 + static_cast<int64_t>(table.size());
+    const int64_t target = current_version(table);
     if (version >= target) return std::optional<Upgrade>();
     Upgrade up;
     up.from_version = version;

@@ -4,7 +4,6 @@
 
 #include "common/json.hpp"
 #include "http/url.hpp"
-#include "settings/migrations.hpp"
 
 namespace pb::settings {
 
@@ -133,7 +132,7 @@ std::optional<std::string> problem(const Spec& spec, const bj::value& v) {
 
 std::string_view to_string(AuthMethod m) {
     auto i = static_cast<std::size_t>(m);
-    return i >= 1 && i <= std::size(kAuthMethods) ? kAuthMethods[i - 1].value : std::string_view("oauth");
+    return i >= 1 && i <= std::size(kAuthMethods) ? kAuthMethods[i - 1].value : kAuthMethods[0].value;
 }
 
 std::span<const Spec> table() { return kTable; }
@@ -162,18 +161,18 @@ Settings parse(const bj::object& o) {
     return s;
 }
 
-common::Status validate(const bj::object& c) {
+common::Status validate(const bj::object& c, std::span<const Migration> table) {
     auto fail = [](std::string_view key, const std::string& why) {
         return Error(Errc::bad_request, std::string(key) + ": " + why);
     };
     // A candidate from a newer plugin (the user downgraded) may hold keys
     // this one does not know: they are that version's, not typos.
     const bj::value* version = c.if_contains("settings_version");
-    bool newer = version && version->is_int64() && version->get_int64() > current_version();
+    bool newer = version && version->is_int64() && version->get_int64() > current_version(table);
     for (const auto& [key, value] : c) {
         const Spec* spec = find(key);
         if (spec == nullptr) {
-            if (retired(key) || newer) continue;
+            if (retired(key, table) || newer) continue;
             return fail(key, "unknown setting");
         }
         if (auto why = problem(*spec, value)) return fail(key, *why);
@@ -200,7 +199,8 @@ std::string Settings::legacy_url() const {
 
 // ---------------------------------------------------------------- Store
 
-Store::Store(Writer writer) : writer_(std::move(writer)), typed_(std::make_shared<const Settings>(parse({}))) {}
+Store::Store(Writer writer, std::span<const Migration> table)
+    : writer_(std::move(writer)), table_(table), typed_(std::make_shared<const Settings>(parse({}))) {}
 
 common::Status Store::replace(std::string_view all_json) {
     auto v = common::json::parse_lenient(all_json);
@@ -225,7 +225,7 @@ bj::object Store::json() const {
 }
 
 common::Status Store::write(const bj::object& patch) {
-    if (auto st = validate(patch); !st) return st;
+    if (auto st = validate(patch, table_); !st) return st;
     // Not under mu_: the host calls replace() from inside the writer.
     return writer_(bj::serialize(patch));
 }

@@ -62,11 +62,10 @@ std::string Webhooks::mask(const std::string& url) {
     return url.substr(0, pos + 7) + "********" + (end == std::string::npos ? "" : url.substr(end));
 }
 
-std::string Webhooks::webhook_url(bool masked) {
+std::string Webhooks::webhook_url() {
     auto base = session_.settings().snapshot()->webhook_base_url;
     while (!base.empty() && base.back() == '/') base.pop_back();
-    std::string k = masked ? "********" : key();
-    return base + "/api/webhooks/plex?apikey=" + k;
+    return base + "/api/webhooks/plex?apikey=" + key();
 }
 
 bool Webhooks::duplicate(const std::string& media_key) {
@@ -319,7 +318,7 @@ void Webhooks::create(Call&, Reply reply) {
                   "Set webhook_base_url first: the address where Plex Media Server reaches this application, "
                   "e.g. http://192.168.1.10:6767"));
     boost::asio::post(session_.io(), [this, reply] {
-        std::string ours = webhook_url(false);
+        std::string ours = webhook_url();
         modify(session_, reply,
                [ours](std::vector<std::string>& urls, Reply&) -> std::optional<std::vector<std::string>> {
                    if (std::find(urls.begin(), urls.end(), ours) == urls.end()) urls.push_back(ours);

@@ -3,6 +3,8 @@
 // routes, and every branch of the legacy migration.
 #include <gtest/gtest.h>
 
+#include <filesystem>
+
 #include "harness.hpp"
 #include "vault/vault.hpp"
 
@@ -208,6 +210,50 @@ TEST_F(SignIn, ADamagedKeyAsksTheUserToSignInAgain) {
     EXPECT_EQ(data_str(rig.api("GET", "/api/plex/oauth/validate"), "valid"), "true");
 }
 
+TEST_F(SignIn, ChangingTheKeyKeepsTheTokenReadable) {
+    ASSERT_TRUE(rig.sign_in());
+    auto key_path = pb::common::fs::join(rig.data_dir(), "plexbridge.key");
+    auto key_before = *pb::common::fs::read_file(key_path);
+    auto sealed_before = std::string(rig.settings_object().at("token").as_string());
+    auto r = rig.api("POST", "/api/plex/rotate-key");
+    ASSERT_EQ(r.status, 200) << r.body;
+    EXPECT_NE(*pb::common::fs::read_file(key_path), key_before) << "a new key";
+    EXPECT_FALSE(std::filesystem::exists(key_path + ".next")) << "the rotation finished";
+    EXPECT_NE(std::string(rig.settings_object().at("token").as_string()), sealed_before) << "re-sealed";
+    EXPECT_EQ(data_str(rig.api("GET", "/api/plex/oauth/validate"), "valid"), "true");
+    rig.stop();
+    ASSERT_TRUE(rig.start({}, false)) << rig.error;
+    EXPECT_EQ(data_str(rig.api("GET", "/api/plex/oauth/validate"), "valid"), "true") << "and after a restart";
+}
+
+TEST_F(SignIn, AKeyChangeCutShortIsFinishedAtTheNextStart) {
+    ASSERT_TRUE(rig.sign_in());
+    rig.stop();
+    auto key_path = pb::common::fs::join(rig.data_dir(), "plexbridge.key");
+    auto settings_path = pb::common::fs::join(rig.data_dir(), "settings.json");
+    // The process died after writing the new key (first pass), then after
+    // also storing the re-sealed token (second pass), before the rename.
+    for (bool resealed : {false, true}) {
+        SCOPED_TRACE(resealed ? "died after re-sealing" : "died after writing the new key");
+        {
+            auto v = std::move(pb::vault::Vault::open(rig.data_dir())).value();
+            ASSERT_TRUE(v->begin_rotation());
+            if (resealed) {
+                auto file = bj::parse(*pb::common::fs::read_file(settings_path)).as_object();
+                auto& plex = file.at("plex").as_object();
+                plex["token"] = std::move(v->reseal(plex.at("token").as_string())).value();
+                ASSERT_TRUE(pb::common::fs::atomic_write(settings_path, bj::serialize(file), 0600));
+            }
+        }
+        ASSERT_TRUE(std::filesystem::exists(key_path + ".next"));
+        ASSERT_TRUE(rig.start({}, false)) << rig.error;
+        EXPECT_TRUE(pbtest::eventually([&] { return !std::filesystem::exists(key_path + ".next"); }))
+            << "the start finishes the rotation";
+        EXPECT_EQ(data_str(rig.api("GET", "/api/plex/oauth/validate"), "valid"), "true");
+        rig.stop();
+    }
+}
+
 TEST_F(SignIn, EveryRouteNeedsTheApiKey) {
     for (auto [m, p] : std::vector<std::pair<std::string, std::string>>{{"POST", "/api/plex/oauth/pin"},
                                                                         {"GET", "/api/plex/oauth/pin/1/check?state=x"},
@@ -218,6 +264,20 @@ TEST_F(SignIn, EveryRouteNeedsTheApiKey) {
                                                                         {"GET", "/api/settings/plex"}}) {
         EXPECT_EQ(rig.api(m, p, "", false).status, 401) << m << " " << p;
     }
+}
+
+TEST_F(SignIn, EveryManifestRouteNeedsTheApiKeyUnlessItSaysNone) {
+    auto manifest = bj::parse(*pb::common::fs::read_file(PB_MANIFEST_PATH)).as_object();
+    int checked = 0;
+    for (const auto& r : manifest.at("routes").as_array()) {
+        std::string method(r.at("method").as_string()), path(r.at("path").as_string());
+        if (r.at("auth").as_string() == "none") continue;  // the webhook route checks its own key
+        for (auto pos = path.find('{'); pos != std::string::npos; pos = path.find('{'))
+            path.replace(pos, path.find('}', pos) - pos + 1, "1");
+        EXPECT_EQ(rig.api(method, path, "", false).status, 401) << method << " " << path;
+        ++checked;
+    }
+    EXPECT_GT(checked, 10);
 }
 
 // ------------------------------------------------------------ migration

@@ -233,6 +233,82 @@ TEST(Vault, RotationReencrypts) {
     EXPECT_FALSE(reopened->unseal(old_sealed)) << "the old key is gone";
 }
 
+TEST(Vault, RotationSurvivesACrashAfterEveryStep) {
+    // The process may die after any step of a rotation; reopening the vault
+    // from disk must still open every secret, whichever key sealed it.
+    auto dir = temp_dir();
+    std::string old_sealed;
+    {
+        auto v = std::move(vault::Vault::open(dir)).value();
+        old_sealed = v->seal("token");
+        ASSERT_TRUE(v->begin_rotation());
+    }  // dies after writing the new key
+    std::string new_sealed;
+    {
+        auto v = std::move(vault::Vault::open(dir)).value();
+        EXPECT_TRUE(v->rotation_pending()) << "the new key was found";
+        EXPECT_EQ(v->unseal(old_sealed)->str(), "token");
+        new_sealed = std::move(v->reseal(old_sealed)).value();
+        EXPECT_EQ(v->unseal(new_sealed)->str(), "token");
+    }  // dies after re-sealing, before the rename
+    {
+        auto v = std::move(vault::Vault::open(dir)).value();
+        EXPECT_TRUE(v->rotation_pending());
+        EXPECT_EQ(v->unseal(old_sealed)->str(), "token") << "a secret not stored yet still opens";
+        EXPECT_EQ(v->unseal(new_sealed)->str(), "token");
+        ASSERT_TRUE(v->finish_rotation());
+        EXPECT_FALSE(v->rotation_pending());
+    }  // the rename landed
+    auto v = std::move(vault::Vault::open(dir)).value();
+    EXPECT_FALSE(v->rotation_pending());
+    EXPECT_EQ(v->unseal(new_sealed)->str(), "token");
+    EXPECT_FALSE(v->unseal(old_sealed)) << "the old key is destroyed";
+    EXPECT_FALSE(std::filesystem::exists(v->key_path() + ".next"));
+    // A half-written new key (the temp file of an atomic write) is ignored.
+    ASSERT_TRUE(common::fs::atomic_write(v->key_path() + ".next.tmp.abc", "partial", 0600));
+    auto again = std::move(vault::Vault::open(dir)).value();
+    EXPECT_FALSE(again->rotation_pending());
+    EXPECT_EQ(again->unseal(new_sealed)->str(), "token");
+}
+
+TEST(Vault, ADamagedPendingKeyIsSetAsideNotUsed) {
+    auto dir = temp_dir();
+    auto v = std::move(vault::Vault::open(dir)).value();
+    auto sealed = v->seal("token");
+    ASSERT_TRUE(common::fs::atomic_write(v->key_path() + ".next", "short", 0600));
+    auto reopened = std::move(vault::Vault::open(dir)).value();
+    EXPECT_FALSE(reopened->rotation_pending());
+    EXPECT_EQ(reopened->unseal(sealed)->str(), "token");
+    EXPECT_TRUE(std::filesystem::exists(v->key_path() + ".next.bad")) << "kept for inspection";
+}
+
+TEST(Errors, EveryCodeAnswersARouteWithAStatusAndAName) {
+    using common::Errc;
+    using common::Peer;
+    for (int c = static_cast<int>(Errc::invalid_request); c <= static_cast<int>(Errc::search_refused); ++c) {
+        for (Peer p : {Peer::local, Peer::plextv, Peer::pms}) {
+            common::Error e(static_cast<Errc>(c), "x", p);
+            auto a = common::route_answer(e);
+            SCOPED_TRACE(std::string(common::to_string(e.code)));
+            EXPECT_NE(common::to_string(e.code), "unknown");
+            EXPECT_GE(a.status, 400);
+            EXPECT_EQ(a.name.rfind("PLEX_", 0), 0u);
+        }
+    }
+    // Who failed decides the name: plex.tv down is not your server down.
+    auto tv = common::route_answer(common::Error(Errc::timed_out, "", Peer::plextv));
+    EXPECT_EQ(tv.status, 504);
+    EXPECT_EQ(tv.name, "PLEX_TV_TIMEOUT");
+    auto pms = common::route_answer(common::Error(Errc::refused, "", Peer::pms));
+    EXPECT_EQ(pms.status, 503);
+    EXPECT_EQ(pms.name, "PLEX_SERVER_UNREACHABLE");
+    EXPECT_EQ(common::route_answer(common::Error(Errc::pin_expired, "")).status, 410);
+    EXPECT_EQ(common::route_answer(common::Error(Errc::no_server, "")).name, "PLEX_NO_SERVER");
+    auto e = common::Error(Errc::refused, "refused the connection", Peer::pms).context("Could not read the libraries");
+    EXPECT_EQ(e.message, "Could not read the libraries: refused the connection");
+    EXPECT_EQ(common::answered_http("plex.tv", 503), "plex.tv answered HTTP 503");
+}
+
 TEST(Vault, SecretsWipeThemselves) {
     vault::Secret s(std::string("abcdef"));
     const char* data = s.str().data();

@@ -12,9 +12,11 @@ namespace pb::common::text {
 
 // RFC 3986 percent-encoding of everything but unreserved characters.
 std::string url_encode(std::string_view in);
-// Decodes %XX and, when `plus_is_space`, '+' (form encoding). Invalid
-// escapes are kept literally rather than failing.
-std::string url_decode(std::string_view in, bool plus_is_space = true);
+// What '+' means: a space in form encoding (queries), itself in a path.
+enum class Plus : uint8_t { space = 1, literal };
+// Decodes %XX and '+' as `plus` says. Invalid escapes are kept literally
+// rather than failing.
+std::string url_decode(std::string_view in, Plus plus = Plus::space);
 
 using QueryParams = std::vector<std::pair<std::string, std::string>>;
 // Splits "a=1&b=2&a=3" into decoded pairs, keeping order and repeats.

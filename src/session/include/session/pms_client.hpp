@@ -57,13 +57,15 @@ public:
     }
 
 private:
-    void send(const std::string& base, PmsRequest req, Callback cb, bool may_fail_over);
-    void fail_over(std::function<void(bool switched)> done);
-    void finish_failover(bool switched);
+    enum class Failover : uint8_t { allowed = 1, never };
+    enum class Switched : uint8_t { yes = 1, no };
+    void send(const std::string& base, PmsRequest req, Callback cb, Failover failover);
+    void fail_over(std::function<void(Switched)> done);
+    void finish_failover(Switched switched);
 
     Session& session_;
     bool failing_over_ = false;
-    std::vector<std::function<void(bool)>> waiting_;
+    std::vector<std::function<void(Switched)>> waiting_;
     int failovers_ = 0;
 };
 

@@ -61,7 +61,7 @@ struct RaceOptions {
 
 // The options every probe of the user's servers uses: the configured
 // deadline and TLS verification, and our client identity.
-RaceOptions race_options(std::chrono::milliseconds timeout, bool verify_tls, plexapi::ClientIdentity identity);
+RaceOptions race_options(std::chrono::milliseconds timeout, http::TlsVerify verify, plexapi::ClientIdentity identity);
 
 int rank_of(const plexapi::Connection& c);
 // "1.2.3.4" from "https://1-2-3-4.<hash>.plex.direct:32400"; empty otherwise.

@@ -41,6 +41,8 @@ struct Environment {
     std::string data_dir;
     // Stores a settings patch through the host (see settings::Store).
     settings::Store::Writer write_settings;
+    // How stored settings of older layouts are upgraded (tests give their own).
+    std::span<const settings::Migration> migrations = settings::migrations();
 };
 
 // Whether a cached answer will do.
@@ -98,6 +100,8 @@ public:
     // address in legacy mode, else the one discovery chose; "" when none.
     std::string server_url() const;
     static std::string server_url(const settings::Settings& s);
+    // Whether to verify Plex Media Server's certificate, as the user set it.
+    static http::TlsVerify tls_verify(const settings::Settings& s);
     // How to probe the user's servers: the configured deadline and TLS
     // verification, and our identity.
     RaceOptions race_options() const;

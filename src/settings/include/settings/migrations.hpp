@@ -16,7 +16,9 @@
 #include <cstdint>
 #include <optional>
 #include <span>
+#include <string>
 #include <string_view>
+#include <vector>
 
 #include "common/error.hpp"
 
@@ -36,11 +38,11 @@ struct Migration {
 // renamed, split or retyped a setting.
 std::span<const Migration> migrations();
 
-// The layout version of the table as it is now: 1 + migrations().size().
-int64_t current_version();
+// The layout version the table is at: 1 + the number of migrations.
+int64_t current_version(std::span<const Migration> table = migrations());
 
 // True when `key` was retired by a migration (it is then valid, ignored).
-bool retired(std::string_view key);
+bool retired(std::string_view key, std::span<const Migration> table = migrations());
 
 struct Upgrade {
     int64_t from_version = 0;

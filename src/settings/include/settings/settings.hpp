@@ -7,7 +7,7 @@
 // manifest/plugin.json (generated; a test fails on a stale copy).
 //
 // Stored settings carry `settings_version`; older layouts are upgraded by
-// the migrations in migrations.hpp.
+// the migrations in migrations.hpp (the Session runs them at load).
 //
 // Secrets (token, apikey, server_token, webhook_key) are stored sealed by
 // the vault ("v1:..."); this component never sees them in plain text.
@@ -26,6 +26,7 @@
 #include <vector>
 
 #include "common/error.hpp"
+#include "settings/migrations.hpp"
 
 namespace pb::settings {
 
@@ -111,7 +112,9 @@ Settings parse(const boost::json::object& obj);
 // by a migration), every value of the right type, range and shape. The
 // error (Errc::bad_request) names the field first:
 // "port: must be an integer between 1 and 65535".
-[[nodiscard]] common::Status validate(const boost::json::object& candidate);
+// `table`: the migrations whose retired keys are still accepted.
+[[nodiscard]] common::Status validate(const boost::json::object& candidate,
+                                      std::span<const Migration> table = migrations());
 
 // JSON for typed values, the inverse of parse(), for writing patches.
 boost::json::value to_json(const Connections& connections);
@@ -126,7 +129,7 @@ public:
     // Hands a validated patch (JSON text) to whoever stores the settings:
     // the host, through the ABI. It calls replace() before returning.
     using Writer = std::function<common::Status(std::string_view patch_json)>;
-    explicit Store(Writer writer);
+    explicit Store(Writer writer, std::span<const Migration> table = migrations());
 
     // The whole stored object changed (at load, or the host said so).
     // A text that is not a JSON object is ignored and reported.
@@ -138,6 +141,7 @@ public:
 
 private:
     Writer writer_;
+    std::span<const Migration> table_;
     mutable std::mutex mu_;
     boost::json::object json_;
     std::shared_ptr<const Settings> typed_;

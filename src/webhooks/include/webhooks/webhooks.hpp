@@ -54,8 +54,8 @@ public:
 
     // Exposed for the benchmark and tests: the whole receive path.
     void receive(route::Call& call, route::Reply reply);
-    // The URL Plex Media Server should call, with the key masked or not.
-    std::string webhook_url(bool masked);
+    // The URL Plex Media Server should call (with the key: mask() it to show it).
+    std::string webhook_url();
     static std::string mask(const std::string& url);
     // The plaintext webhook key, generated and stored on first use.
     std::string key();

@@ -1,0 +1,262 @@
+// The settings table and what is made from it: the typed struct, the
+// validator, the stored-settings migrations (with their backup), and the
+// session that runs them at load.
+#include <gtest/gtest.h>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/json.hpp>
+#include <filesystem>
+#include <set>
+
+#include "common/fs.hpp"
+#include "common/text.hpp"
+#include "log/log.hpp"
+#include "session/session.hpp"
+#include "settings/migrations.hpp"
+#include "settings/settings.hpp"
+
+namespace bj = boost::json;
+using namespace pb;
+
+namespace {
+
+std::string temp_dir() {
+    auto p = std::filesystem::temp_directory_path() / ("pb-settings-" + common::text::random_hex(5));
+    std::filesystem::create_directories(p);
+    return p.string();
+}
+
+std::string message(const common::Status& st) { return st ? std::string() : st.error().message; }
+
+}  // namespace
+
+TEST(SettingsTable, EveryRowIsComplete) {
+    std::set<std::string_view> names;
+    for (const auto& s : settings::table()) {
+        SCOPED_TRACE(std::string(s.name));
+        EXPECT_TRUE(names.insert(s.name).second) << "declared twice";
+        EXPECT_FALSE(s.label.empty()) << "a form needs a label";
+        EXPECT_FALSE(s.help.empty()) << "a form needs help text";
+        boost::system::error_code ec;
+        auto def = bj::parse(s.default_json, ec);
+        ASSERT_FALSE(ec) << "the default is not JSON: " << s.default_json;
+        // The default passes the setting's own rules.
+        auto st = settings::validate(bj::object{{s.name, def}});
+        EXPECT_TRUE(st) << message(st);
+        if (!s.shown_when.always()) {
+            EXPECT_NE(settings::find(s.shown_when.setting), nullptr) << "shown_when names a setting";
+        }
+        if (s.secret) {
+            EXPECT_NE(s.access, settings::Access::read_only) << "a secret is never shown";
+        }
+    }
+}
+
+TEST(SettingsTable, TheStructTakesTheTablesDefaults) {
+    // One fact, one place: a missing key reads as the table's default.
+    auto s = settings::parse({});
+    EXPECT_EQ(s.auth_method, settings::AuthMethod::oauth);
+    EXPECT_EQ(s.port, 32400);
+    EXPECT_TRUE(s.verify_tls);
+    EXPECT_EQ(s.webhook_events, (std::vector<std::string>{"media.play", "playback.started"}));
+    EXPECT_EQ(s.webhook_max_body_bytes, 10 * 1024 * 1024);
+    EXPECT_EQ(s.settings_version, 1);
+    // Wrong types keep the default rather than half a value.
+    auto odd = settings::parse(bj::parse(R"({"port": "80", "verify_tls": 0, "auth_method": "password"})").as_object());
+    EXPECT_EQ(odd.port, 32400);
+    EXPECT_TRUE(odd.verify_tls);
+    EXPECT_EQ(odd.auth_method, settings::AuthMethod::oauth);
+    auto legacy = settings::parse(bj::parse(R"({"auth_method": "apikey"})").as_object());
+    EXPECT_TRUE(legacy.legacy());
+    EXPECT_EQ(settings::to_string(legacy.auth_method), "apikey");
+}
+
+TEST(SettingsTable, ConnectionsReadEveryStoredShapeAndWriteOne) {
+    auto s = settings::parse(bj::parse(R"({"server_connections": ["http://a:1",
+        {"uri": "https://b:2", "local": true, "relay": false}, {"uri": ""}, 7]})")
+                                 .as_object());
+    ASSERT_EQ(s.server_connections.size(), 2u);
+    EXPECT_EQ(s.server_connections[0].uri, "http://a:1");
+    EXPECT_TRUE(s.server_connections[1].local);
+    EXPECT_EQ(bj::serialize(settings::to_json(s.server_connections)),
+              R"([{"uri":"http://a:1","local":false,"relay":false},{"uri":"https://b:2","local":true,"relay":false}])");
+}
+
+TEST(SettingsTable, ValidationNamesTheRuleBroken) {
+    auto why = [](const char* js) { return message(settings::validate(bj::parse(js).as_object())); };
+    EXPECT_EQ(why(R"({"port": 0})"), "port: must be an integer between 1 and 65535");
+    EXPECT_EQ(why(R"({"auth_method": "password"})"), R"(auth_method: must be "oauth" or "apikey")");
+    EXPECT_EQ(why(R"({"connect_timeout_ms": 50})"), "connect_timeout_ms: must be an integer between 100 and 120000");
+    EXPECT_EQ(why(R"({"webhook_base_url": "nope"})"), "webhook_base_url: must be empty or an http(s) URL");
+    EXPECT_EQ(why(R"({"server_connections": {}})"), "server_connections: must be a list");
+    EXPECT_EQ(why(R"({"settings_version": 0})"), "settings_version: must be an integer of at least 1");
+    EXPECT_EQ(why(R"({"no_such_thing": 1})"), "no_such_thing: unknown setting");
+    EXPECT_EQ(why(R"({"ip": ""})"), "ip: must be a host name or an IP address");
+}
+
+TEST(SettingsTable, SignOutClearsTheAccountAndTheServerOnly) {
+    std::set<std::string_view> cleared;
+    for (const auto& s : settings::table())
+        if (s.cleared_at_sign_out) cleared.insert(s.name);
+    EXPECT_EQ(cleared, (std::set<std::string_view>{"token", "username", "email", "user_id", "server_machine_id",
+                                                   "server_name", "server_url", "server_local", "server_connections",
+                                                   "server_token"}));
+}
+
+// ---------------------------------------------------------------- migrations
+
+namespace {
+
+// A table's worth of changes of the three kinds the table can make.
+constexpr std::string_view kRetiredByRename[] = {"old_timeout_s"};
+constexpr std::string_view kRetiredBySplit[] = {"server_address"};
+
+common::Status rename_timeout(bj::object& s) {
+    // Renamed and retyped: seconds as a string become milliseconds.
+    if (const auto* v = s.if_contains("old_timeout_s")) {
+        if (!v->is_string()) return common::Error(common::Errc::bad_request, "old_timeout_s is not a string");
+        s["connect_timeout_ms"] = std::stoll(std::string(v->get_string())) * 1000;
+    }
+    return {};
+}
+common::Status split_address(bj::object& s) {
+    if (const auto* v = s.if_contains("server_address"); v && v->is_string()) {
+        std::string a(v->get_string());
+        auto colon = a.rfind(':');
+        s["ip"] = a.substr(0, colon);
+        s["port"] = std::stoll(a.substr(colon + 1));
+    }
+    return {};
+}
+
+const settings::Migration kTestMigrations[] = {
+    {.from_version = 1, .what = "old_timeout_s becomes connect_timeout_ms", .retires = kRetiredByRename,
+     .apply = rename_timeout},
+    {.from_version = 2, .what = "server_address splits into ip and port", .retires = kRetiredBySplit,
+     .apply = split_address},
+};
+
+}  // namespace
+
+TEST(Migrations, RenameSplitAndRetypeInOneUpgrade) {
+    auto stored = bj::parse(R"({"old_timeout_s": "7", "server_address": "nas.local:32401", "use_plex": true})")
+                      .as_object();
+    auto up = settings::upgrade(stored, kTestMigrations);
+    ASSERT_TRUE(up) << up.error().message;
+    ASSERT_TRUE(*up);
+    const auto& u = **up;
+    EXPECT_EQ(u.from_version, 1);
+    EXPECT_EQ(u.steps.size(), 2u);
+    EXPECT_EQ(u.patch.at("connect_timeout_ms").as_int64(), 7000);
+    EXPECT_EQ(u.patch.at("ip").as_string(), "nas.local");
+    EXPECT_EQ(u.patch.at("port").as_int64(), 32401);
+    EXPECT_TRUE(u.patch.at("old_timeout_s").is_null()) << "retired keys are written as null";
+    EXPECT_TRUE(u.patch.at("server_address").is_null());
+    EXPECT_EQ(u.patch.at("settings_version").as_int64(), 3);
+    EXPECT_FALSE(u.patch.contains("use_plex")) << "the patch holds only what changed";
+    // The patch is valid against the same table: retired keys are accepted.
+    EXPECT_TRUE(settings::validate(u.patch, kTestMigrations)) << message(settings::validate(u.patch, kTestMigrations));
+    auto same_version = u.patch;
+    same_version.erase("settings_version");
+    EXPECT_FALSE(settings::validate(same_version)) << "the project's own table does not retire these keys";
+}
+
+TEST(Migrations, StartAtTheStoredVersionAndStopWhenCurrent) {
+    auto at2 = bj::parse(R"({"settings_version": 2, "server_address": "h:1"})").as_object();
+    auto up = settings::upgrade(at2, kTestMigrations);
+    ASSERT_TRUE(up && *up);
+    EXPECT_EQ((*up)->steps, std::vector<std::string>{"server_address splits into ip and port"});
+    auto current = settings::upgrade(bj::parse(R"({"settings_version": 3})").as_object(), kTestMigrations);
+    ASSERT_TRUE(current);
+    EXPECT_FALSE(*current) << "nothing to do";
+    auto newer = settings::upgrade(bj::parse(R"({"settings_version": 9})").as_object(), kTestMigrations);
+    ASSERT_TRUE(newer);
+    EXPECT_FALSE(*newer) << "a downgraded plugin leaves a newer layout alone";
+    // The project's table today: version 1, nothing to migrate.
+    auto today = settings::upgrade(settings::defaults());
+    ASSERT_TRUE(today);
+    EXPECT_FALSE(*today);
+    EXPECT_EQ(settings::current_version(), 1);
+}
+
+TEST(Migrations, AStepThatCannotCarryAValueChangesNothing) {
+    auto stored = bj::parse(R"({"old_timeout_s": 7})").as_object();
+    auto up = settings::upgrade(stored, kTestMigrations);
+    ASSERT_FALSE(up);
+    EXPECT_NE(up.error().message.find("cannot upgrade the settings from version 1"), std::string::npos)
+        << up.error().message;
+}
+
+TEST(Migrations, NewerSettingsKeepTheirUnknownKeys) {
+    // Saved by a later plugin, then the user downgraded: its keys are not typos.
+    EXPECT_TRUE(settings::validate(bj::parse(R"({"settings_version": 5, "profiles": []})").as_object()));
+    EXPECT_FALSE(settings::validate(bj::parse(R"({"settings_version": 1, "profiles": []})").as_object()));
+}
+
+// ---------------------------------------------------------------- the session runs them
+
+namespace {
+
+// A host's settings storage, in memory, as the ABI describes it: a write
+// merges and then tells the plugin (here: the session's store).
+struct MemoryHost {
+    bj::object stored;
+    session::Session* session = nullptr;
+    bool fail_writes = false;
+    common::Status write(std::string_view patch) {
+        if (fail_writes) return common::Error(common::Errc::storage, "No space left on device");
+        auto v = bj::parse(patch);
+        for (const auto& [k, x] : v.as_object()) stored[k] = x;
+        return session->settings().replace(bj::serialize(stored));
+    }
+};
+
+std::unique_ptr<session::Session> open_session(MemoryHost& host, boost::asio::io_context& io, const std::string& dir) {
+    session::Environment env;
+    env.io = &io;
+    env.log = log::null_logger();
+    env.secrets = std::make_shared<log::SecretRegistry>();
+    env.data_dir = dir;
+    env.write_settings = [&host](std::string_view patch) { return host.write(patch); };
+    env.migrations = kTestMigrations;
+    auto s = session::Session::open(std::move(env));
+    EXPECT_TRUE(s) << s.error().message;
+    host.session = s->get();
+    return std::move(*s);
+}
+
+}  // namespace
+
+TEST(Migrations, TheSessionBacksUpThenUpgradesAtLoad) {
+    boost::asio::io_context io;
+    auto dir = temp_dir();
+    MemoryHost host;
+    host.stored = bj::parse(R"({"old_timeout_s": "9", "server_address": "10.0.0.2:32400", "client_identifier": "c"})")
+                      .as_object();
+    const std::string before = bj::serialize(host.stored);
+    auto session = open_session(host, io, dir);
+    session->load(before);
+    auto s = session->settings().snapshot();
+    EXPECT_EQ(s->connect_timeout_ms, 9000);
+    EXPECT_EQ(s->ip, "10.0.0.2");
+    EXPECT_EQ(s->settings_version, 3);
+    EXPECT_TRUE(host.stored.at("server_address").is_null());
+    auto backup = common::fs::read_file(common::fs::join(dir, "plexbridge-settings.v1.backup.json"));
+    ASSERT_TRUE(backup) << "the backup is written before the upgrade";
+    EXPECT_EQ(*backup, before) << "byte for byte what was stored";
+}
+
+TEST(Migrations, AFailedUpgradeLeavesTheSettingsAsTheyWere) {
+    boost::asio::io_context io;
+    auto dir = temp_dir();
+    MemoryHost host;
+    host.stored = bj::parse(R"({"old_timeout_s": "9", "client_identifier": "c"})").as_object();
+    host.fail_writes = true;  // the disk is full
+    const std::string before = bj::serialize(host.stored);
+    auto session = open_session(host, io, dir);
+    session->load(before);
+    EXPECT_EQ(bj::serialize(host.stored), before);
+    EXPECT_EQ(session->settings().snapshot()->connect_timeout_ms, 3000) << "still the old layout, read as it was";
+    EXPECT_TRUE(common::fs::read_file(common::fs::join(dir, "plexbridge-settings.v1.backup.json")))
+        << "the backup stays for the user";
+}
