@@ -103,6 +103,20 @@ std::string token_of(const Request& r) {
     return t;
 }
 
+// What the tests can ask about a request: who received it, with what.
+RequestRecord record_of(const Request& req, uint16_t port, const std::string& listener) {
+    return RequestRecord{port,
+                         listener,
+                         req.method,
+                         req.path,
+                         req.query,
+                         token_of(req),
+                         req.header("Accept"),
+                         req.header("X-Plex-Client-Identifier"),
+                         req.body,
+                         0};
+}
+
 Element pin_element(const SimPin& p, const std::string& token) {
     Element e{"pin", {}, {}};
     e.set("id", p.id).set("code", p.code).set("product", std::string("0")).set("trusted", false);
@@ -126,16 +140,7 @@ Element pin_element(const SimPin& p, const std::string& token) {
 // ---------------------------------------------------------------- plex.tv
 
 void Simulator::State::handle_plextv(Request&& req, Responder respond) {
-    RequestRecord rec{plextv_port,
-                      "plextv",
-                      req.method,
-                      req.path,
-                      req.query,
-                      token_of(req),
-                      req.header("Accept"),
-                      req.header("X-Plex-Client-Identifier"),
-                      req.body,
-                      0};
+    RequestRecord rec = record_of(req, plextv_port, "plextv");
     auto reply = [&](Response r) {
         rec.status = r.status;
         {
@@ -426,16 +431,7 @@ int64_t to_int(const std::string& s, int64_t fallback) {
 void Simulator::State::handle_pms(std::size_t server_index, Behaviour behaviour, Request&& req, Responder respond) {
     std::unique_lock lock(mu);
     SimServer& s = servers[server_index];
-    RequestRecord rec{req.local_port,
-                      s.machine_id,
-                      req.method,
-                      req.path,
-                      req.query,
-                      token_of(req),
-                      req.header("Accept"),
-                      req.header("X-Plex-Client-Identifier"),
-                      req.body,
-                      0};
+    RequestRecord rec = record_of(req, req.local_port, s.machine_id);
     auto reply = [&](Response r) {
         rec.status = r.status;
         log.push_back(rec);

@@ -123,7 +123,7 @@ struct Recorder {
             static_cast<Recorder*>(c)->routes.push_back(
                 bj::object{{"method", std::string_view(d->method.data, d->method.len)},
                            {"path", std::string_view(d->path_pattern.data, d->path_pattern.len)},
-                           {"auth", d->auth == PB_ROUTE_AUTH_NONE ? "none" : "apikey"}});
+                           {"auth", d->auth == PB_ROUTE_AUTH_NONE ? "plugin" : "apikey"}});
             return PB_OK;
         };
         h.subscribe_event = [](void* c, pb_str n) {
@@ -189,7 +189,8 @@ int main(int argc, char** argv) {
     auto scratch = std::filesystem::temp_directory_path() / ("pb-manifest-" + common::text::random_hex(6));
     std::filesystem::create_directories(scratch);
     Recorder rec;
-    pb_host_api host = rec.table(scratch.string());
+    const std::string data_dir = scratch.string();  // the table borrows it: it must outlive the plugin
+    pb_host_api host = rec.table(data_dir);
     int status = 0;
     {
         plugin::Plugin p(host);

@@ -71,7 +71,7 @@ std::optional<Found> find_legacy_server(const std::vector<plexapi::Resource>& se
 
 void Migration::maybe_run() {
     auto s = *session_.settings().snapshot();
-    if (!s.legacy() || s.apikey.empty() || !s.token.empty()) return;
+    if (!s.legacy() || s.stored_token().empty() || !s.token.empty()) return;
     auto token = session_.account_token();
     if (!token) {
         session_.log().warn("legacy Plex token cannot be decrypted ({}); not migrating", token.error().message);
@@ -151,7 +151,7 @@ void Migration::rollback(const std::string& error) {
     auto backup = common::json::parse_lenient(backup_json_);
     // Writing every key of the backup restores the object exactly.
     common::Status restored = backup && backup->is_object()
-                                  ? session_.settings().write(backup->get_object())
+                                  ? session_.restore_settings(backup->get_object())
                                   : common::Status(common::Error(Errc::internal, "the backup is unreadable"));
     if (!restored) {
         session_.log().error(

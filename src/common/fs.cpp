@@ -17,7 +17,7 @@ std::string join(std::string_view dir, std::string_view name) {
     return out;
 }
 
-static std::string dirname_of(const std::string& path) {
+std::string parent(const std::string& path) {
     auto pos = path.rfind('/');
     if (pos == std::string::npos) return ".";
     if (pos == 0) return "/";
@@ -52,7 +52,7 @@ common::Status atomic_write(const std::string& path, std::string_view content, u
     if (::rename(tmp.c_str(), path.c_str()) != 0) return fail("cannot rename", errno);
     // The rename itself must reach the disk too. The new file is in place
     // whatever this says, so a failure here is not the caller's failure.
-    (void)sync_directory(dirname_of(path));
+    (void)sync_directory(parent(path));
     return {};
 }
 

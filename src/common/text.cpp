@@ -4,7 +4,6 @@
 
 #include <algorithm>
 #include <cctype>
-#include <cstdlib>
 #include <ctime>
 
 namespace pb::common::text {
@@ -160,7 +159,7 @@ bool ensure_sodium() {
 }
 
 std::string random_hex(std::size_t bytes) {
-    if (!ensure_sodium()) std::abort();  // no entropy: nothing random is safe to hand out
+    if (!ensure_sodium()) return {};  // no entropy: nothing random is safe to hand out
     std::string raw(bytes, '\0');
     randombytes_buf(raw.data(), raw.size());
     std::string out(bytes * 2 + 1, '\0');

@@ -84,30 +84,31 @@ void Discovery::test_connection(Call& call, Reply reply) {
     boost::asio::post(session_.io(), [this, reply, uri = *uri] {
         // Only addresses that belong to the account's servers (or the legacy
         // address the user typed) are ever contacted.
-        auto probe = [this, reply](plexapi::Resource server, plexapi::Connection conn) {
+        auto probe = [this, reply](plexapi::Resource server, plexapi::Connection conn, session::RaceOptions opts) {
             server.connections = {conn};
-            race(session_.client(), {server}, session_.race_options(), {},
-                 [reply](const std::vector<ServerReport>& reps) {
-                     const auto& o = reps.at(0).outcomes.at(0);
-                     reply.data(
-                         bj::object{{"success", o.available},
-                                    {"latency_ms", o.latency_ms >= 0 ? bj::value(o.latency_ms) : bj::value(nullptr)},
-                                    {"error", o.error.empty() ? bj::value(nullptr) : bj::value(o.error)}});
-                 });
+            race(session_.client(), {server}, opts, {}, [reply](const std::vector<ServerReport>& reps) {
+                const auto& o = reps.at(0).outcomes.at(0);
+                reply.data(bj::object{{"success", o.available},
+                                      {"latency_ms", o.latency_ms >= 0 ? bj::value(o.latency_ms) : bj::value(nullptr)},
+                                      {"error", o.error.empty() ? bj::value(nullptr) : bj::value(o.error)}});
+            });
         };
         auto s = session_.settings().snapshot();
-        if (s->legacy() && http::parse_url(uri)->origin() == http::parse_url(s->legacy_url())->origin()) {
+        auto legacy = http::parse_url(s->legacy_url());
+        if (s->legacy() && legacy && http::parse_url(uri)->origin() == legacy->origin()) {
             // Legacy: the machine identifier is not known; any server will do.
             plexapi::Connection c;
             c.uri = uri;
-            return probe(plexapi::Resource{}, c);
+            auto opts = session_.race_options();
+            opts.accept = session::RaceOptions::Accept::any_server;
+            return probe(plexapi::Resource{}, c, opts);
         }
         session_.resources(Freshness::cached_ok,
-                           [reply, uri, probe](plexapi::ApiResult<std::vector<plexapi::Resource>> r) {
+                           [this, reply, uri, probe](plexapi::ApiResult<std::vector<plexapi::Resource>> r) {
                                if (!r) return fail_listing(reply, r.error());
                                for (const auto& srv : *r)
                                    for (const auto& c : srv.connections)
-                                       if (c.uri == uri) return probe(srv, c);
+                                       if (c.uri == uri) return probe(srv, c, session_.race_options());
                                reply.fail(Error(Errc::unknown_address,
                                                 "This address is not one of your Plex servers' addresses; it was not "
                                                 "contacted."));
@@ -160,59 +161,60 @@ void Discovery::select(Call& call, Reply reply) {
 void Discovery::libraries(Call&, Reply reply) {
     boost::asio::post(session_.io(), [this, reply] {
         auto& pms = session_.pms();
-        pms.request(session::PmsRequest{"GET", "/library/sections", "", {}}, [this, reply](http::Result r,
-                                                                                           const std::string&) {
-            if (!r) return reply.fail(r.error().context("Could not read the libraries"));
-            if (r->status == 401)
-                return reply.fail(Error(Errc::token_rejected, "Plex Media Server refused the token; sign in again."));
-            if (r->status != 200) {
-                Error e = session::PmsClient::status_error(r->status);
-                e.code = Errc::bad_answer;  // whatever the status: the server failed us
-                return reply.fail(e);
-            }
-            auto sections = plexapi::parse_sections(r->body);
-            if (!sections) {
-                Error e = sections.error().context("Could not read the libraries");
-                e.peer = common::Peer::pms;
-                return reply.fail(e);
-            }
-            // Count each library's items concurrently (size 0: only totalSize).
-            struct Acc {
-                bj::array out;
-                std::size_t left = 0;
-                Reply reply;
-            };
-            std::vector<plexapi::Section> wanted;
-            for (const auto& sec : *sections)
-                if (sec.type == "movie" || sec.type == "show") wanted.push_back(sec);
-            if (wanted.empty()) return reply.data(bj::array{});
-            auto acc = std::make_shared<Acc>(Acc{{}, wanted.size(), reply});
-            acc->out.resize(wanted.size());
-            for (std::size_t i = 0; i < wanted.size(); ++i) {
-                auto sec = wanted[i];
-                session::PmsRequest count{
-                    "GET",
-                    "/library/sections/" + sec.key + "/all?X-Plex-Container-Start=0&X-Plex-Container-Size=0",
-                    "",
-                    {}};
-                session_.pms().request(count, [acc, sec, i](http::Result cr, const std::string&) {
-                    int64_t n = -1;
-                    if (cr && cr->status == 200)
-                        if (auto page = plexapi::parse_items(cr->body)) n = page->total_size;
-                    acc->out[i] = bj::object{{"key", sec.key},
-                                             {"title", sec.title},
-                                             {"type", sec.type},
-                                             {"count", n >= 0 ? bj::value(n) : bj::value(nullptr)},
-                                             {"agent", sec.agent},
-                                             {"scanner", sec.scanner},
-                                             {"language", sec.language},
-                                             {"uuid", sec.uuid},
-                                             {"updatedAt", sec.updated_at},
-                                             {"createdAt", sec.created_at}};
-                    if (--acc->left == 0) acc->reply.data(acc->out);
-                });
-            }
-        });
+        pms.request(
+            session::PmsRequest{"GET", "/library/sections", "", {}}, [this, reply](http::Result r, const std::string&) {
+                if (!r) return reply.fail(r.error().context("Could not read the libraries"));
+                if (r->status == 401)
+                    return reply.fail(
+                        Error(Errc::token_rejected, std::string(session::kTokenRefused), common::Peer::pms, 401));
+                if (r->status != 200) {
+                    Error e = session::PmsClient::status_error(r->status);
+                    e.code = Errc::bad_answer;  // whatever the status: the server failed us
+                    return reply.fail(e);
+                }
+                auto sections = plexapi::parse_sections(r->body);
+                if (!sections) {
+                    Error e = sections.error().context("Could not read the libraries");
+                    e.peer = common::Peer::pms;
+                    return reply.fail(e);
+                }
+                // Count each library's items concurrently (size 0: only totalSize).
+                struct Acc {
+                    bj::array out;
+                    std::size_t left = 0;
+                    Reply reply;
+                };
+                std::vector<plexapi::Section> wanted;
+                for (const auto& sec : *sections)
+                    if (sec.type == "movie" || sec.type == "show") wanted.push_back(sec);
+                if (wanted.empty()) return reply.data(bj::array{});
+                auto acc = std::make_shared<Acc>(Acc{{}, wanted.size(), reply});
+                acc->out.resize(wanted.size());
+                for (std::size_t i = 0; i < wanted.size(); ++i) {
+                    auto sec = wanted[i];
+                    session::PmsRequest count{
+                        "GET",
+                        "/library/sections/" + sec.key + "/all?X-Plex-Container-Start=0&X-Plex-Container-Size=0",
+                        "",
+                        {}};
+                    session_.pms().request(count, [acc, sec, i](http::Result cr, const std::string&) {
+                        int64_t n = -1;
+                        if (cr && cr->status == 200)
+                            if (auto page = plexapi::parse_items(cr->body)) n = page->total_size;
+                        acc->out[i] = bj::object{{"key", sec.key},
+                                                 {"title", sec.title},
+                                                 {"type", sec.type},
+                                                 {"count", n >= 0 ? bj::value(n) : bj::value(nullptr)},
+                                                 {"agent", sec.agent},
+                                                 {"scanner", sec.scanner},
+                                                 {"language", sec.language},
+                                                 {"uuid", sec.uuid},
+                                                 {"updatedAt", sec.updated_at},
+                                                 {"createdAt", sec.created_at}};
+                        if (--acc->left == 0) acc->reply.data(acc->out);
+                    });
+                }
+            });
     });
 }
 

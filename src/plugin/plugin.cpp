@@ -188,12 +188,12 @@ void Plugin::destroy() {
         std::lock_guard lock(pending_mu_);
         left.swap(pending_);
     }
+    auto closing = route::render(common::Error(common::Errc::unavailable, "the Plex plugin is shutting down"));
     for (auto* r : left) {
-        static constexpr char body[] = R"({"error":"the Plex plugin is shutting down","code":"PLEX_UNAVAILABLE"})";
         pb_http_response resp{};
         resp.struct_size = sizeof resp;
-        resp.status = 503;
-        resp.body = pb_str{body, sizeof body - 1};
+        resp.status = static_cast<uint16_t>(closing.status);
+        resp.body = view(closing.body);
         host_.respond(host_.host_ctx, static_cast<pb_responder*>(r), &resp);
     }
     // Work still queued (and the connections it owns) is destroyed now,
@@ -238,9 +238,11 @@ void Plugin::route_trampoline(void* ctx, const pb_http_request* req, pb_responde
         route.handler(call, reply);
     } catch (const std::exception& e) {
         self->log().error("route {} failed: {}", route.pattern, e.what());
-        self->answer(responder, 500, "application/json", R"({"error":"internal error","code":"PLEX_INTERNAL"})");
+        auto a = route::render(common::Error(common::Errc::internal, "internal error"));
+        self->answer(responder, a.status, "application/json", a.body);
     } catch (...) {
-        self->answer(responder, 500, "application/json", R"({"error":"internal error","code":"PLEX_INTERNAL"})");
+        auto a = route::render(common::Error(common::Errc::internal, "internal error"));
+        self->answer(responder, a.status, "application/json", a.body);
     }
 }
 
@@ -298,7 +300,7 @@ pb_status Plugin::validate_settings(std::string_view candidate, std::string* err
 
 void Plugin::settings_changed(std::string_view js) {
     if (!session_) return;
-    if (auto st = session_->settings().replace(js); !st) {
+    if (auto st = session_->settings_changed(js); !st) {
         log().error("{}; keeping the previous settings", st.error().message);
         return;
     }

@@ -277,13 +277,11 @@ void Refresher::resolve(const Job& job, std::function<void(std::optional<ItemRef
         });
 }
 
-static constexpr const char* kTokenRefused = "Plex Media Server refused the token: sign in again";
-
 void Refresher::process(Job job) {
     if (session_.server_url().empty()) return finish(job, Outcome::pause, "no Plex Media Server is selected");
     auto self = shared_from_this();
     ensure_index([self, job](std::string err, int status) {
-        if (status == 401) return self->finish(job, Outcome::pause, kTokenRefused);
+        if (status == 401) return self->finish(job, Outcome::pause, std::string(session::kTokenRefused));
         if (!err.empty()) return self->finish(job, Outcome::retry, "could not list the libraries: " + err);
         self->resolve(job, [self, job](std::optional<ItemRef> ref, std::string err2) {
             if (!err2.empty()) return self->finish(job, Outcome::retry, err2);
@@ -309,9 +307,9 @@ void Refresher::process(Job job) {
 static std::optional<std::pair<Refresher::Outcome, std::string>> judge(int status, std::string_view what) {
     using Outcome = Refresher::Outcome;
     if (status < 300) return std::nullopt;
-    if (status == 401) return std::pair{Outcome::pause, std::string(kTokenRefused)};
+    if (status == 401) return std::pair{Outcome::pause, std::string(session::kTokenRefused)};
     return std::pair{status >= 500 ? Outcome::retry : Outcome::dropped,
-                     std::string(what) + " failed: HTTP " + std::to_string(status)};
+                     std::string(what) + " failed: " + session::PmsClient::status_error(status).message};
 }
 
 void Refresher::apply(const Job& job, const ItemRef& ref) {
@@ -368,9 +366,8 @@ void Refresher::partial_scan(const Job& job) {
                            [self, job](http::Result r, const std::string&) {
                                self->requests_++;
                                if (!r) return self->finish(job, Outcome::retry, r.error().message);
-                               if (r->status >= 300)
-                                   return self->finish(job, r->status >= 500 ? Outcome::retry : Outcome::dropped,
-                                                       "the folder scan failed: HTTP " + std::to_string(r->status));
+                               if (auto bad = judge(r->status, "the folder scan"))
+                                   return self->finish(job, bad->first, bad->second);
                                self->finish(job, Outcome::done);
                            });
 }
@@ -408,7 +405,7 @@ void Refresher::finish(const Job& job, Outcome outcome, const std::string& error
 
 void Refresher::status(route::Call&, route::Reply reply) {
     auto s = session_.settings().snapshot();
-    bool signed_in = s->legacy() ? !s->apikey.empty() : !s->token.empty();
+    bool signed_in = !s->stored_token().empty();
     bj::object out{
         {"enabled", s->use_plex},
         {"signed_in", signed_in},

@@ -15,9 +15,9 @@ struct Reply::State {
     void* token = nullptr;
     std::atomic<bool> answered{false};
     ~State() {
-        if (!answered.exchange(true))
-            answerer->answer(token, 500, "application/json",
-                             R"({"error":"the request was dropped without an answer","code":"PLEX_INTERNAL"})");
+        if (answered.exchange(true)) return;
+        auto a = render(common::Error(common::Errc::internal, "the request was dropped without an answer"));
+        answerer->answer(token, a.status, "application/json", a.body);
     }
 };
 
@@ -39,9 +39,15 @@ void Reply::data(const boost::json::value& data, int status) const {
     json(status, boost::json::object{{"data", data}});
 }
 
-void Reply::fail(const common::Error& error) const {
+ErrorAnswer render(const common::Error& error) {
     auto answer = common::route_answer(error);
-    json(answer.status, boost::json::object{{"error", error.message}, {"code", answer.name}});
+    return {answer.status,
+            boost::json::serialize(boost::json::object{{"error", error.message}, {"code", answer.name}})};
+}
+
+void Reply::fail(const common::Error& error) const {
+    auto a = render(error);
+    raw(a.status, "application/json", a.body);
 }
 
 void Registry::add(std::string method, std::string pattern, Handler handler, Auth auth, uint64_t max_body_bytes) {

@@ -99,13 +99,7 @@ void PmsClient::fail_over(std::function<void(Switched)> done) {
     server.client_identifier = s->server_machine_id;
     server.name = s->server_name;
     server.owned = true;
-    for (const auto& c : s->server_connections) {
-        plexapi::Connection k;
-        k.uri = c.uri;
-        k.local = c.local;
-        k.relay = c.relay;
-        server.connections.push_back(std::move(k));
-    }
+    server.connections = to_plexapi(s->server_connections);
     RaceOptions opts = session_.race_options();
     auto self = shared_from_this();
     // The addresses plex.tv gave are new: store them with the winner.

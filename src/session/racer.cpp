@@ -129,7 +129,7 @@ private:
             auto id = plexapi::parse_identity(r->body);
             if (!id) {
                 o.error = "answered /identity with something unreadable (" + id.error().message + ")";
-            } else if (!rep.server.client_identifier.empty() &&
+            } else if (options_.accept == RaceOptions::Accept::same_server &&
                        id->machine_identifier != rep.server.client_identifier) {
                 o.error = "a different server (" + id->machine_identifier + ") answers at this address";
             } else {

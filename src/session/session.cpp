@@ -13,6 +13,24 @@ namespace bj = boost::json;
 using common::Errc;
 using common::Error;
 
+settings::Connections to_settings(const std::vector<plexapi::Connection>& connections) {
+    settings::Connections out;
+    for (const auto& c : connections) out.push_back({c.uri, c.local, c.relay});
+    return out;
+}
+
+std::vector<plexapi::Connection> to_plexapi(const settings::Connections& connections) {
+    std::vector<plexapi::Connection> out;
+    for (const auto& c : connections) {
+        plexapi::Connection k;
+        k.uri = c.uri;
+        k.local = c.local;
+        k.relay = c.relay;
+        out.push_back(std::move(k));
+    }
+    return out;
+}
+
 common::Result<std::unique_ptr<Session>> Session::open(Environment env) {
     auto vault = vault::Vault::open(env.data_dir);
     if (!vault) return vault.error();
@@ -60,10 +78,12 @@ void Session::start() {
     if (auto sealed = seal_plaintext_secrets(); !sealed)
         log().error("could not encrypt a plain-text Plex token: {}", sealed.error().message);
     else if (*sealed)
-        log().info("encrypted a Plex token that was stored in plain text");
+        log().info("encrypted a secret (a Plex token or key) that was stored in plain text");
     if (vault_->rotation_pending()) {
         log().warn("a change of the encryption key was interrupted; finishing it");
-        if (auto st = rotate_key(); !st) log().error("could not finish changing the key: {}", st.error().message);
+        std::lock_guard lock(secrets_mu_);
+        if (auto st = finish_rotation_locked(); !st)
+            log().error("could not finish changing the key: {}", st.error().message);
     }
 }
 
@@ -127,7 +147,7 @@ common::Result<vault::Secret> Session::unseal_setting(const std::string& stored,
 
 common::Result<vault::Secret> Session::account_token() const {
     auto s = store_.snapshot();
-    const std::string& stored = s->legacy() ? s->apikey : s->token;
+    const std::string& stored = s->stored_token();
     if (stored.empty()) return Error(Errc::not_signed_in, "not signed in to Plex");
     // A plain token from an old configuration: usable (start() seals it).
     if (!vault::Vault::is_sealed(stored)) {
@@ -144,10 +164,21 @@ common::Result<vault::Secret> Session::server_token() const {
     return account_token();
 }
 
+void Session::forget_resources() {
+    std::lock_guard lock(resources_mu_);
+    resources_.clear();
+}
+
 void Session::resources(Freshness freshness, plexapi::ApiCallback<std::vector<plexapi::Resource>> cb) {
-    if (freshness == Freshness::cached_ok && !resources_.empty() &&
-        std::chrono::steady_clock::now() - resources_at_ < std::chrono::seconds(60))
-        return cb(resources_);
+    {
+        std::unique_lock lock(resources_mu_);
+        if (freshness == Freshness::cached_ok && !resources_.empty() &&
+            std::chrono::steady_clock::now() - resources_at_ < std::chrono::seconds(60)) {
+            auto copy = resources_;
+            lock.unlock();
+            return cb(std::move(copy));
+        }
+    }
     auto token = account_token();
     if (!token) return cb(token.error());
     plextv().get_resources(token->str(), [this, cb](plexapi::ApiResult<std::vector<plexapi::Resource>> r) {
@@ -157,8 +188,11 @@ void Session::resources(Freshness freshness, plexapi::ApiCallback<std::vector<pl
             if (res.is_server()) servers.push_back(std::move(res));
         for (auto& s : servers)  // secrets of shared servers must not reach logs either
             if (!s.access_token.empty()) env_.secrets->add(s.access_token);
-        resources_ = servers;
-        resources_at_ = std::chrono::steady_clock::now();
+        {
+            std::lock_guard lock(resources_mu_);
+            resources_ = servers;
+            resources_at_ = std::chrono::steady_clock::now();
+        }
         cb(std::move(servers));
     });
 }
@@ -181,6 +215,8 @@ RaceOptions Session::race_options() const {
 }
 
 common::Status Session::sign_out() {
+    std::lock_guard lock(secrets_mu_);
+    forget_resources();
     bj::object patch;
     for (const auto& spec : settings::table())
         if (spec.cleared_at_sign_out) patch[spec.name] = bj::parse(spec.default_json);
@@ -188,9 +224,7 @@ common::Status Session::sign_out() {
 }
 
 static bj::value connections_json(const std::vector<plexapi::Connection>& all) {
-    settings::Connections conns;
-    for (const auto& c : all) conns.push_back({c.uri, c.local, c.relay});
-    return settings::to_json(conns);
+    return settings::to_json(to_settings(all));
 }
 
 // The settings that name the selected server.
@@ -206,6 +240,8 @@ static bj::object selection_patch(const vault::Vault& vault, const plexapi::Reso
 
 common::Status Session::sign_in(const vault::Secret& token, const plexapi::Account& account,
                                 const plexapi::Resource* server, const plexapi::Connection* chosen) {
+    std::lock_guard lock(secrets_mu_);
+    forget_resources();  // another account may have other servers
     env_.secrets->add(token.str());
     bj::object patch{{"token", vault_->seal(token.str())},
                      {"auth_method", settings::to_string(settings::AuthMethod::oauth)},
@@ -220,6 +256,7 @@ common::Status Session::sign_in(const vault::Secret& token, const plexapi::Accou
 }
 
 common::Status Session::select_server(const plexapi::Resource& server, const plexapi::Connection* chosen) {
+    std::lock_guard lock(secrets_mu_);
     if (!server.access_token.empty()) env_.secrets->add(server.access_token);
     return write(selection_patch(*vault_, server, chosen));
 }
@@ -231,11 +268,13 @@ common::Status Session::adopt_connection(const plexapi::Connection& best, const 
 }
 
 common::Status Session::store_legacy_token(const vault::Secret& token) {
+    std::lock_guard lock(secrets_mu_);
     env_.secrets->add(token.str());
     return write(bj::object{{"apikey", vault_->seal(token.str())}});
 }
 
 common::Result<bool> Session::seal_plaintext_secrets() {
+    std::lock_guard lock(secrets_mu_);
     auto all = store_.json();
     bj::object patch;
     for (const auto& spec : settings::table()) {
@@ -251,8 +290,42 @@ common::Result<bool> Session::seal_plaintext_secrets() {
     return true;
 }
 
-common::Status Session::rotate_key() {
-    if (auto st = vault_->begin_rotation(); !st) return st;
+common::Result<std::string> Session::generated_secret(std::string_view setting, std::size_t random_bytes) {
+    std::lock_guard lock(secrets_mu_);
+    auto all = store_.json();
+    if (const bj::value* v = all.if_contains(setting); v && v->is_string() && !v->get_string().empty()) {
+        if (auto plain = vault_->unseal(v->get_string())) {
+            env_.secrets->add(plain->str());
+            return plain->str();
+        }
+    }
+    // None yet, or unreadable: make one. Old uses of it stop working, which
+    // is what a user who lost the key needs anyway.
+    std::string fresh = common::text::random_hex(random_bytes);
+    if (fresh.empty()) return Error(Errc::internal, "the system has no randomness to make a secret with");
+    if (auto st = write(bj::object{{setting, vault_->seal(fresh)}}); !st) return st.error();
+    env_.secrets->add(fresh);
+    return fresh;
+}
+
+common::Status Session::restore_settings(const bj::object& backup) {
+    std::lock_guard lock(secrets_mu_);
+    forget_resources();
+    bj::object patch = backup;
+    auto current = store_.json();
+    for (const auto& spec : settings::table()) {
+        if (!spec.secret) continue;
+        auto* v = patch.if_contains(spec.name);
+        if (!v || !v->is_string() || !vault::Vault::is_sealed(v->get_string())) continue;
+        if (vault_->unseal(v->get_string())) continue;
+        // Sealed with a key that is gone: the current value is the same
+        // secret re-sealed, or the best there is.
+        if (const auto* now = current.if_contains(spec.name)) *v = *now;
+    }
+    return write(patch);
+}
+
+common::Status Session::finish_rotation_locked() {
     // Every sealed secret, sealed again with the new key. A value that did
     // not open before cannot be saved by this: it is left, and said.
     auto all = store_.json();
@@ -270,7 +343,17 @@ common::Status Session::rotate_key() {
     }
     if (!patch.empty())
         if (auto st = write(patch); !st) return st.error().context("cannot store the re-encrypted secrets");
-    if (auto st = vault_->finish_rotation(); !st) return st;
+    return vault_->finish_rotation();
+}
+
+common::Status Session::rotate_key() {
+    std::lock_guard lock(secrets_mu_);
+    // One left unfinished by a crash may already seal values: finish it
+    // first, so the new key below is really new.
+    if (vault_->rotation_pending())
+        if (auto st = finish_rotation_locked(); !st) return st;
+    if (auto st = vault_->begin_rotation(); !st) return st;
+    if (auto st = finish_rotation_locked(); !st) return st;
     log().info("the encryption key was changed; every stored secret uses the new one");
     return {};
 }

@@ -225,7 +225,9 @@ bj::object Store::json() const {
 }
 
 common::Status Store::write(const bj::object& patch) {
-    if (auto st = validate(patch, table_); !st) return st;
+    // The plugin writes only what it made: a value the table refuses is a bug.
+    if (auto st = validate(patch, table_); !st)
+        return Error(Errc::internal, "the plugin tried to store an invalid setting: " + st.error().message);
     // Not under mu_: the host calls replace() from inside the writer.
     return writer_(bj::serialize(patch));
 }

@@ -48,11 +48,14 @@ Vault::Vault(std::string key_path, std::unique_ptr<Key> key, std::unique_ptr<Key
 
 Vault::~Vault() = default;
 
+// Writes a key file, and makes sure its name reached the disk too: values
+// are sealed with the key right after, and must never outlive it.
 static common::Status write_key(const std::string& path, const unsigned char* key) {
     std::string raw(reinterpret_cast<const char*>(key), crypto_secretbox_KEYBYTES);
     auto st = common::fs::atomic_write(path, raw, 0600);
     sodium_memzero(raw.data(), raw.size());
-    return st;
+    if (!st) return st;
+    return common::fs::sync_directory(common::fs::parent(path));
 }
 
 // Reads a key file: the key, nullptr when absent, or an error.
@@ -65,7 +68,7 @@ static common::Result<std::unique_ptr<Vault::Key>> read_key(const std::string& p
     std::string& raw = *existing;
     if (raw.size() != crypto_secretbox_KEYBYTES) {
         sodium_memzero(raw.data(), raw.size());
-        return Error(Errc::storage,
+        return Error(Errc::secret_damaged,
                      "the key file " + path + " is damaged (wrong size); sign in again after removing it");
     }
     auto key = std::make_unique<Vault::Key>();
@@ -79,7 +82,7 @@ common::Result<std::unique_ptr<Vault>> Vault::open(const std::string& data_dir) 
     if (!common::text::ensure_sodium()) return Error(Errc::internal, "libsodium could not be initialised");
     std::string path = common::fs::join(data_dir, "plexbridge.key");
     auto key = read_key(path);
-    if (!key) return key.error();
+    if (!key) return Error(Errc::storage, key.error().message);
     if (!*key) {
         auto fresh = std::make_unique<Key>();
         if (fresh->bytes == nullptr) return Error(Errc::internal, "out of memory for the key");
@@ -90,15 +93,18 @@ common::Result<std::unique_ptr<Vault>> Vault::open(const std::string& data_dir) 
     }
     ::chmod(path.c_str(), 0600);  // tighten a key file someone loosened
     // A rotation that did not finish: keep its key, so values already
-    // re-sealed with it still open. A damaged one cannot have sealed
-    // anything (it is written whole before use): set it aside.
+    // re-sealed with it still open. One of the wrong size cannot have sealed
+    // anything (it is written whole, and flushed, before use): set it aside.
+    // One that cannot be read may have: refuse to go on without it.
     auto next = read_key(path + kNextSuffix);
     std::unique_ptr<Key> pending;
     if (next && *next) {
         pending = std::move(*next);
         ::chmod((path + kNextSuffix).c_str(), 0600);
-    } else if (!next) {
+    } else if (!next && next.error().code == Errc::secret_damaged) {
         std::rename((path + kNextSuffix).c_str(), (path + kNextSuffix + ".bad").c_str());
+    } else if (!next) {
+        return Error(Errc::storage, "the new key of an unfinished key change: " + next.error().message);
     }
     return std::unique_ptr<Vault>(new Vault(path, std::move(*key), std::move(pending)));
 }
@@ -159,7 +165,8 @@ common::Result<std::string> Vault::reseal(std::string_view stored) const {
 
 common::Status Vault::begin_rotation() {
     std::lock_guard lock(mu_);
-    if (next_) return {};  // already begun (or left by a crash): keep that key, values may use it
+    // One left by a crash may already seal values: finish that one first.
+    if (next_) return Error(Errc::internal, "a key change is already in progress");
     auto fresh = std::make_unique<Key>();
     if (fresh->bytes == nullptr) return Error(Errc::internal, "out of memory for the key");
     crypto_secretbox_keygen(fresh->bytes);
@@ -175,11 +182,11 @@ common::Status Vault::finish_rotation() {
     std::string next_path = key_path_ + kNextSuffix;
     if (std::rename(next_path.c_str(), key_path_.c_str()) != 0)
         return Error(Errc::storage, "cannot install the new key: " + std::string(std::strerror(errno)));
-    // The rename must reach the disk before anything relies on it.
-    if (auto dir = key_path_.substr(0, key_path_.rfind('/')); !dir.empty()) {
-        if (auto st = common::fs::sync_directory(dir); !st) return st;
-    }
+    // Installed: from now on only the new key exists on disk.
     key_ = std::move(next_);
+    if (auto st = common::fs::sync_directory(common::fs::parent(key_path_)); !st)
+        return Error(Errc::storage,
+                     "the new key is in use, but its file may not have reached the disk: " + st.error().message);
     return {};
 }
 

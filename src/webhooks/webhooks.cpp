@@ -29,30 +29,23 @@ Webhooks::Webhooks(session::Session& session, route::Registry& routes, SearchHos
 }
 
 std::string Webhooks::key() {
-    auto snapshot = session_.settings().snapshot();  // keeps `stored` alive
-    const std::string& stored = snapshot->webhook_key;
-    std::lock_guard lock(mu_);
-    if (!stored.empty() && stored == key_sealed_) return key_plain_.str();
-    if (!stored.empty()) {
-        if (auto k = session_.vault().unseal(stored)) {
-            key_sealed_ = stored;
-            key_plain_ = std::move(*k);
-            session_.secrets().add(key_plain_.str());
-            return key_plain_.str();
-        }
+    // The hot path: the stored (sealed) key is the one opened last time.
+    {
+        auto snapshot = session_.settings().snapshot();  // keeps the string alive
+        std::lock_guard lock(mu_);
+        if (!snapshot->webhook_key.empty() && snapshot->webhook_key == key_sealed_) return key_plain_.str();
     }
-    // None yet (or unreadable): make one. Old URLs stop working, which is
-    // what a user who lost the key needs anyway.
-    std::string fresh = common::text::random_hex(24);
-    std::string sealed = session_.vault().seal(fresh);
-    if (auto st = session_.settings().write(bj::object{{"webhook_key", sealed}}); !st) {
-        session_.log().error("could not store the webhook key: {}", st.error().message);
+    // First use, a key change re-sealed it, or there is none yet: the
+    // session opens it, or makes and stores one.
+    auto key = session_.generated_secret("webhook_key", 24);
+    if (!key) {
+        session_.log().error("could not make the webhook key: {}", key.error().message);
         return {};
     }
-    key_sealed_ = sealed;
-    key_plain_ = vault::Secret(fresh);
-    session_.secrets().add(fresh);
-    return fresh;
+    std::lock_guard lock(mu_);
+    key_sealed_ = session_.settings().snapshot()->webhook_key;
+    key_plain_ = vault::Secret(std::move(*key));
+    return key_plain_.str();
 }
 
 std::string Webhooks::mask(const std::string& url) {
@@ -206,8 +199,12 @@ void Webhooks::resolve_then_dispatch(Payload p, Media m, Reply reply) {
     session::PmsRequest req{
         "GET", "/library/metadata/" + common::text::url_encode(p.rating_key) + "?includeGuids=1", "", {}};
     pms.request(req, [this, p, m, reply](http::Result r, const std::string&) mutable {
-        if (auto e = session::PmsClient::failure(r))
+        if (auto e = session::PmsClient::failure(r)) {
+            // Whatever went wrong, to Plex it is one thing: we could not read its item.
+            e->code = Errc::bad_answer;
+            e->peer = common::Peer::pms;
             return reply.fail(e->context("The webhook names no ids and the item could not be read"));
+        }
         auto page = plexapi::parse_items(r->body);
         if (!page || page->items.empty())
             return reply.fail(

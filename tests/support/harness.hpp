@@ -15,14 +15,9 @@
 #include "http/client.hpp"
 #include "log/log.hpp"
 #include "simulator.hpp"
+#include "temp_dir.hpp"
 
 namespace pbtest {
-
-inline std::string temp_dir(const std::string& tag) {
-    auto p = std::filesystem::temp_directory_path() / ("pb-" + tag + "-" + pb::common::text::random_hex(5));
-    std::filesystem::create_directories(p);
-    return p.string();
-}
 
 // An HTTP caller with its own io thread.
 class Caller {

@@ -17,17 +17,14 @@
 #include "http/url.hpp"
 #include "log/log.hpp"
 #include "settings/settings.hpp"
+#include "support/temp_dir.hpp"
 #include "vault/vault.hpp"
 
 namespace bj = boost::json;
 using namespace pb;
 
 namespace {
-std::string temp_dir() {
-    auto p = std::filesystem::temp_directory_path() / ("pbtest-" + common::text::random_hex(6));
-    std::filesystem::create_directories(p);
-    return p.string();
-}
+std::string temp_dir() { return pbtest::temp_dir("core"); }
 }  // namespace
 
 TEST(Text, QueryRoundTripAndRepeats) {

@@ -12,19 +12,17 @@
 #include "common/text.hpp"
 #include "log/log.hpp"
 #include "session/session.hpp"
+#include "session_rig.hpp"
 #include "settings/migrations.hpp"
 #include "settings/settings.hpp"
+#include "support/temp_dir.hpp"
 
 namespace bj = boost::json;
 using namespace pb;
 
 namespace {
 
-std::string temp_dir() {
-    auto p = std::filesystem::temp_directory_path() / ("pb-settings-" + common::text::random_hex(5));
-    std::filesystem::create_directories(p);
-    return p.string();
-}
+std::string temp_dir() { return pbtest::temp_dir("settings"); }
 
 std::string message(const common::Status& st) { return st ? std::string() : st.error().message; }
 
@@ -98,9 +96,9 @@ TEST(SettingsTable, SignOutClearsTheAccountAndTheServerOnly) {
     std::set<std::string_view> cleared;
     for (const auto& s : settings::table())
         if (s.cleared_at_sign_out) cleared.insert(s.name);
-    EXPECT_EQ(cleared, (std::set<std::string_view>{"token", "username", "email", "user_id", "server_machine_id",
-                                                   "server_name", "server_url", "server_local", "server_connections",
-                                                   "server_token"}));
+    EXPECT_EQ(cleared,
+              (std::set<std::string_view>{"token", "username", "email", "user_id", "server_machine_id", "server_name",
+                                          "server_url", "server_local", "server_connections", "server_token"}));
 }
 
 // ---------------------------------------------------------------- migrations
@@ -130,17 +128,21 @@ common::Status split_address(bj::object& s) {
 }
 
 const settings::Migration kTestMigrations[] = {
-    {.from_version = 1, .what = "old_timeout_s becomes connect_timeout_ms", .retires = kRetiredByRename,
+    {.from_version = 1,
+     .what = "old_timeout_s becomes connect_timeout_ms",
+     .retires = kRetiredByRename,
      .apply = rename_timeout},
-    {.from_version = 2, .what = "server_address splits into ip and port", .retires = kRetiredBySplit,
+    {.from_version = 2,
+     .what = "server_address splits into ip and port",
+     .retires = kRetiredBySplit,
      .apply = split_address},
 };
 
 }  // namespace
 
 TEST(Migrations, RenameSplitAndRetypeInOneUpgrade) {
-    auto stored = bj::parse(R"({"old_timeout_s": "7", "server_address": "nas.local:32401", "use_plex": true})")
-                      .as_object();
+    auto stored =
+        bj::parse(R"({"old_timeout_s": "7", "server_address": "nas.local:32401", "use_plex": true})").as_object();
     auto up = settings::upgrade(stored, kTestMigrations);
     ASSERT_TRUE(up) << up.error().message;
     ASSERT_TRUE(*up);
@@ -195,37 +197,7 @@ TEST(Migrations, NewerSettingsKeepTheirUnknownKeys) {
 
 // ---------------------------------------------------------------- the session runs them
 
-namespace {
-
-// A host's settings storage, in memory, as the ABI describes it: a write
-// merges and then tells the plugin (here: the session's store).
-struct MemoryHost {
-    bj::object stored;
-    session::Session* session = nullptr;
-    bool fail_writes = false;
-    common::Status write(std::string_view patch) {
-        if (fail_writes) return common::Error(common::Errc::storage, "No space left on device");
-        auto v = bj::parse(patch);
-        for (const auto& [k, x] : v.as_object()) stored[k] = x;
-        return session->settings().replace(bj::serialize(stored));
-    }
-};
-
-std::unique_ptr<session::Session> open_session(MemoryHost& host, boost::asio::io_context& io, const std::string& dir) {
-    session::Environment env;
-    env.io = &io;
-    env.log = log::null_logger();
-    env.secrets = std::make_shared<log::SecretRegistry>();
-    env.data_dir = dir;
-    env.write_settings = [&host](std::string_view patch) { return host.write(patch); };
-    env.migrations = kTestMigrations;
-    auto s = session::Session::open(std::move(env));
-    EXPECT_TRUE(s) << s.error().message;
-    host.session = s->get();
-    return std::move(*s);
-}
-
-}  // namespace
+namespace {}  // namespace
 
 TEST(Migrations, TheSessionBacksUpThenUpgradesAtLoad) {
     boost::asio::io_context io;
@@ -234,7 +206,7 @@ TEST(Migrations, TheSessionBacksUpThenUpgradesAtLoad) {
     host.stored = bj::parse(R"({"old_timeout_s": "9", "server_address": "10.0.0.2:32400", "client_identifier": "c"})")
                       .as_object();
     const std::string before = bj::serialize(host.stored);
-    auto session = open_session(host, io, dir);
+    auto session = open_session(host, io, dir, kTestMigrations);
     session->load(before);
     auto s = session->settings().snapshot();
     EXPECT_EQ(s->connect_timeout_ms, 9000);
@@ -253,7 +225,7 @@ TEST(Migrations, AFailedUpgradeLeavesTheSettingsAsTheyWere) {
     host.stored = bj::parse(R"({"old_timeout_s": "9", "client_identifier": "c"})").as_object();
     host.fail_writes = true;  // the disk is full
     const std::string before = bj::serialize(host.stored);
-    auto session = open_session(host, io, dir);
+    auto session = open_session(host, io, dir, kTestMigrations);
     session->load(before);
     EXPECT_EQ(bj::serialize(host.stored), before);
     EXPECT_EQ(session->settings().snapshot()->connect_timeout_ms, 3000) << "still the old layout, read as it was";

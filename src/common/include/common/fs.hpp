@@ -22,5 +22,7 @@ namespace pb::common::fs {
 [[nodiscard]] common::Status sync_directory(const std::string& dir);
 
 std::string join(std::string_view dir, std::string_view name);
+// The directory holding `path` ("." for a bare name).
+std::string parent(const std::string& path);
 
 }  // namespace pb::common::fs

@@ -57,7 +57,9 @@ bool constant_time_equals(std::string_view a, std::string_view b);
 // entropy source). Everything that draws random bytes or seals calls it.
 bool ensure_sodium();
 
-// Random lowercase hex from libsodium's CSPRNG: `bytes` random bytes.
+// Random lowercase hex from libsodium's CSPRNG: `bytes` random bytes. Empty
+// when the system has no entropy to give (libsodium could not initialise):
+// callers treat an empty value as unusable.
 std::string random_hex(std::size_t bytes);
 
 // Replaces every occurrence of each non-empty secret (and the value of any

@@ -64,6 +64,14 @@ private:
     std::shared_ptr<State> state_;
 };
 
+// An error as a route answers it: the table's status, and
+// {"error": "<the sentence>", "code": "<the stable name>"}.
+struct ErrorAnswer {
+    int status = 500;
+    std::string body;
+};
+ErrorAnswer render(const common::Error& error);
+
 using Handler = std::function<void(Call&, Reply)>;
 
 enum class Auth : uint8_t {

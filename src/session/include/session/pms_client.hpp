@@ -22,6 +22,9 @@ namespace pb::session {
 
 class Session;
 
+// What the user reads when the server refuses the token it was given.
+inline constexpr std::string_view kTokenRefused = "Plex Media Server refused the token: sign in again";
+
 struct PmsRequest {
     std::string method = "GET";
     std::string path;  // "/library/sections", query included

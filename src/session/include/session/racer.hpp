@@ -3,9 +3,8 @@
 // Every connection of every server is probed at once on the client's io
 // thread (`GET {uri}/identity`, no token: it needs none), each with its own
 // deadline. A probe succeeds only when the answer names the expected
-// machineIdentifier: another server answering on that address is a failure.
-// (A server with an empty client_identifier accepts any: the legacy
-// address the user typed, whose identity nobody told us.)
+// machineIdentifier: another server answering on that address is a failure
+// (unless RaceOptions::accept says any server will do).
 //
 // Policy (lower rank wins, then lower latency):
 //   rank 0 local https, 1 local http, 2 remote https, 3 remote http,
@@ -57,6 +56,10 @@ struct RaceOptions {
     // 0: probe everything at once. >0 only for the benchmark's baseline of
     // what typical integrations do (batches of five).
     std::size_t max_in_flight = 0;
+    // Whose answer counts: the server's own (its machineIdentifier), or any
+    // Plex Media Server (the legacy address typed by hand, identity unknown).
+    enum class Accept : uint8_t { same_server = 1, any_server };
+    Accept accept = Accept::same_server;
 };
 
 // The options every probe of the user's servers uses: the configured

@@ -45,6 +45,10 @@ struct Environment {
     std::span<const settings::Migration> migrations = settings::migrations();
 };
 
+// A server's connections as settings keep them, and back.
+settings::Connections to_settings(const std::vector<plexapi::Connection>& connections);
+std::vector<plexapi::Connection> to_plexapi(const settings::Connections& connections);
+
 // Whether a cached answer will do.
 enum class Freshness : uint8_t { cached_ok = 1, fresh };
 
@@ -75,9 +79,10 @@ public:
     // Plaintext secrets to scrub from every log line.
     log::SecretRegistry& secrets() { return *env_.secrets; }
     const std::string& data_dir() const { return env_.data_dir; }
-    settings::Store& settings() { return store_; }
+    // Read the settings here; change them only through the methods below.
     const settings::Store& settings() const { return store_; }
-    vault::Vault& vault() { return *vault_; }
+    // The host says the stored settings changed (the plugin calls this).
+    [[nodiscard]] common::Status settings_changed(std::string_view all_json) { return store_.replace(all_json); }
 
     // ---- reaching Plex
     // The client for every request; rebuilt when tls_ca_file changes.
@@ -120,18 +125,31 @@ public:
     [[nodiscard]] common::Status select_server(const plexapi::Resource& server, const plexapi::Connection* chosen);
     // Stores a legacy token typed by the user, sealed.
     [[nodiscard]] common::Status store_legacy_token(const vault::Secret& token);
-    // Seals tokens an old configuration stored in plain text; says whether
+    // Seals secrets an old configuration stored in plain text; says whether
     // anything was sealed.
     [[nodiscard]] common::Result<bool> seal_plaintext_secrets();
+    // The plaintext of a secret setting the plugin generates (the webhook
+    // key): the stored one, or a new random one of `random_bytes`, stored
+    // sealed, when there is none or it cannot be opened.
+    [[nodiscard]] common::Result<std::string> generated_secret(std::string_view setting, std::size_t random_bytes);
+    // Writes back a backup of the whole settings object (a rollback). A
+    // secret in it that no longer opens (the key changed since) keeps its
+    // current value instead.
+    [[nodiscard]] common::Status restore_settings(const boost::json::object& backup);
     // A new vault key: every stored secret re-sealed with it, the old key
     // destroyed. Each step leaves every secret readable if the process dies
-    // (see vault.hpp); start() finishes a rotation that was interrupted.
+    // (see vault.hpp); start() finishes a rotation that was interrupted, and
+    // so does this before it begins its own.
     [[nodiscard]] common::Status rotate_key();
 
 private:
     friend class PmsClient;
     explicit Session(Environment env, std::unique_ptr<vault::Vault> vault);
     common::Status write(const boost::json::object& patch) { return store_.write(patch); }
+    // Re-seals every stored secret with the pending key and installs it.
+    // Caller holds secrets_mu_.
+    [[nodiscard]] common::Status finish_rotation_locked();
+    void forget_resources();
     // Called by PmsClient when failover chose another address.
     [[nodiscard]] common::Status adopt_connection(const plexapi::Connection& best,
                                                   const std::vector<plexapi::Connection>* all);
@@ -140,6 +158,10 @@ private:
 
     Environment env_;
     std::unique_ptr<vault::Vault> vault_;
+    // Held from sealing a secret to storing it, and through a key rotation:
+    // a value sealed with a key the rotation is about to destroy must never
+    // be stored after the rotation re-sealed the others.
+    std::mutex secrets_mu_;
     settings::Store store_;
     std::shared_ptr<PmsClient> pms_;
 
@@ -147,7 +169,7 @@ private:
     std::shared_ptr<http::Client> client_;
     std::string client_ca_file_;
 
-    // Io thread only.
+    std::mutex resources_mu_;
     std::vector<plexapi::Resource> resources_;
     std::chrono::steady_clock::time_point resources_at_{};
 };

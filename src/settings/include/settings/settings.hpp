@@ -93,6 +93,9 @@ struct Settings {
 #undef PB_SETTING
 
     bool legacy() const { return auth_method == AuthMethod::legacy; }
+    // The account's token as stored (sealed): typed by hand in legacy mode,
+    // from sign-in otherwise.
+    const std::string& stored_token() const { return legacy() ? apikey : token; }
     // The legacy server address "http(s)://ip:port".
     std::string legacy_url() const;
 };

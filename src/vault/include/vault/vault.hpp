@@ -46,8 +46,8 @@ private:
 class Vault {
 public:
     // Loads "<data_dir>/plexbridge.key", creating it (0600) on first use, and
-    // a pending "<key>.next". Errc::storage when the key file cannot be read
-    // or created, or has the wrong size.
+    // a pending "<key>.next". Errc::storage when a key file cannot be read
+    // or created, or the key has the wrong size.
     [[nodiscard]] static common::Result<std::unique_ptr<Vault>> open(const std::string& data_dir);
     ~Vault();
     Vault(const Vault&) = delete;
@@ -62,6 +62,7 @@ public:
     // The same secret sealed with the newest key (for rotation).
     [[nodiscard]] common::Result<std::string> reseal(std::string_view stored) const;
 
+    // Errc::internal when one is pending: finish that first.
     [[nodiscard]] common::Status begin_rotation();
     [[nodiscard]] common::Status finish_rotation();
     bool rotation_pending() const;
