@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
-# Formats every C and C++ file the repository tracks with .clang-format.
+# Formats every C and C++ file of the repository (tracked, or new and not
+# ignored) with .clang-format.
 #   scripts/format.sh          rewrite the files in place
 #   scripts/format.sh --check  change nothing; list unformatted files, exit 1 if any
 set -euo pipefail
 cd "$(dirname "$0")/.."
 CLANG_FORMAT="${CLANG_FORMAT:-clang-format-14}"
 command -v "$CLANG_FORMAT" >/dev/null || { echo "format.sh: $CLANG_FORMAT is missing (apt-get install clang-format-14)" >&2; exit 2; }
-mapfile -t files < <(git ls-files '*.c' '*.h' '*.cpp' '*.hpp' | grep -v '^tests/fixtures/')
+mapfile -t files < <(git ls-files --cached --others --exclude-standard '*.c' '*.h' '*.cpp' '*.hpp' | grep -v '^tests/fixtures/')
 if [ "${1:-}" = "--check" ]; then
   bad=()
   for f in "${files[@]}"; do

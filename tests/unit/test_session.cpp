@@ -6,8 +6,8 @@
 
 #include "common/fs.hpp"
 #include "common/text.hpp"
-#include "support/temp_dir.hpp"
 #include "session_rig.hpp"
+#include "support/temp_dir.hpp"
 #include "vault/vault.hpp"
 
 namespace bj = boost::json;
