@@ -77,7 +77,7 @@ int main(int argc, char** argv) {
         boost::asio::io_context ioc;
         auto guard = boost::asio::make_work_guard(ioc);
         std::thread th([&] { ioc.run(); });
-        auto client = http::Client::create(ioc, {}, log::null_logger());
+        auto client = std::move(http::Client::create(ioc, {}, log::null_logger())).value();
         // The server as plex.tv lists it.
         plexapi::Resource server;
         server.client_identifier = "bench-machine";

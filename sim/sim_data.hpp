@@ -56,6 +56,7 @@ struct SimServer {
     std::string name;
     std::string machine_id;
     std::string version = "1.40.2.8395-c67dce28e";
+    std::string platform = "Linux";  // "Windows": paths like D:\Movies\…, compared without case
     bool owned = true;
     std::string access_token;      // token PMS accepts; for owned servers the account token
     std::string source_title;      // owner name for shared servers

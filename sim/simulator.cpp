@@ -51,6 +51,8 @@ struct Simulator::State {
     int64_t next_pin_id = 1000001;
     int pin_expires_in = 0;              // 0: 1800 strong / 900 otherwise
     std::map<std::string, int> revoked;  // token -> status
+    // Server index -> how long its listings, refreshes and scans take.
+    std::map<std::size_t, std::chrono::milliseconds> slow_answers;
     std::vector<std::string> webhooks;
     std::vector<RequestRecord> log;
     bool plextv_down = false;
@@ -249,6 +251,13 @@ document.getElementById('r').textContent=r.ok?'Linked. You can close this window
         return reply(plextv_error(req, 401, 1001, "User could not be authenticated"));
     }
 
+    // A token check: 200 while the token is good (the answer's body is not
+    // captured anywhere; clients read only the status).
+    if (req.method == "GET" && req.path == "/api/v2/ping") {
+        lock.unlock();
+        if (wants_json(req)) return reply(Response{200, "application/json", {}, R"({"pong":true})"});
+        return reply(Response{200, "application/xml", {}, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<pong/>\n"});
+    }
     if (req.method == "GET" && req.path == "/api/v2/user") {
         Element u{"user", {}, {}};
         u.set("id", account.id).set("uuid", account.uuid).set("username", account.username);
@@ -292,7 +301,7 @@ document.getElementById('r').textContent=r.ok?'Linked. You can close this window
             const auto& s = servers[i];
             Element d{"Device", {}, {}};
             d.set("name", s.name).set("product", std::string("Plex Media Server")).set("productVersion", s.version);
-            d.set("platform", std::string("Linux")).set("platformVersion", std::string("6.1.0"));
+            d.set("platform", s.platform).set("platformVersion", std::string("6.1.0"));
             d.set("device", std::string("Docker Container")).set("clientIdentifier", s.machine_id);
             d.set("createdAt", now_iso(1600000000)).set("lastSeenAt", now_iso(std::time(nullptr)));
             d.set("provides", std::string("server")).set("owned", s.owned);
@@ -345,7 +354,9 @@ document.getElementById('r').textContent=r.ok?'Linked. You can close this window
     if (req.path == "/api/v2/user/webhooks") {
         if (!account.plex_pass) {
             lock.unlock();
-            return reply(plextv_error(req, 403, 1029, "Plex Pass is required"));
+            // What the issue reports plex.tv answering an account without
+            // Plex Pass (no capture of it exists yet).
+            return reply(plextv_error(req, 403, 1043, "This action is not available for this user"));
         }
         if (req.method == "POST") {
             std::vector<std::string> urls;
@@ -432,11 +443,20 @@ void Simulator::State::handle_pms(std::size_t server_index, Behaviour behaviour,
     std::unique_lock lock(mu);
     SimServer& s = servers[server_index];
     RequestRecord rec = record_of(req, req.local_port, s.machine_id);
+    // A NAS with a large library: listing a section, refreshing or scanning
+    // takes a while; /identity and small reads do not.
+    bool heavy = (req.method == "GET" && req.path.find("/all") != std::string::npos) ||
+                 req.path.find("/refresh") != std::string::npos;
+    std::chrono::milliseconds delay{0};
+    if (auto it = slow_answers.find(server_index); heavy && it != slow_answers.end()) delay = it->second;
     auto reply = [&](Response r) {
         rec.status = r.status;
         log.push_back(rec);
         lock.unlock();
-        respond(std::move(r));
+        if (delay.count() == 0) return respond(std::move(r));
+        auto timer = std::make_shared<asio::steady_timer>(ioc, delay);
+        timer->async_wait([timer, respond = std::move(respond),
+                           r = std::move(r)](const boost::system::error_code&) mutable { respond(std::move(r)); });
     };
     if (behaviour == Behaviour::http_500)
         return reply(Response{500, "text/html", {}, "<html><body>Internal Server Error</body></html>"});
@@ -466,6 +486,21 @@ void Simulator::State::handle_pms(std::size_t server_index, Behaviour behaviour,
     auto params = common::text::parse_query(req.query);
     auto param = [&](const char* k) { return common::text::query_get(params, k).value_or(""); };
     bool include_guids = param("includeGuids") == "1";
+
+    // Refreshing, scanning and editing are the owner's (admin) calls: a
+    // token of a server shared with a friend is refused, as PMS refuses a
+    // friend's token (401; the exact status real PMS gives may be 403 on
+    // some versions: the plugin treats both alike).
+    bool admin =
+        (req.method == "PUT" && (common::text::starts_with(req.path, "/library/metadata/") ||
+                                 common::text::starts_with(req.path, "/library/sections/"))) ||
+        (common::text::starts_with(req.path, "/library/sections/") && req.path.find("/refresh") != std::string::npos);
+    if (admin && !s.owned)
+        return reply(
+            Response{401,
+                     "text/html",
+                     {},
+                     "<html><head><title>Unauthorized</title></head><body><h1>401 Unauthorized</h1></body></html>"});
 
     if (req.path == "/" && req.method == "GET") {
         Element mc{"MediaContainer", {}, {}};
@@ -765,6 +800,16 @@ std::string Simulator::rotate_account_token() {
 std::string Simulator::account_token() const {
     std::lock_guard lock(state_->mu);
     return state_->account.token;
+}
+
+void Simulator::set_slow_answers(std::size_t server_index, std::chrono::milliseconds delay) {
+    std::lock_guard lock(state_->mu);
+    state_->slow_answers[server_index] = delay;
+}
+
+void Simulator::set_server_token(std::size_t server_index, const std::string& token) {
+    std::lock_guard lock(state_->mu);
+    state_->servers.at(server_index).access_token = token;
 }
 
 void Simulator::set_plex_pass(bool on) {

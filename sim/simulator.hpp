@@ -113,6 +113,12 @@ public:
     std::string rotate_account_token();
     std::string account_token() const;
     void set_resources_v2_broken(bool broken);  // v2 JSON -> 500, legacy XML still works
+    // The server's listings, refreshes and scans take `delay` to answer (a
+    // NAS with a large library); /identity stays quick.
+    void set_slow_answers(std::size_t server_index, std::chrono::milliseconds delay);
+    // A server's access token changes (the old one stops working), as when
+    // its owner re-shares it or plex.tv rotates it.
+    void set_server_token(std::size_t server_index, const std::string& token);
 
     // ---- request log ----
     std::vector<RequestRecord> requests() const;

@@ -92,6 +92,12 @@ bj::object describe(const settings::Spec& s) {
         for (const auto& c : s.choices) choices.push_back(bj::object{{"value", c.value}, {"label", c.label}});
         o["choices"] = choices;
     }
+    if (!s.fields.empty()) {
+        bj::array fields;
+        for (const auto& f : s.fields)
+            fields.push_back(bj::object{{"name", f.name}, {"type", name_of(f.type)}, {"label", f.label}});
+        o["fields"] = fields;
+    }
     if (!s.shown_when.always())
         o["shown_when"] = bj::object{{"setting", s.shown_when.setting}, {"equals", s.shown_when.equals}};
     if (s.needs_restart) o["needs_restart"] = true;

@@ -3,6 +3,7 @@
 #include <boost/asio/post.hpp>
 #include <boost/json.hpp>
 
+#include "common/fs.hpp"
 #include "common/json.hpp"
 #include "common/text.hpp"
 #include "migration.hpp"
@@ -26,6 +27,16 @@ Auth::Auth(session::Session& session, route::Registry& routes)
     routes.add("POST", "/api/plex/apikey", member_handler(this, &Auth::store_apikey));
     routes.add("POST", "/api/plex/encrypt-apikey", member_handler(this, &Auth::encrypt_apikey));
     routes.add("POST", "/api/plex/rotate-key", member_handler(this, &Auth::rotate_key));
+    routes.add("POST", "/api/plex/forget", member_handler(this, &Auth::forget));
+    // Forgetting everything removes the legacy migration's files too.
+    session_.on_leave([this](session::Leaving how, const std::string&, auto next) {
+        std::vector<std::string> done;
+        if (how == session::Leaving::forget_everything)
+            for (const char* name : {Migration::kRecordFile, Migration::kBackupFile})
+                if (std::remove(common::fs::join(session_.data_dir(), name).c_str()) == 0)
+                    done.push_back(std::string("deleted ") + name);
+        next(std::move(done));
+    });
 }
 
 Auth::~Auth() = default;
@@ -138,13 +149,35 @@ void Auth::validate(Call&, Reply reply) {
     });
 }
 
+// What leaving did, one line each, as the answer says it.
+static bj::array lines(const std::vector<std::string>& notes) {
+    bj::array a;
+    for (const auto& n : notes) a.emplace_back(n);
+    return a;
+}
+
 void Auth::logout(Call&, Reply reply) {
     boost::asio::post(session_.io(), [this, reply] {
         std::string who = session_.settings().snapshot()->username;
-        if (auto st = session_.sign_out(); !st) return reply.fail(st.error().context("Could not clear the sign-in"));
-        session_.log().info("signed out of Plex{}", who.empty() ? "" : " (" + who + ")");
-        reply.data(bj::object{{"success", true},
-                              {"message", "Signed out of Plex: the token and the server selection were removed."}});
+        session_.leave(session::Leaving::sign_out, [this, reply, who](common::Result<std::vector<std::string>> r) {
+            if (!r) return reply.fail(r.error().context("Could not clear the sign-in"));
+            session_.log().info("signed out of Plex{}", who.empty() ? "" : " (" + who + ")");
+            reply.data(bj::object{{"success", true},
+                                  {"message", "Signed out of Plex: the token and the server selection were removed."},
+                                  {"done", lines(*r)}});
+        });
+    });
+}
+
+void Auth::forget(Call&, Reply reply) {
+    boost::asio::post(session_.io(), [this, reply] {
+        session_.leave(session::Leaving::forget_everything, [this, reply](common::Result<std::vector<std::string>> r) {
+            if (!r) return reply.fail(r.error().context("Could not forget everything"));
+            session_.log().info("forgot the Plex account, its settings, the key and the plugin's files");
+            reply.data(bj::object{{"success", true},
+                                  {"message", "plexbridge forgot everything: sign in to Plex to start again."},
+                                  {"done", lines(*r)}});
+        });
     });
 }
 

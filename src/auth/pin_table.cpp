@@ -28,7 +28,7 @@ void PinTable::add(int64_t id, std::string code, std::string state, int64_t life
             if (it->second.created < oldest->second.created) oldest = it;
         pins_.erase(oldest);
     }
-    auto life = std::chrono::seconds(lifetime_s > 0 ? lifetime_s : max_age_.count());
+    auto life = std::chrono::seconds(lifetime_s > 0 ? lifetime_s : 900);
     if (life > max_age_) life = max_age_;
     pins_[id] = PendingPin{id, std::move(code), std::move(state), now, life};
 }

@@ -1,6 +1,8 @@
 // PINs this installation created and is waiting on. Bounded (oldest
-// evicted first), each entry lives at most 600 s, and each carries the
-// CSRF `state` the browser must send back. Thread-safe.
+// evicted first), each entry lives as long as plex.tv said (its
+// `expiresIn`: 900 s in the captures, 1800 s for strong PINs), at most an
+// hour, and each carries the CSRF `state` the browser must send back.
+// Thread-safe.
 #pragma once
 #include <chrono>
 #include <cstdint>
@@ -16,16 +18,17 @@ struct PendingPin {
     std::string code;
     std::string state;
     std::chrono::steady_clock::time_point created;
-    std::chrono::seconds lifetime{600};
+    std::chrono::seconds lifetime{900};
 };
 
 enum class PinLookup { found = 1, unknown, expired, state_mismatch };
 
 class PinTable {
 public:
-    explicit PinTable(std::size_t capacity = 64, std::chrono::seconds max_age = std::chrono::seconds(600))
+    explicit PinTable(std::size_t capacity = 64, std::chrono::seconds max_age = std::chrono::seconds(3600))
         : capacity_(capacity), max_age_(max_age) {}
-    // `lifetime_s` from plex.tv's expiresIn, capped at max_age.
+    // `lifetime_s` from plex.tv's expiresIn (none or nonsense: 15 minutes),
+    // capped at max_age.
     void add(int64_t id, std::string code, std::string state, int64_t lifetime_s,
              std::chrono::steady_clock::time_point now = std::chrono::steady_clock::now());
     PinLookup find(int64_t id, std::string_view state, PendingPin* out,

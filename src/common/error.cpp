@@ -18,6 +18,7 @@ std::string_view to_string(Errc code) {
         case Errc::resolve: return "resolve";
         case Errc::refused: return "refused";
         case Errc::unreachable: return "unreachable";
+        case Errc::connect_timed_out: return "connect_timed_out";
         case Errc::timed_out: return "timed_out";
         case Errc::tls: return "tls";
         case Errc::reset: return "reset";
@@ -29,6 +30,7 @@ std::string_view to_string(Errc code) {
         case Errc::forbidden: return "forbidden";
         case Errc::not_found: return "not_found";
         case Errc::bad_answer: return "bad_answer";
+        case Errc::rate_limited: return "rate_limited";
         case Errc::bad_request: return "bad_request";
         case Errc::not_signed_in: return "not_signed_in";
         case Errc::no_server: return "no_server";
@@ -73,6 +75,7 @@ std::string answered_http(std::string_view who, int status) {
 static RouteAnswer peer_answer(Errc code, Peer peer) {
     const bool tv = peer == Peer::plextv;
     switch (code) {
+        case Errc::connect_timed_out:
         case Errc::timed_out: return {504, tv ? "PLEX_TV_TIMEOUT" : "PLEX_SERVER_UNREACHABLE"};
         case Errc::invalid_request:
         case Errc::resolve:
@@ -117,6 +120,7 @@ RouteAnswer route_answer(const Error& e) {
         case Errc::webhook_not_found: return {404, "PLEX_WEBHOOK_NOT_FOUND"};
         case Errc::media_unknown: return {404, "PLEX_MEDIA_UNKNOWN"};
         case Errc::search_refused: return {503, "PLEX_SEARCH_REFUSED"};
+        case Errc::rate_limited: return {429, "PLEX_RATE_LIMITED"};
         default:
             if (e.peer == Peer::local && e.code == Errc::too_large) return {413, "PLEX_BODY_TOO_LARGE"};
             return peer_answer(e.code, e.peer);

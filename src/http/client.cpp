@@ -8,6 +8,8 @@
 #include <boost/beast/http.hpp>
 
 #include <algorithm>
+#include <charconv>
+#include <ctime>
 #include <deque>
 #include <future>
 #include <map>
@@ -86,6 +88,7 @@ private:
     void write_and_read(Stream& stream);
     void on_read(const error_code& ec);
     void on_deadline(const error_code& ec);
+    void on_connect_deadline(const error_code& ec);
     void fail(Errc kind, std::string problem);
     void fail_ec(const error_code& ec, const char* step);
     void finish(Result r);
@@ -97,12 +100,15 @@ private:
     Callback cb_;
     Url url_;
     asio::steady_timer deadline_;
+    asio::steady_timer connect_deadline_;
     tcp::resolver resolver_;
     std::unique_ptr<Conn> conn_;
     bhttp::request<bhttp::string_body> http_req_;
     std::optional<bhttp::response_parser<bhttp::string_body>> parser_;
     bool done_ = false;
     bool timed_out_ = false;
+    bool connect_timed_out_ = false;
+    bool connected_ = false;
     bool cancelled_ = false;
     bool retried_ = false;
 };
@@ -131,6 +137,14 @@ public:
     }
 
     std::size_t connections_opened() const override { return opened_.load(); }
+
+    void after(std::chrono::milliseconds delay, std::function<void()> fn) override {
+        auto timer = std::make_shared<asio::steady_timer>(ioc_, delay);
+        auto self = std::static_pointer_cast<ClientImpl>(shared_from_this());
+        timer->async_wait([self, timer, fn = std::move(fn)](const error_code& ec) {
+            if (!ec && !self->stopped_) fn();
+        });
+    }
 
     // Io-thread only from here on.
     std::unique_ptr<Conn> take_idle(const std::string& key) {
@@ -171,6 +185,7 @@ Op::Op(std::shared_ptr<ClientImpl> client, Request req, Callback cb)
       req_(std::move(req)),
       cb_(std::move(cb)),
       deadline_(client_->ioc_),
+      connect_deadline_(client_->ioc_),
       resolver_(client_->ioc_) {}
 
 std::string Op::pool_key() const {
@@ -210,6 +225,11 @@ void Op::start() {
 
     deadline_.expires_after(req_.timeout);
     deadline_.async_wait([self = shared_from_this()](const error_code& ec) { self->on_deadline(ec); });
+    if (req_.connect_timeout.count() > 0 && req_.connect_timeout < req_.timeout) {
+        connect_deadline_.expires_after(req_.connect_timeout);
+        connect_deadline_.async_wait(
+            [self = shared_from_this()](const error_code& ec) { self->on_connect_deadline(ec); });
+    }
 
     if (req_.verify == TlsVerify::skip && url_.tls())
         client_->log_->warn("TLS verification is off for {} (the user turned it off)", url_.origin());
@@ -280,6 +300,9 @@ void Op::handshake() {
 }
 
 void Op::send() {
+    // Connected (or reusing a connection): the connect deadline is met.
+    connected_ = true;
+    connect_deadline_.cancel();
     if (conn_->tls)
         write_and_read(*conn_->tls);
     else
@@ -315,6 +338,12 @@ void Op::on_deadline(const error_code& ec) {
     if (ec || done_) return;  // cancelled because we finished
     timed_out_ = true;
     fail(Errc::timed_out, "did not answer within " + seconds_text(req_.timeout));
+}
+
+void Op::on_connect_deadline(const error_code& ec) {
+    if (ec || done_ || connected_) return;
+    connect_timed_out_ = true;
+    fail(Errc::connect_timed_out, "could not be reached within " + seconds_text(req_.connect_timeout));
 }
 
 void Op::cancel() {
@@ -362,6 +391,8 @@ void Op::fail(Errc kind, std::string problem) {
     // with operation_aborted: report the timeout, not the abort.
     if (timed_out_ && kind != Errc::timed_out)
         kind = Errc::timed_out, problem = "did not answer within " + seconds_text(req_.timeout);
+    if (connect_timed_out_ && kind != Errc::connect_timed_out)
+        kind = Errc::connect_timed_out, problem = "could not be reached within " + seconds_text(req_.connect_timeout);
     if (cancelled_ && kind != Errc::cancelled) kind = Errc::cancelled, problem = "request cancelled";
     std::string message = kind == Errc::invalid_request ? problem : where() + " " + problem;
     finish(Error(kind, common::text::redact(message, {req_.token}), req_.peer));
@@ -372,6 +403,7 @@ void Op::finish(Result r) {
     done_ = true;
     client_->live_.erase(this);
     deadline_.cancel();
+    connect_deadline_.cancel();
     resolver_.cancel();
     if (conn_) {
         // Not reusable: close it, which aborts any pending step. The Conn
@@ -386,11 +418,28 @@ void Op::finish(Result r) {
 
 }  // namespace
 
-std::shared_ptr<Client> Client::create(asio::io_context& ioc, ClientOptions options,
-                                       std::shared_ptr<spdlog::logger> log, std::string* error) {
-    auto tls = make_client_tls_context(options.extra_ca_file, error);
-    if (!tls) return nullptr;
-    return std::make_shared<ClientImpl>(ioc, std::move(options), std::move(tls), std::move(log));
+common::Result<std::shared_ptr<Client>> Client::create(asio::io_context& ioc, ClientOptions options,
+                                                       std::shared_ptr<spdlog::logger> log) {
+    auto tls = make_client_tls_context(options.extra_ca_file);
+    if (!tls) return tls.error();
+    return std::shared_ptr<Client>(
+        std::make_shared<ClientImpl>(ioc, std::move(options), std::move(*tls), std::move(log)));
+}
+
+std::optional<std::chrono::seconds> retry_after(const Response& response) {
+    auto v = response.header("Retry-After");
+    if (!v) return std::nullopt;
+    std::string_view s = common::text::trim(*v);
+    int64_t secs = 0;
+    auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), secs);
+    if (ec == std::errc() && p == s.data() + s.size()) return std::chrono::seconds(std::max<int64_t>(0, secs));
+    // An HTTP date: "Wed, 21 Oct 2015 07:28:00 GMT".
+    std::tm tm{};
+    std::string copy(s);
+    if (strptime(copy.c_str(), "%a, %d %b %Y %H:%M:%S GMT", &tm) == nullptr) return std::nullopt;
+    int64_t when = static_cast<int64_t>(timegm(&tm));
+    int64_t now = static_cast<int64_t>(std::time(nullptr));
+    return std::chrono::seconds(std::max<int64_t>(0, when - now));
 }
 
 Result Client::request_sync(Request request) {

@@ -4,8 +4,7 @@
 
 namespace pb::http {
 
-std::shared_ptr<boost::asio::ssl::context> make_client_tls_context(const std::string& extra_ca_file,
-                                                                   std::string* error) {
+common::Result<std::shared_ptr<boost::asio::ssl::context>> make_client_tls_context(const std::string& extra_ca_file) {
     namespace ssl = boost::asio::ssl;
     auto ctx = std::make_shared<ssl::context>(ssl::context::tls_client);
     ctx->set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 | ssl::context::no_sslv3 |
@@ -14,10 +13,8 @@ std::shared_ptr<boost::asio::ssl::context> make_client_tls_context(const std::st
     ctx->set_default_verify_paths(ec);  // a missing system store is not fatal: the extra CA may suffice
     if (!extra_ca_file.empty()) {
         ctx->load_verify_file(extra_ca_file, ec);
-        if (ec) {
-            if (error) *error = "cannot load the CA file " + extra_ca_file + ": " + ec.message();
-            return nullptr;
-        }
+        if (ec)
+            return common::Error(common::Errc::tls, "cannot load the CA file " + extra_ca_file + ": " + ec.message());
     }
     ctx->set_verify_mode(ssl::verify_peer);
     return ctx;

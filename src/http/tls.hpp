@@ -8,11 +8,12 @@
 #include <memory>
 #include <string>
 
+#include "common/error.hpp"
+
 namespace pb::http {
 
-// Nullptr and `error` filled when the extra CA file cannot be loaded.
-std::shared_ptr<boost::asio::ssl::context> make_client_tls_context(const std::string& extra_ca_file,
-                                                                   std::string* error);
+// Errc::tls, saying why, when the extra CA file cannot be loaded.
+common::Result<std::shared_ptr<boost::asio::ssl::context>> make_client_tls_context(const std::string& extra_ca_file);
 
 // Human text for an X509 verification failure code.
 std::string describe_verify_error(long code);

@@ -80,8 +80,15 @@ static Connection read_connection(const Node& c) {
     k.port = c.integer("port").value_or(0);
     k.uri = c.str("uri");
     k.local = c.boolean("local").value_or(false);
+    // Per connection only: a Device's relay="1" (legacy XML) says the server
+    // allows relaying, not that its other connections are relays.
     k.relay = c.boolean("relay").value_or(false);
-    k.ipv6 = c.boolean("IPv6").value_or(false);
+    k.ipv6 = c.boolean("IPv6").value_or(false) || k.address.find(':') != std::string::npos;
+    // Some answers give a connection without a uri: its parts still say it.
+    if (k.uri.empty() && !k.address.empty() && k.port > 0) {
+        std::string protocol = k.protocol.empty() ? "http" : common::text::to_lower(k.protocol);
+        k.uri = protocol + "://" + (k.ipv6 ? "[" + k.address + "]" : k.address) + ":" + std::to_string(k.port);
+    }
     return k;
 }
 
@@ -210,6 +217,17 @@ common::Result<ItemPage> parse_items(std::string_view body) {
     return page;
 }
 
+std::optional<int64_t> plextv_error_code(std::string_view body) {
+    auto w = parse_wire(body);
+    if (!w) return std::nullopt;
+    // JSON: {"errors": [...]}, grouped under "errors"; XML: <errors><error/>.
+    const Node* errors = w->first("errors");
+    if (errors == nullptr) return std::nullopt;
+    if (auto code = errors->integer("code")) return code;  // JSON: each array item is an "errors" child
+    if (const Node* e = errors->first("error")) return e->integer("code");
+    return std::nullopt;
+}
+
 common::Result<std::vector<Webhook>> parse_webhooks(std::string_view body) {
     auto w = parse_wire(body);
     if (!w) return w.error();
@@ -229,6 +247,60 @@ static int64_t to_i64(std::string_view s) {
     auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
     if (ec != std::errc() || p != s.data() + s.size()) return -1;
     return v;
+}
+
+// The HAMA agent (anime): "com.plexapp.agents.hama://<source>-<id>[/season/episode]",
+// source anidb (no id a subtitle manager can search with), tvdb..tvdb6
+// (TVDB numbering modes: the id is a TVDB series id), tmdb, tsdb or imdb.
+static bool read_hama(std::string_view first, std::string_view season, std::string_view episode, ExternalIds& ids) {
+    auto dash = first.find('-');
+    if (dash == std::string_view::npos) return false;
+    std::string_view source = first.substr(0, dash), id = first.substr(dash + 1);
+    if (common::text::starts_with(source, "tvdb")) {
+        int64_t v = to_i64(id);
+        if (v <= 0) return false;
+        if (ids.tvdb < 0) ids.tvdb = v;
+        // Only plain "tvdb" uses TVDB's own season and episode numbers.
+        if (source == "tvdb" && !season.empty()) {
+            int64_t s = to_i64(season), e = to_i64(episode);
+            if (s >= 0 && ids.season < 0) ids.season = static_cast<int32_t>(s);
+            if (e >= 0 && ids.episode < 0) ids.episode = static_cast<int32_t>(e);
+        }
+        return true;
+    }
+    if (source == "tmdb" || source == "tsdb") {
+        int64_t v = to_i64(id);
+        if (v <= 0) return false;
+        if (ids.tmdb < 0) ids.tmdb = v;
+        return true;
+    }
+    if (source == "imdb" && common::text::starts_with(id, "tt")) {
+        if (ids.imdb.empty()) ids.imdb = std::string(id);
+        return true;
+    }
+    return false;
+}
+
+std::optional<RatingKey> RatingKey::parse(std::string_view text) {
+    if (text.empty() || text.size() > 19) return std::nullopt;
+    for (char c : text)
+        if (c < '0' || c > '9') return std::nullopt;
+    return RatingKey(std::string(text));
+}
+
+std::string added_at_edit_path(const RatingKey& section, ItemType type, const RatingKey& item, int64_t unix_seconds) {
+    return "/library/sections/" + section.str() + "/all?type=" + std::to_string(static_cast<int>(type)) +
+           "&id=" + item.str() + "&addedAt.value=" + std::to_string(unix_seconds) + "&addedAt.locked=1";
+}
+
+std::optional<std::string> why_no_ids(std::string_view guid) {
+    if (guid.empty()) return std::string("it has no guid");
+    if (guid.find("hama://anidb") != std::string_view::npos)
+        return std::string("its only id is an AniDB id (HAMA agent), which subtitle searches do not use");
+    if (guid.rfind("local://", 0) == 0) return std::string("it is a local item Plex did not match");
+    if (guid.rfind("plex://", 0) == 0) return std::string("it has only Plex's own id");
+    return std::string("its guid (") + std::string(guid.substr(0, guid.find("://"))) +
+           ") carries no IMDb, TMDB or TVDB id";
 }
 
 bool read_guid(std::string_view guid, ExternalIds& ids) {
@@ -257,6 +329,7 @@ bool read_guid(std::string_view guid, ExternalIds& ids) {
         if (ids.tmdb < 0) ids.tmdb = v;
         return true;
     }
+    if (scheme == "hama") return read_hama(first, n_parts >= 3 ? parts[1] : "", n_parts >= 3 ? parts[2] : "", ids);
     if (scheme == "tvdb" || scheme == "thetvdb") {
         int64_t v = to_i64(first);
         if (v <= 0) return false;

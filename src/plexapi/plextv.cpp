@@ -16,7 +16,14 @@ std::optional<common::Error> classify(const http::Request& req, const http::Resu
     e.code = s == 401 || invalid_token ? common::Errc::token_rejected
              : s == 403                ? common::Errc::forbidden
              : s == 404                ? common::Errc::not_found
+             : s == 429                ? common::Errc::rate_limited
                                        : common::Errc::bad_answer;
+    // Error 1043, "This action is not available for this user": a Plex Pass
+    // feature (webhooks) asked for by an account without Plex Pass.
+    if (s == 403 && plextv_error_code(r->body) == 1043) {
+        e.code = common::Errc::plex_pass_required;
+        e.message = "plex.tv refused: this needs Plex Pass, and the account has none";
+    }
     return e;
 }
 
@@ -37,11 +44,34 @@ http::Request PlexTv::make(std::string method, std::string path, const std::stri
 
 // Free function holding its own client reference: a PlexTv is a cheap
 // value and may be gone before the answer arrives.
+// plex.tv's 429 names a wait in Retry-After; one this short is worth it.
+static constexpr std::chrono::seconds kLongestPoliteWait{30};
+
+using Rejected = std::function<void(const std::string& token)>;
+
 template <class T, class Parse>
-static void call(const std::shared_ptr<http::Client>& client, http::Request req, Parse parse, ApiCallback<T> cb) {
+static void call(const std::shared_ptr<http::Client>& client, http::Request req, Parse parse, ApiCallback<T> cb,
+                 Rejected on_rejected, int tries_left = 1) {
     auto shared_req = std::make_shared<http::Request>(req);
-    client->async_request(std::move(req), [shared_req, parse, cb = std::move(cb)](http::Result r) {
-        if (auto err = classify(*shared_req, r)) return cb(std::move(*err));
+    client->async_request(std::move(req), [client, shared_req, parse, cb = std::move(cb), on_rejected,
+                                           tries_left](http::Result r) mutable {
+        if (r && r->status == 429 && tries_left > 0) {
+            auto wait = http::retry_after(*r).value_or(std::chrono::seconds(1));
+            if (wait <= kLongestPoliteWait) {
+                return client->after(
+                    wait, [client, shared_req, parse, cb = std::move(cb), on_rejected, tries_left]() mutable {
+                        call<T>(client, *shared_req, parse, std::move(cb), on_rejected, tries_left - 1);
+                    });
+            }
+        }
+        if (auto err = classify(*shared_req, r)) {
+            if (err->code == common::Errc::rate_limited)
+                if (auto wait = http::retry_after(*r))
+                    err->message = "plex.tv is busy and asks to wait " + std::to_string(wait->count()) + " s";
+            if (err->code == common::Errc::token_rejected && on_rejected && !shared_req->token.empty())
+                on_rejected(shared_req->token);
+            return cb(std::move(*err));
+        }
         auto parsed = parse(r->body);
         if (!parsed)
             return cb(common::Error(common::Errc::bad_answer,
@@ -53,24 +83,32 @@ static void call(const std::shared_ptr<http::Client>& client, http::Request req,
 
 void PlexTv::create_pin(ApiCallback<Pin> cb) {
     auto req = make("POST", "/api/v2/pins?strong=true", "", Accept::json);
-    call<Pin>(client_, std::move(req), parse_pin, std::move(cb));
+    call<Pin>(client_, std::move(req), parse_pin, std::move(cb), options_.on_token_rejected);
 }
 
 void PlexTv::get_pin(int64_t pin_id, ApiCallback<Pin> cb) {
     auto req = make("GET", "/api/v2/pins/" + std::to_string(pin_id), "", Accept::json);
-    call<Pin>(client_, std::move(req), parse_pin, std::move(cb));
+    call<Pin>(client_, std::move(req), parse_pin, std::move(cb), options_.on_token_rejected);
 }
 
 void PlexTv::get_account(const std::string& token, ApiCallback<Account> cb) {
-    call<Account>(client_, make("GET", "/api/v2/user", token, Accept::json), parse_account, std::move(cb));
+    call<Account>(client_, make("GET", "/api/v2/user", token, Accept::json), parse_account, std::move(cb),
+                  options_.on_token_rejected);
+}
+
+void PlexTv::ping(const std::string& token, ApiCallback<bool> cb) {
+    call<bool>(
+        client_, make("GET", "/api/v2/ping", token, Accept::json),
+        [](std::string_view) { return common::Result<bool>(true); }, std::move(cb), options_.on_token_rejected);
 }
 
 void PlexTv::get_resources(const std::string& token, ApiCallback<std::vector<Resource>> cb) {
     auto req = make("GET", "/api/v2/resources?includeHttps=1&includeRelay=1&includeIPv6=1", token, Accept::json);
     auto legacy = make("GET", "/api/resources?includeHttps=1&includeRelay=1&includeIPv6=1", token, Accept::xml);
+    auto rejected = options_.on_token_rejected;
     call<std::vector<Resource>>(
         client_, std::move(req), parse_resources,
-        [client = client_, legacy = std::move(legacy), cb](ApiResult<std::vector<Resource>> r) mutable {
+        [client = client_, legacy = std::move(legacy), cb, rejected](ApiResult<std::vector<Resource>> r) mutable {
             if (r || r.error().code == common::Errc::token_rejected || r.error().code == common::Errc::cancelled)
                 return cb(std::move(r));
             call<std::vector<Resource>>(
@@ -79,13 +117,15 @@ void PlexTv::get_resources(const std::string& token, ApiCallback<std::vector<Res
                     if (!r2)
                         r2.error().message = first.message + "; the legacy list also failed: " + r2.error().message;
                     cb(std::move(r2));
-                });
-        });
+                },
+                rejected);
+        },
+        rejected);
 }
 
 void PlexTv::get_webhooks(const std::string& token, ApiCallback<std::vector<Webhook>> cb) {
     call<std::vector<Webhook>>(client_, make("GET", "/api/v2/user/webhooks", token, Accept::json), parse_webhooks,
-                               std::move(cb));
+                               std::move(cb), options_.on_token_rejected);
 }
 
 void PlexTv::set_webhooks(const std::string& token, const std::vector<std::string>& urls, ApiCallback<bool> cb) {
@@ -98,7 +138,8 @@ void PlexTv::set_webhooks(const std::string& token, const std::vector<std::strin
         req.body += "urls%5B%5D=" + common::text::url_encode(u);
     }
     call<bool>(
-        client_, std::move(req), [](std::string_view) { return common::Result<bool>(true); }, std::move(cb));
+        client_, std::move(req), [](std::string_view) { return common::Result<bool>(true); }, std::move(cb),
+        options_.on_token_rejected);
 }
 
 }  // namespace pb::plexapi

@@ -3,6 +3,7 @@
 #include <ctime>
 
 #include "common/text.hpp"
+#include "refresh/paths.hpp"
 
 namespace pb::refresh {
 
@@ -36,7 +37,8 @@ std::vector<std::string> LibraryIndex::keys_of(const plexapi::MediaItem& item) {
 void LibraryIndex::add(const plexapi::MediaItem& item, const std::string& section_id) {
     ItemRef ref{item.rating_key, section_id};
     for (const auto& k : keys_of(item)) by_key_[item.type + "|" + k] = ref;
-    for (const auto& f : item.files) by_path_[f] = ref;
+    for (const auto& f : item.files)
+        by_path_[compare_key(f, windows_paths ? PathStyle::windows : PathStyle::posix)] = ref;
     ++items_;
 }
 
@@ -66,7 +68,9 @@ std::optional<ItemRef> LibraryIndex::find_movie(const MediaRef& m) const {
         if (auto it = by_key_.find("movie|" + k); it != by_key_.end()) return it->second;
     }
     if (!m.path.empty())
-        if (auto it = by_path_.find(m.path); it != by_path_.end()) return it->second;
+        if (auto it = by_path_.find(compare_key(m.path, windows_paths ? PathStyle::windows : PathStyle::posix));
+            it != by_path_.end())
+            return it->second;
     return std::nullopt;
 }
 
@@ -88,13 +92,15 @@ struct Build : std::enable_shared_from_this<Build> {
     std::vector<std::pair<std::string, int>> work;  // section id, plex type (1 movie, 2 show)
     std::size_t at = 0;
     int64_t since = 0, page = 500, started = 0;
-    std::function<void(std::string)> done;
+    BuildProgress progress;
+    std::function<bool(const BuildProgress&)> on_page;
+    std::function<void(std::string, int)> done;
 
     void next(int64_t offset) {
         if (at >= work.size()) {
             index->built = true;
             index->built_at = started;
-            return done({});
+            return done({}, 0);
         }
         auto [section, type] = work[at];
         std::string path = "/library/sections/" + common::text::url_encode(section) +
@@ -103,19 +109,21 @@ struct Build : std::enable_shared_from_this<Build> {
                            "&X-Plex-Container-Size=" + std::to_string(page);
         if (since > 0) path += "&addedAt%3E%3E=" + std::to_string(since);
         auto self = shared_from_this();
-        pms->request(session::PmsRequest{"GET", path, "", {}}, [self, section, offset](http::Result r,
-                                                                                       const std::string&) {
-            if (!r) return self->done(r.error().message);
+        pms->request(session::slow_request("GET", path), [self, section, offset](http::Result r, const std::string&) {
+            if (!r) return self->done(r.error().message, 0);
             if (r->status != 200)
-                return self->done(session::PmsClient::status_error(r->status).message + " listing section " + section);
+                return self->done(session::PmsClient::status_error(r->status).message + " listing section " + section,
+                                  r->status);
+            // One page at a time: what stays is the index, never the listing.
             auto page = plexapi::parse_items(r->body);
-            if (!page) return self->done("could not read section " + section + ": " + page.error().message);
+            if (!page) return self->done("could not read section " + section + ": " + page.error().message, 0);
             for (const auto& item : page->items) self->index->add(item, section);
+            self->progress.items += static_cast<int64_t>(page->items.size());
             int64_t seen = offset + static_cast<int64_t>(page->items.size());
             bool more = !page->items.empty() && page->total_size > seen;
-            if (more) return self->next(seen);
-            ++self->at;
-            self->next(0);
+            if (!more) self->progress.sections_done = ++self->at;
+            if (self->on_page && !self->on_page(self->progress)) return;  // no longer wanted
+            self->next(more ? seen : 0);
         });
     }
 };
@@ -124,7 +132,8 @@ struct Build : std::enable_shared_from_this<Build> {
 
 void build_index(std::shared_ptr<session::PmsClient> pms, std::shared_ptr<LibraryIndex> index,
                  std::vector<std::string> movie_sections, std::vector<std::string> show_sections, int64_t since,
-                 std::function<void(std::string)> done, int64_t page_size) {
+                 std::function<void(std::string, int)> done, int64_t page_size,
+                 std::function<bool(const BuildProgress&)> on_page) {
     auto b = std::make_shared<Build>();
     b->pms = std::move(pms);
     b->index = std::move(index);
@@ -134,6 +143,8 @@ void build_index(std::shared_ptr<session::PmsClient> pms, std::shared_ptr<Librar
     b->page = page_size;
     b->started = static_cast<int64_t>(std::time(nullptr));
     b->done = std::move(done);
+    b->on_page = std::move(on_page);
+    b->progress.sections_total = b->work.size();
     b->next(0);
 }
 

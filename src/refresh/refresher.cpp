@@ -17,6 +17,11 @@ using Clock = std::chrono::system_clock;
 
 const char* Refresher::kQueueFile = "plexbridge-refresh-queue.json";
 constexpr int64_t kCoalesceMs = 2000;
+// A server shared with the account: Plex lets only its owner refresh, scan
+// or edit it.
+constexpr const char* kSharedServer =
+    "the selected server is shared with this Plex account, and only its owner can refresh it or set dates";
+constexpr const char* kOwnerOnly = "Plex refused: only the server's owner can refresh it";
 
 static int64_t now_ms() {
     return std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now().time_since_epoch()).count();
@@ -74,6 +79,22 @@ static bj::object media_json(const MediaRef& m) {
 std::shared_ptr<Refresher> Refresher::create(session::Session& session, route::Registry& routes) {
     auto r = std::shared_ptr<Refresher>(new Refresher(session));
     routes.add("GET", "/api/plex/status", route::member_handler(r.get(), &Refresher::status));
+    // Signed out, refreshes wait for the next sign-in; forgetting everything
+    // drops them.
+    session.on_leave([raw = r.get()](session::Leaving how, const std::string&, auto next) {
+        if (how != session::Leaving::forget_everything) return next({});
+        std::size_t n = raw->queue_.size();
+        raw->queue_.clear();
+        raw->index_->clear();
+        std::remove(common::fs::join(raw->session_.data_dir(), kQueueFile).c_str());
+        {
+            std::lock_guard lock(raw->status_mu_);
+            raw->depth_ = 0;
+            raw->last_refresh_ = {};
+            raw->last_error_ = {};
+        }
+        next({"deleted the refresh queue (" + std::to_string(n) + " waiting)"});
+    });
     return r;
 }
 
@@ -112,6 +133,10 @@ void Refresher::load() {
 
 void Refresher::start() {
     timer_ = std::make_unique<boost::asio::steady_timer>(session_.io());
+    // Ready before the first subtitle arrives, not when it does.
+    auto s = session_.settings().snapshot();
+    index_key_ = index_key(*s);
+    if (wanted(*s)) ensure_index([](std::string, int) {});
     persist();
     schedule();
 }
@@ -136,6 +161,11 @@ void Refresher::enqueue(std::string name, MediaRef m) {
                             [&](const EventSpec& e) { return e.name == name && e.brings_subtitle; });
     bool set_added = adds && (m.episode ? s->set_episode_added : s->set_movie_added);
     if (!refresh && !set_added) return;
+    // Refresh, scan and edits are the owner's: a friend's token is refused.
+    if (!s->server_owned) {
+        session_.log().debug("{} ignored: {}", name, kSharedServer);
+        return;
+    }
     std::string key = m.key();
     for (auto& j : queue_) {
         if (j.key != key || j.attempts > 0) continue;
@@ -162,8 +192,23 @@ void Refresher::settings_changed() {
             self->session_.log().info("Plex refreshes resume: the settings changed");
             self->stopped_.clear();
         }
-        // The server or the libraries may have changed: list again.
-        self->index_->clear();
+        // Another server or other libraries: a new index, built now, in the
+        // background (a large library takes a while). Anything else (a new
+        // webhook key, a timeout) keeps the index.
+        auto s = self->session_.settings().snapshot();
+        std::string key = index_key(*s);
+        if (key != self->index_key_) {
+            self->index_key_ = key;
+            self->index_ = std::make_shared<LibraryIndex>();
+            ++self->index_generation_;
+            self->index_building_ = false;
+            {
+                std::lock_guard lock(self->status_mu_);
+                self->index_state_ = "empty";
+                self->index_progress_ = {};
+            }
+            if (self->wanted(*s) || !self->index_waiters_.empty()) self->ensure_index([](std::string, int) {});
+        }
         self->persist();
         self->schedule();
     });
@@ -177,9 +222,13 @@ void Refresher::persist() {
                                {"set_added", j.set_added},
                                {"attempts", j.attempts},
                                {"due_unix_ms", j.due_unix_ms}});
-    if (auto st = common::fs::atomic_write(common::fs::join(session_.data_dir(), kQueueFile), bj::serialize(a), 0600);
-        !st)
+    // Nothing waiting: no file (forgetting everything leaves none behind).
+    std::string path = common::fs::join(session_.data_dir(), kQueueFile);
+    if (queue_.empty()) {
+        std::remove(path.c_str());
+    } else if (auto st = common::fs::atomic_write(path, bj::serialize(a), 0600); !st) {
         session_.log().error("cannot save the refresh queue ({}); it is kept in memory", st.error().message);
+    }
     std::lock_guard lock(status_mu_);
     depth_ = queue_.size();
     stopped_copy_ = stopped_;
@@ -214,39 +263,97 @@ static std::optional<std::string> failed(const http::Result& r) {
     return std::nullopt;
 }
 
+std::string Refresher::index_key(const settings::Settings& s) {
+    std::string key = s.server_machine_id + "|" + session::Session::server_url(s) + "|";
+    for (const auto& l : s.movie_library) key += l + ",";
+    key += "|";
+    for (const auto& l : s.series_library) key += l + ",";
+    return key;
+}
+
+bool Refresher::wanted(const settings::Settings& s) const {
+    bool any = s.update_movie_library || s.update_series_library || s.set_movie_added || s.set_episode_added;
+    return s.use_plex && any && s.server_owned && !session::Session::server_url(s).empty() &&
+           session_.account_status().state != session::AccountState::rejected;
+}
+
 void Refresher::ensure_index(std::function<void(std::string, int)> then) {
     if (index_->built) return then({}, 0);
+    index_waiters_.push_back(std::move(then));
+    if (index_building_) return;
+    index_building_ = true;
+    build(index_generation_);
+}
+
+void Refresher::build(uint64_t generation) {
     auto s = session_.settings().snapshot();
     auto pms = session_.pms_shared();
     auto self = shared_from_this();
-    pms->request(session::PmsRequest{"GET", "/library/sections", "", {}},
-                 [self, s, pms, then](http::Result r, const std::string&) {
-                     self->requests_++;
-                     if (auto why = failed(r)) return then(*why, r ? r->status : 0);
-                     auto sections = plexapi::parse_sections(r->body);
-                     if (!sections) return then(sections.error().message, 0);
-                     std::vector<std::string> movies, shows;
-                     self->index_->sections.clear();
-                     for (const auto& sec : *sections) {
-                         bool movie = sec.type == "movie", show = sec.type == "show";
-                         if (!movie && !show) continue;
-                         const auto& chosen = movie ? s->movie_library : s->series_library;
-                         if (!chosen.empty() && std::find(chosen.begin(), chosen.end(), sec.key) == chosen.end() &&
-                             std::find(chosen.begin(), chosen.end(), sec.title) == chosen.end())
-                             continue;
-                         (movie ? movies : shows).push_back(sec.key);
-                         self->index_->sections.push_back({sec.key, sec.type, sec.locations});
-                     }
-                     build_index(pms, self->index_, movies, shows, 0, [self, then](std::string err) {
-                         if (!err.empty()) return then(err, 0);
-                         self->session_.log().info("Plex library index built: {} items", self->index_->items());
-                         then({}, 0);
-                     });
-                 });
+    auto index = index_;
+    {
+        std::lock_guard lock(status_mu_);
+        index_state_ = "building";
+        index_progress_ = {};
+        index_error_.clear();
+    }
+    pms->request(session::PmsRequest{"GET", "/library/sections", "", {}}, [self, s, pms, index, generation](
+                                                                              http::Result r, const std::string&) {
+        self->requests_++;
+        if (generation != self->index_generation_) return;  // settings changed meanwhile
+        if (auto why = failed(r)) return self->index_done(generation, *why, r ? r->status : 0);
+        auto sections = plexapi::parse_sections(r->body);
+        if (!sections) return self->index_done(generation, sections.error().message, 0);
+        std::vector<std::string> movies, shows;
+        index->sections.clear();
+        for (const auto& sec : *sections) {
+            bool movie = sec.type == "movie", show = sec.type == "show";
+            if (!movie && !show) continue;
+            const auto& chosen = movie ? s->movie_library : s->series_library;
+            if (!chosen.empty() && std::find(chosen.begin(), chosen.end(), sec.key) == chosen.end() &&
+                std::find(chosen.begin(), chosen.end(), sec.title) == chosen.end())
+                continue;
+            (movie ? movies : shows).push_back(sec.key);
+            index->sections.push_back({sec.key, sec.type, sec.locations});
+        }
+        std::vector<std::string> locations;
+        for (const auto& sec : index->sections)
+            locations.insert(locations.end(), sec.locations.begin(), sec.locations.end());
+        index->windows_paths = style_of(s->server_platform, locations) == PathStyle::windows;
+        build_index(
+            pms, index, movies, shows, 0,
+            [self, generation](std::string err, int status) { self->index_done(generation, std::move(err), status); },
+            500,
+            [self, generation](const BuildProgress& p) {
+                if (generation != self->index_generation_) return false;  // replaced: stop listing
+                std::lock_guard lock(self->status_mu_);
+                self->index_progress_ = p;
+                return true;
+            });
+    });
+}
+
+void Refresher::index_done(uint64_t generation, std::string error, int status) {
+    if (generation != index_generation_) return;
+    index_building_ = false;
+    {
+        std::lock_guard lock(status_mu_);
+        index_state_ = error.empty() ? "ready" : "failed";
+        index_error_ = error;
+        index_progress_.items = static_cast<int64_t>(index_->items());
+    }
+    if (error.empty())
+        session_.log().info("Plex library index built: {} items", index_->items());
+    else
+        session_.log().warn("the Plex library index could not be built: {}", error);
+    auto waiters = std::move(index_waiters_);
+    index_waiters_.clear();
+    for (auto& w : waiters) w(error, status);
 }
 
 void Refresher::resolve(const Job& job, std::function<void(std::optional<ItemRef>, std::string)> then) {
-    const MediaRef& m = job.media;
+    // The index holds Plex's paths: the host's is looked up mapped.
+    MediaRef m = job.media;
+    m.path = to_plex(m.path, session_.settings().snapshot()->path_mappings, path_style());
     if (!m.episode) return then(index_->find_movie(m), {});
     auto show = index_->find_show(m);
     if (!show) return then(std::nullopt, {});
@@ -260,8 +367,8 @@ void Refresher::resolve(const Job& job, std::function<void(std::optional<ItemRef
     auto self = shared_from_this();
     auto show_ref = *show;
     session_.pms().request(
-        session::PmsRequest{
-            "GET", "/library/metadata/" + common::text::url_encode(show_ref.rating_key) + "/allLeaves", "", {}},
+        session::slow_request("GET",
+                              "/library/metadata/" + common::text::url_encode(show_ref.rating_key) + "/allLeaves"),
         [self, show_ref, slot, then](http::Result r, const std::string&) {
             self->requests_++;
             if (auto why = failed(r)) return then(std::nullopt, *why);
@@ -277,11 +384,24 @@ void Refresher::resolve(const Job& job, std::function<void(std::optional<ItemRef
         });
 }
 
+std::pair<Refresher::Outcome, std::string> Refresher::refused(int status) const {
+    auto account = session_.account_status();
+    if (account.state == session::AccountState::rejected) return {Outcome::pause, account.message};
+    if (!session_.settings().snapshot()->server_owned || status == 403) return {Outcome::dropped, kOwnerOnly};
+    return {Outcome::pause, std::string(session::kTokenRefused)};
+}
+
 void Refresher::process(Job job) {
     if (session_.server_url().empty()) return finish(job, Outcome::pause, "no Plex Media Server is selected");
+    // A dead token is not tried again and again: the user must sign in.
+    if (auto account = session_.account_status(); account.state == session::AccountState::rejected)
+        return finish(job, Outcome::pause, account.message);
     auto self = shared_from_this();
     ensure_index([self, job](std::string err, int status) {
-        if (status == 401) return self->finish(job, Outcome::pause, std::string(session::kTokenRefused));
+        if (status == 401 || status == 403) {
+            auto [outcome, why] = self->refused(status);
+            return self->finish(job, outcome, why);
+        }
         if (!err.empty()) return self->finish(job, Outcome::retry, "could not list the libraries: " + err);
         self->resolve(job, [self, job](std::optional<ItemRef> ref, std::string err2) {
             if (!err2.empty()) return self->finish(job, Outcome::retry, err2);
@@ -291,23 +411,23 @@ void Refresher::process(Job job) {
             std::vector<std::string> movies, shows;
             for (const auto& sec : self->index_->sections) (sec.type == "movie" ? movies : shows).push_back(sec.id);
             int64_t since = self->index_->built_at > 60 ? self->index_->built_at - 60 : 0;  // clock slack
-            build_index(self->session_.pms_shared(), self->index_, movies, shows, since, [self, job](std::string err3) {
-                if (!err3.empty()) return self->finish(job, Outcome::retry, err3);
-                self->resolve(job, [self, job](std::optional<ItemRef> ref2, std::string err4) {
-                    if (!err4.empty()) return self->finish(job, Outcome::retry, err4);
-                    if (ref2) return self->apply(job, *ref2);
-                    self->partial_scan(job);
-                });
-            });
+            build_index(self->session_.pms_shared(), self->index_, movies, shows, since,
+                        [self, job](std::string err3, int) {
+                            if (!err3.empty()) return self->finish(job, Outcome::retry, err3);
+                            self->resolve(job, [self, job](std::optional<ItemRef> ref2, std::string err4) {
+                                if (!err4.empty()) return self->finish(job, Outcome::retry, err4);
+                                if (ref2) return self->apply(job, *ref2);
+                                self->partial_scan(job);
+                            });
+                        });
         });
     });
 }
 
 // A status PMS answered a job's request with: done, or why not and what next.
-static std::optional<std::pair<Refresher::Outcome, std::string>> judge(int status, std::string_view what) {
-    using Outcome = Refresher::Outcome;
+std::optional<std::pair<Refresher::Outcome, std::string>> Refresher::judge(int status, std::string_view what) const {
     if (status < 300) return std::nullopt;
-    if (status == 401) return std::pair{Outcome::pause, std::string(session::kTokenRefused)};
+    if (status == 401 || status == 403) return refused(status);
     return std::pair{status >= 500 ? Outcome::retry : Outcome::dropped,
                      std::string(what) + " failed: " + session::PmsClient::status_error(status).message};
 }
@@ -316,23 +436,27 @@ void Refresher::apply(const Job& job, const ItemRef& ref) {
     auto self = shared_from_this();
     auto added = [self, job, ref]() {
         if (!job.set_added) return self->finish(job, Outcome::done);
-        std::string path = "/library/sections/" + common::text::url_encode(ref.section_id) +
-                           "/all?type=" + (job.media.episode ? "4" : "1") +
-                           "&id=" + common::text::url_encode(ref.rating_key) +
-                           "&addedAt.value=" + std::to_string(now_ms() / 1000) + "&addedAt.locked=1";
-        self->session_.pms().request(session::PmsRequest{"PUT", path, "", {}},
+        auto item = plexapi::RatingKey::parse(ref.rating_key);
+        auto section = plexapi::RatingKey::parse(ref.section_id);
+        if (!item || !section)
+            return self->finish(job, Outcome::dropped,
+                                "the added date was not set: Plex gave the item an id that is not a number (\"" +
+                                    ref.rating_key + "\" in section \"" + ref.section_id + "\")");
+        std::string path = plexapi::added_at_edit_path(
+            *section, job.media.episode ? plexapi::ItemType::episode : plexapi::ItemType::movie, *item,
+            now_ms() / 1000);
+        self->session_.pms().request(session::slow_request("PUT", path),
                                      [self, job](http::Result r, const std::string&) {
                                          self->requests_++;
                                          if (!r) return self->finish(job, Outcome::retry, r.error().message);
-                                         if (auto bad = judge(r->status, "setting the added date"))
+                                         if (auto bad = self->judge(r->status, "setting the added date"))
                                              return self->finish(job, bad->first, bad->second);
                                          self->finish(job, Outcome::done);
                                      });
     };
     if (!job.refresh) return added();
     session_.pms().request(
-        session::PmsRequest{
-            "PUT", "/library/metadata/" + common::text::url_encode(ref.rating_key) + "/refresh", "", {}},
+        session::slow_request("PUT", "/library/metadata/" + common::text::url_encode(ref.rating_key) + "/refresh"),
         [self, job, ref, added](http::Result r, const std::string&) {
             self->requests_++;
             if (!r) return self->finish(job, Outcome::retry, r.error().message);
@@ -341,35 +465,49 @@ void Refresher::apply(const Job& job, const ItemRef& ref) {
                 self->index_->forget(ref.rating_key);
                 return self->partial_scan(job);
             }
-            if (auto bad = judge(r->status, "refresh")) return self->finish(job, bad->first, bad->second);
+            if (auto bad = self->judge(r->status, "refresh")) return self->finish(job, bad->first, bad->second);
             added();
         });
 }
 
+PathStyle Refresher::path_style() const {
+    std::vector<std::string> locations;
+    for (const auto& sec : index_->sections)
+        locations.insert(locations.end(), sec.locations.begin(), sec.locations.end());
+    return style_of(session_.settings().snapshot()->server_platform, locations);
+}
+
 void Refresher::partial_scan(const Job& job) {
-    const std::string& path = job.media.path;
-    auto slash = path.rfind('/');
-    if (path.empty() || slash == std::string::npos)
+    // Plex scans its own path of the folder: the host's, mapped.
+    auto style = path_style();
+    std::string path = to_plex(job.media.path, session_.settings().snapshot()->path_mappings, style);
+    std::string dir = folder_of(path, style);
+    if (job.media.path.empty() || dir.empty())
         return finish(job, Outcome::dropped,
                       "the item is not in the selected Plex libraries and the event gave no file path");
-    std::string dir = path.substr(0, slash);
     const LibraryIndex::Section* section = nullptr;
+    std::string dir_key = compare_key(dir, style);
     for (const auto& sec : index_->sections)
-        for (const auto& loc : sec.locations)
-            if (!loc.empty() && (dir == loc || common::text::starts_with(dir, loc + "/"))) section = &sec;
+        for (const auto& loc : sec.locations) {
+            std::string loc_key = compare_key(loc, style);
+            if (!loc.empty() && (dir_key == loc_key || common::text::starts_with(dir_key, loc_key + "/")))
+                section = &sec;
+        }
     if (section == nullptr)
-        return finish(job, Outcome::dropped, "the file " + path + " is outside every selected Plex library folder");
+        return finish(job, Outcome::dropped,
+                      "the file " + path + " is outside every selected Plex library folder" +
+                          (path == job.media.path ? std::string(" (if Plex sees it under another name, add a path "
+                                                                "mapping)")
+                                                  : " (the host's " + job.media.path + ", mapped)"));
     auto self = shared_from_this();
     std::string req_path =
         "/library/sections/" + common::text::url_encode(section->id) + "/refresh?path=" + common::text::url_encode(dir);
-    session_.pms().request(session::PmsRequest{"GET", req_path, "", {}},
-                           [self, job](http::Result r, const std::string&) {
-                               self->requests_++;
-                               if (!r) return self->finish(job, Outcome::retry, r.error().message);
-                               if (auto bad = judge(r->status, "the folder scan"))
-                                   return self->finish(job, bad->first, bad->second);
-                               self->finish(job, Outcome::done);
-                           });
+    session_.pms().request(session::slow_request("GET", req_path), [self, job](http::Result r, const std::string&) {
+        self->requests_++;
+        if (!r) return self->finish(job, Outcome::retry, r.error().message);
+        if (auto bad = self->judge(r->status, "the folder scan")) return self->finish(job, bad->first, bad->second);
+        self->finish(job, Outcome::done);
+    });
 }
 
 void Refresher::finish(const Job& job, Outcome outcome, const std::string& error) {
@@ -406,19 +544,44 @@ void Refresher::finish(const Job& job, Outcome outcome, const std::string& error
 void Refresher::status(route::Call&, route::Reply reply) {
     auto s = session_.settings().snapshot();
     bool signed_in = !s->stored_token().empty();
-    bj::object out{
-        {"enabled", s->use_plex},
-        {"signed_in", signed_in},
-        {"auth_method", settings::to_string(s->auth_method)},
-        {"username", s->username},
-        {"server",
-         bj::object{{"name", s->server_name}, {"url", session::Session::server_url(*s)}, {"local", s->server_local}}}};
+    bj::object out{{"enabled", s->use_plex},
+                   {"signed_in", signed_in},
+                   {"auth_method", settings::to_string(s->auth_method)},
+                   {"username", s->username},
+                   {"server", bj::object{{"name", s->server_name},
+                                         {"url", session::Session::server_url(*s)},
+                                         {"local", s->server_local},
+                                         {"owned", s->server_owned}}}};
+    auto account = session_.account_status();
+    out["account"] =
+        bj::object{{"state", session::to_string(account.state)},
+                   {"message", account.message},
+                   {"checked_at", account.checked_at > 0 ? bj::value(common::text::iso8601_utc(account.checked_at))
+                                                         : bj::value(nullptr)}};
+    // Whether refreshes can happen at all, and if not, why, in words.
+    bool available = s->server_owned;
+    out["refresh"] = bj::object{
+        {"available", available},
+        {"why", available ? bj::value(nullptr) : bj::value("Refreshes are off: " + std::string(kSharedServer) + ".")}};
     std::lock_guard lock(status_mu_);
     std::string state = !stopped_copy_.empty() ? "paused" : depth_ > 0 ? "working" : "idle";
     std::string words = !stopped_copy_.empty() ? "Refreshes are paused: " + stopped_copy_ + "."
                         : depth_ > 0           ? std::to_string(depth_) + " Plex refresh(es) waiting."
                                                : "Nothing waiting.";
     out["queue"] = bj::object{{"depth", depth_}, {"state", state}, {"message", words}};
+    // How far the library index got: a large library takes a while to list.
+    std::string index_words = index_state_ == "building"
+                                  ? "Reading the Plex libraries: " + std::to_string(index_progress_.items) +
+                                        " items so far (" + std::to_string(index_progress_.sections_done) + " of " +
+                                        std::to_string(index_progress_.sections_total) + " libraries done)."
+                              : index_state_ == "ready"  ? std::to_string(index_progress_.items) + " items indexed."
+                              : index_state_ == "failed" ? "The Plex libraries could not be read: " + index_error_ + "."
+                                                         : "Not read yet.";
+    out["index"] = bj::object{{"state", index_state_},
+                              {"items", index_progress_.items},
+                              {"sections_done", index_progress_.sections_done},
+                              {"sections_total", index_progress_.sections_total},
+                              {"message", index_words}};
     out["last_refresh"] = last_refresh_.empty() ? bj::value(nullptr) : bj::value(last_refresh_);
     out["last_error"] = last_error_.empty() ? bj::value(nullptr) : bj::value(last_error_);
     reply.data(out);

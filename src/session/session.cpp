@@ -1,6 +1,10 @@
 #include "session/session.hpp"
 
+#include <boost/asio/post.hpp>
 #include <boost/json.hpp>
+
+#include <ctime>
+#include <filesystem>
 
 #include "common/fs.hpp"
 #include "common/text.hpp"
@@ -79,6 +83,10 @@ void Session::start() {
         log().error("could not encrypt a plain-text Plex token: {}", sealed.error().message);
     else if (*sealed)
         log().info("encrypted a secret (a Plex token or key) that was stored in plain text");
+    // The token's health: now, then daily (a token dies when the user signs
+    // out everywhere or changes the password).
+    check_timer_ = std::make_unique<boost::asio::steady_timer>(io());
+    schedule_check(std::chrono::seconds(0));
     if (vault_->rotation_pending()) {
         log().warn("a change of the encryption key was interrupted; finishing it");
         std::lock_guard lock(secrets_mu_);
@@ -93,6 +101,7 @@ void Session::cancel_requests() {
 }
 
 void Session::shutdown() {
+    check_timer_.reset();  // the io thread has stopped: nothing is waiting on it
     {
         std::lock_guard lock(client_mu_);
         if (client_) client_->shutdown();
@@ -105,17 +114,16 @@ std::shared_ptr<http::Client> Session::client() {
     std::string ca = store_.snapshot()->tls_ca_file;
     std::lock_guard lock(client_mu_);
     if (!client_ || ca != client_ca_file_) {
-        std::string err;
         http::ClientOptions opts;
         opts.extra_ca_file = ca;
-        auto c = http::Client::create(io(), opts, env_.log, &err);
+        auto c = http::Client::create(io(), opts, env_.log);
         if (!c) {
-            log().error("{}; using the system certificates only", err);
+            log().error("{}; using the system certificates only", c.error().message);
             opts.extra_ca_file.clear();
-            c = http::Client::create(io(), opts, env_.log, &err);
+            c = http::Client::create(io(), opts, env_.log);
         }
         if (client_) client_->shutdown();
-        client_ = c;
+        client_ = c ? *c : nullptr;
         client_ca_file_ = ca;
     }
     return client_;
@@ -132,7 +140,116 @@ plexapi::ClientIdentity Session::identity() const {
 plexapi::PlexTv Session::plextv() {
     plexapi::PlexTvOptions o;
     o.base_url = store_.snapshot()->plextv_url;
+    o.on_token_rejected = [this](const std::string& token) { note_rejected(token); };
     return plexapi::PlexTv(client(), identity(), o);
+}
+
+std::string_view to_string(AccountState state) {
+    switch (state) {
+        case AccountState::signed_out: return "signed_out";
+        case AccountState::unchecked: return "unchecked";
+        case AccountState::ok: return "ok";
+        case AccountState::rejected: return "rejected";
+    }
+    return "unchecked";
+}
+
+AccountStatus Session::account_status() const {
+    auto s = store_.snapshot();
+    const std::string& stored = s->stored_token();
+    std::lock_guard lock(account_mu_);
+    AccountStatus st;
+    st.checked_at = checked_at_;
+    if (stored.empty()) {
+        st.state = AccountState::signed_out;
+        st.message = "Not signed in to Plex.";
+    } else if (stored == rejected_stored_) {
+        st.state = AccountState::rejected;
+        st.message =
+            "Sign in to Plex again: plex.tv no longer accepts the token (it was revoked, the password "
+            "changed, or every device was signed out), so Plex work waits until you sign in again";
+    } else if (stored == ok_stored_) {
+        st.state = AccountState::ok;
+        st.message = "Signed in to Plex.";
+    } else {
+        st.state = AccountState::unchecked;
+        st.message = "Signed in to Plex (not checked with plex.tv yet).";
+    }
+    return st;
+}
+
+void Session::note_rejected(const std::string& token) {
+    auto s = store_.snapshot();
+    auto mine = account_token();
+    if (!mine || mine->str() != token) return;  // a token being signed in with, not the account's
+    {
+        std::lock_guard lock(account_mu_);
+        if (rejected_stored_ == s->stored_token()) return;
+        rejected_stored_ = s->stored_token();
+        checked_at_ = static_cast<int64_t>(std::time(nullptr));
+    }
+    log().warn("plex.tv no longer accepts the Plex token: sign in to Plex again (queued refreshes wait)");
+}
+
+void Session::check_account(std::function<void(AccountStatus)> done) {
+    auto token = account_token();
+    if (!token) {
+        if (done) done(account_status());
+        return;
+    }
+    auto held = std::make_shared<vault::Secret>(std::move(*token));
+    std::string stored = store_.snapshot()->stored_token();
+    plextv().ping(held->str(), [this, held, stored, done](plexapi::ApiResult<bool> a) {
+        if (a) {
+            std::lock_guard lock(account_mu_);
+            ok_stored_ = stored;
+            checked_at_ = static_cast<int64_t>(std::time(nullptr));
+        } else if (a.error().code != common::Errc::token_rejected) {
+            // plex.tv failing says nothing about the token.
+            log().info("could not check the Plex token with plex.tv: {}", a.error().message);
+        }
+        if (done) done(account_status());
+    });
+}
+
+void Session::schedule_check(std::chrono::seconds delay) {
+    if (!check_timer_) return;
+    check_timer_->expires_after(delay);
+    check_timer_->async_wait([this](const boost::system::error_code& ec) {
+        if (ec) return;
+        // Signed out: nothing to check, and no call to plex.tv.
+        if (!store_.snapshot()->stored_token().empty()) check_account();
+        schedule_check(std::chrono::hours(24));
+    });
+}
+
+void Session::renew_server_token(std::function<void(bool)> done) {
+    auto s = store_.snapshot();
+    if (s->legacy() || s->server_machine_id.empty()) return done(false);
+    std::string machine = s->server_machine_id;
+    resources(Freshness::fresh, [this, machine, done](plexapi::ApiResult<std::vector<plexapi::Resource>> r) {
+        if (!r) return done(false);
+        for (const auto& res : *r) {
+            if (res.client_identifier != machine || res.access_token.empty()) continue;
+            // Who owns the server may have changed too (shared, unshared).
+            if (res.owned != store_.snapshot()->server_owned)
+                if (auto st = write(bj::object{{"server_owned", res.owned}}); !st)
+                    log().error("could not store who owns the server: {}", st.error().message);
+            auto current = server_token();
+            if (current && current->str() == res.access_token) return done(false);
+            std::lock_guard lock(secrets_mu_);
+            env_.secrets->add(res.access_token);
+            if (auto st =
+                    write(bj::object{{"server_token", vault_->seal(res.access_token)}, {"server_owned", res.owned}});
+                !st) {
+                log().error("could not store the server's new token: {}", st.error().message);
+                return done(false);
+            }
+            log().info("Plex Media Server {} refused its token; plex.tv gave a new one", res.name);
+            return done(true);
+        }
+        done(false);
+    });
 }
 
 common::Result<vault::Secret> Session::unseal_setting(const std::string& stored, std::string_view what,
@@ -214,15 +331,6 @@ RaceOptions Session::race_options() const {
     return session::race_options(std::chrono::milliseconds(s->connect_timeout_ms), tls_verify(*s), identity());
 }
 
-common::Status Session::sign_out() {
-    std::lock_guard lock(secrets_mu_);
-    forget_resources();
-    bj::object patch;
-    for (const auto& spec : settings::table())
-        if (spec.cleared_at_sign_out) patch[spec.name] = bj::parse(spec.default_json);
-    return write(patch);
-}
-
 static bj::value connections_json(const std::vector<plexapi::Connection>& all) {
     return settings::to_json(to_settings(all));
 }
@@ -234,6 +342,8 @@ static bj::object selection_patch(const vault::Vault& vault, const plexapi::Reso
                       {"server_name", server.name},
                       {"server_url", chosen ? chosen->uri : ""},
                       {"server_local", chosen ? chosen->local : false},
+                      {"server_owned", server.owned},
+                      {"server_platform", server.platform},
                       {"server_connections", connections_json(server.connections)},
                       {"server_token", server.access_token.empty() ? std::string() : vault.seal(server.access_token)}};
 }
@@ -252,7 +362,12 @@ common::Status Session::sign_in(const vault::Secret& token, const plexapi::Accou
         if (!server->access_token.empty()) env_.secrets->add(server->access_token);
         for (const auto& [k, v] : selection_patch(*vault_, *server, chosen)) patch[k] = v;
     }
-    return write(patch);
+    if (auto st = write(patch); !st) return st;
+    // plex.tv just accepted this token (the caller read the account with it).
+    std::lock_guard account_lock(account_mu_);
+    ok_stored_ = store_.snapshot()->stored_token();
+    checked_at_ = static_cast<int64_t>(std::time(nullptr));
+    return {};
 }
 
 common::Status Session::select_server(const plexapi::Resource& server, const plexapi::Connection* chosen) {
@@ -323,6 +438,72 @@ common::Status Session::restore_settings(const bj::object& backup) {
         if (const auto* now = current.if_contains(spec.name)) *v = *now;
     }
     return write(patch);
+}
+
+// Runs the features' leave steps one after the other, then the session's part.
+struct Session::Leaver : std::enable_shared_from_this<Leaver> {
+    Session* session = nullptr;
+    Leaving how = Leaving::sign_out;
+    std::string token;
+    std::vector<LeaveStep> steps;
+    std::size_t next_step = 0;
+    std::vector<std::string> notes;
+    std::function<void(common::Result<std::vector<std::string>>)> done;
+
+    void next() {
+        if (next_step == steps.size()) return session->finish_leaving(how, std::move(notes), std::move(done));
+        auto self = shared_from_this();
+        steps[next_step++](how, token, [self](std::vector<std::string> more) {
+            for (auto& n : more) self->notes.push_back(std::move(n));
+            // Posted: a step that answers at once must not grow the stack.
+            boost::asio::post(self->session->io(), [self] { self->next(); });
+        });
+    }
+};
+
+void Session::leave(Leaving how, std::function<void(common::Result<std::vector<std::string>>)> done) {
+    auto leaver = std::make_shared<Leaver>();
+    leaver->session = this;
+    leaver->how = how;
+    if (auto token = account_token()) leaver->token = token->str();
+    leaver->steps = leave_steps_;
+    leaver->done = std::move(done);
+    leaver->next();
+}
+
+void Session::finish_leaving(Leaving how, std::vector<std::string> notes,
+                             std::function<void(common::Result<std::vector<std::string>>)> done) {
+    std::lock_guard lock(secrets_mu_);
+    forget_resources();
+    bj::object patch;
+    for (const auto& spec : settings::table()) {
+        bool reset = how == Leaving::forget_everything ? spec.name != "settings_version" : spec.cleared_at_sign_out;
+        if (reset) patch[spec.name] = bj::parse(spec.default_json);
+    }
+    if (how == Leaving::forget_everything) {
+        // A new installation's identity: plex.tv will see a new device.
+        patch["client_identifier"] = common::text::random_hex(16);
+        if (auto st = vault_->reset(); !st) return done(st.error().context("could not replace the encryption key"));
+        notes.emplace_back("deleted the encryption key and made a new one");
+        std::size_t backups = 0;
+        std::error_code ec;
+        for (const auto& entry : std::filesystem::directory_iterator(data_dir(), ec)) {
+            std::string name = entry.path().filename().string();
+            if (name.rfind("plexbridge-settings.v", 0) == 0 && entry.path().extension() == ".json")
+                backups += std::filesystem::remove(entry.path(), ec) ? 1 : 0;
+        }
+        if (backups > 0) notes.push_back("deleted " + std::to_string(backups) + " settings backup(s)");
+    }
+    if (auto st = write(patch); !st) return done(st.error().context("could not clear the settings"));
+    notes.emplace_back(how == Leaving::forget_everything ? "reset every Plex setting to its default"
+                                                         : "removed the Plex token and the server selection");
+    {
+        std::lock_guard account_lock(account_mu_);
+        rejected_stored_.clear();
+        ok_stored_.clear();
+        checked_at_ = 0;
+    }
+    done(std::move(notes));
 }
 
 common::Status Session::finish_rotation_locked() {

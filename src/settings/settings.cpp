@@ -59,11 +59,31 @@ void read(const bj::value& v, Connections& out) {
     }
 }
 
+void read(const bj::value& v, PathMappings& out) {
+    if (!v.is_array()) return;
+    out.clear();
+    for (const auto& m : v.get_array()) {
+        PathMapping p{common::json::get_string_or(m, "host", ""), common::json::get_string_or(m, "plex", "")};
+        if (!p.host.empty() && !p.plex.empty()) out.push_back(std::move(p));
+    }
+}
+
 // Shape checks for JSON-typed rows, by C++ type. Other types are fully
 // described by Spec::type.
 std::optional<std::string> check_shape(const bj::value&, const void*) { return std::nullopt; }
 std::optional<std::string> check_shape(const bj::value& v, const Connections*) {
     if (!v.is_array()) return "must be a list";
+    return std::nullopt;
+}
+std::optional<std::string> check_shape(const bj::value& v, const PathMappings*) {
+    if (!v.is_array()) return "must be a list of {\"host\": \"/path\", \"plex\": \"/path\"}";
+    for (const auto& m : v.get_array()) {
+        auto host = common::json::get_string_or(m, "host", ""), plex = common::json::get_string_or(m, "plex", "");
+        if (!m.is_object() || host.empty() || plex.empty())
+            return "each mapping needs a \"host\" path and a \"plex\" path";
+        if (host.size() > kMaxString || plex.size() > kMaxString) return "a path is too long";
+    }
+    if (v.get_array().size() > 64) return "at most 64 mappings";
     return std::nullopt;
 }
 
@@ -184,6 +204,12 @@ common::Status validate(const bj::object& c, std::span<const Migration> table) {
 #include "settings/table.inc"
 #undef PB_SETTING
     return {};
+}
+
+bj::value to_json(const PathMappings& mappings) {
+    bj::array a;
+    for (const auto& m : mappings) a.push_back(bj::object{{"host", m.host}, {"plex", m.plex}});
+    return a;
 }
 
 bj::value to_json(const Connections& connections) {

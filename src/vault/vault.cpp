@@ -190,6 +190,20 @@ common::Status Vault::finish_rotation() {
     return {};
 }
 
+common::Status Vault::reset() {
+    std::lock_guard lock(mu_);
+    auto fresh = std::make_unique<Key>();
+    if (fresh->bytes == nullptr) return Error(Errc::internal, "out of memory for the key");
+    crypto_secretbox_keygen(fresh->bytes);
+    if (auto st = write_key(key_path_, fresh->bytes); !st)
+        return Error(Errc::storage, "cannot write the new key: " + st.error().message);
+    key_ = std::move(fresh);
+    next_.reset();
+    std::remove((key_path_ + kNextSuffix).c_str());
+    std::remove((key_path_ + kNextSuffix + ".bad").c_str());
+    return {};
+}
+
 bool Vault::rotation_pending() const {
     std::lock_guard lock(mu_);
     return next_ != nullptr;

@@ -26,6 +26,30 @@ Webhooks::Webhooks(session::Session& session, route::Registry& routes, SearchHos
     routes.add("GET", "/api/plex/webhook/list", member_handler(this, &Webhooks::list));
     routes.add("POST", "/api/plex/webhook/create", member_handler(this, &Webhooks::create));
     routes.add("POST", "/api/plex/webhook/delete", member_handler(this, &Webhooks::remove));
+    session_.on_leave([this](session::Leaving, const std::string& token, auto next) { leave(token, next); });
+}
+
+void Webhooks::leave(const std::string& token, std::function<void(std::vector<std::string>)> next) {
+    // Ours is the URL with our key; the user's other webhooks stay.
+    std::string ours = session_.settings().snapshot()->webhook_key.empty() ? std::string() : "apikey=" + key();
+    if (token.empty() || ours == "apikey=") return next({});
+    auto tv = std::make_shared<plexapi::PlexTv>(session_.plextv());
+    tv->get_webhooks(token, [tv, token, ours, next](plexapi::ApiResult<std::vector<plexapi::Webhook>> r) {
+        const std::string by_hand = "; remove it at https://app.plex.tv/desktop/#!/settings/webhooks";
+        if (!r) {
+            // Without Plex Pass there is no list, and nothing of ours in it.
+            if (r.error().code == Errc::plex_pass_required) return next({});
+            return next({"could not remove the webhook from plex.tv (" + r.error().message + ")" + by_hand});
+        }
+        std::vector<std::string> kept;
+        for (const auto& w : *r)
+            if (w.url.find(ours) == std::string::npos) kept.push_back(w.url);
+        if (kept.size() == r->size()) return next({});
+        tv->set_webhooks(token, kept, [tv, next, by_hand](plexapi::ApiResult<bool> w) {
+            if (!w) return next({"could not remove the webhook from plex.tv (" + w.error().message + ")" + by_hand});
+            next({"removed the webhook from plex.tv (the account's other webhooks stay)"});
+        });
+    });
 }
 
 std::string Webhooks::key() {
@@ -77,6 +101,17 @@ static bool listed(const std::vector<std::string>& list, const std::string& a, c
                        [&](const std::string& x) { return (!a.empty() && x == a) || (!b.empty() && x == b); });
 }
 
+// Whether the webhook's account is one the filter names (an empty filter:
+// everyone). Plex sends the server's owner as Account.id 1, not as their
+// plex.tv id, so when the signed-in account owns the server, a filter
+// naming it by plex.tv id, user name or e-mail matches too. Other users
+// match by Account.id or title (a managed user has only a title).
+static bool account_selected(const std::vector<std::string>& wanted, const Payload& p, const settings::Settings& s) {
+    if (wanted.empty() || listed(wanted, p.account_id, p.account_title)) return true;
+    bool owner = p.account_id == "1" && s.server_owned;
+    return owner && (listed(wanted, s.user_id, s.username) || listed(wanted, s.email, ""));
+}
+
 void Webhooks::receive(Call& call, Reply reply) {
     // Our own key, compared in constant time.
     auto given = call.param("apikey");
@@ -125,8 +160,7 @@ void Webhooks::receive(Call& call, Reply reply) {
     if (p.type != "movie" && p.type != "episode") return ignored("not a movie or an episode");
     const auto& libs = p.type == "movie" ? s.movie_library : s.series_library;
     if (!libs.empty() && !listed(libs, p.section_id, p.section_title)) return ignored("library not selected");
-    if (!s.webhook_accounts.empty() && !listed(s.webhook_accounts, p.account_id, p.account_title))
-        return ignored("account not selected");
+    if (!account_selected(s.webhook_accounts, p, s)) return ignored("account not selected");
     std::string media_key = p.server_uuid + "/" + p.rating_key;
     if (!p.rating_key.empty() && duplicate(media_key)) return ignored("searched recently");
 
@@ -158,7 +192,8 @@ void Webhooks::receive(Call& call, Reply reply) {
     bool need_series = m.kind == Media::Kind::episode && m.series.tvdb <= 0 && m.series.imdb.empty() &&
                        m.series.tmdb <= 0 && !p.grandparent_rating_key.empty();
     if (m.searchable() && !need_series) return dispatch(p, m, reply);
-    if (p.rating_key.empty() && !need_series) return ignored("no ids (a trailer or pre-roll?)");
+    if (p.rating_key.empty() && !need_series)
+        return ignored("no ids: " + plexapi::why_no_ids(p.guid).value_or("a trailer or pre-roll?"));
     boost::asio::post(session_.io(), [this, p, m, reply] { resolve_then_dispatch(p, m, reply); });
 }
 
@@ -217,7 +252,11 @@ void Webhooks::resolve_then_dispatch(Payload p, Media m, Reply reply) {
             if (m.season < 0 && ids.season >= 0) m.season = ids.season;
             if (m.number < 0 && ids.episode >= 0) m.number = ids.episode;
         }
-        if (!m.searchable()) return reply.no_content();
+        if (!m.searchable()) {
+            session_.log().info("webhook {} for \"{}\" ignored: {}", p.event, p.title,
+                                plexapi::why_no_ids(page->items.front().guid).value_or("no ids"));
+            return reply.no_content();
+        }
         dispatch(p, m, reply);
     });
 }
@@ -262,16 +301,32 @@ void Webhooks::dispatch(const Payload& p, const Media& m, Reply reply) {
 
 // ---------------------------------------------------------------- plex.tv
 
+// The one way the user hears that webhooks need Plex Pass.
+static Error needs_plex_pass(const std::string& account) {
+    return Error(Errc::plex_pass_required, "Webhooks need Plex Pass, and the account " + account +
+                                               " has none. Without it Plex Media Server will not call us.");
+}
+
+// plex.tv's answer about webhooks, in words: a refusal for want of Plex Pass
+// (error 1043, wherever plex.tv gives it) says so, anything else says what
+// was being done.
+static Error explain(const Error& e, std::string_view doing, const std::string& account) {
+    if (e.code == Errc::plex_pass_required) return needs_plex_pass(account);
+    return e.context(doing);
+}
+
 void Webhooks::list(Call&, Reply reply) {
     boost::asio::post(session_.io(), [this, reply] {
         auto token = session_.account_token();
         if (!token) return reply.fail(token.error());
-        session_.plextv().get_webhooks(token->str(), [reply](plexapi::ApiResult<std::vector<plexapi::Webhook>> r) {
-            if (!r) return reply.fail(r.error().context("Could not read your webhooks from plex.tv"));
-            bj::array hooks;
-            for (const auto& w : *r) hooks.push_back(bj::object{{"url", mask(w.url)}});
-            reply.data(bj::object{{"webhooks", hooks}, {"count", hooks.size()}});
-        });
+        std::string account = session_.settings().snapshot()->username;
+        session_.plextv().get_webhooks(
+            token->str(), [reply, account](plexapi::ApiResult<std::vector<plexapi::Webhook>> r) {
+                if (!r) return reply.fail(explain(r.error(), "Could not read your webhooks from plex.tv", account));
+                bj::array hooks;
+                for (const auto& w : *r) hooks.push_back(bj::object{{"url", mask(w.url)}});
+                reply.data(bj::object{{"webhooks", hooks}, {"count", hooks.size()}});
+            });
     });
 }
 
@@ -283,29 +338,26 @@ static void modify(session::Session& session, Reply reply, Change change) {
     auto account_token = session.account_token();
     if (!account_token) return reply.fail(account_token.error());
     auto token = std::make_shared<vault::Secret>(std::move(*account_token));
-    session.plextv().get_account(
-        token->str(), [&session, reply, token, change](plexapi::ApiResult<plexapi::Account> a) mutable {
-            if (!a) return reply.fail(a.error().context("Could not check your Plex account"));
-            if (!a->has_plex_pass())
-                return reply.fail(Error(Errc::plex_pass_required,
-                                        "Plex webhooks need a Plex Pass subscription, and the account " + a->username +
-                                            " has none. Without it Plex Media Server will not call us."));
-            session.plextv().get_webhooks(
-                token->str(),
-                [&session, reply, token, change](plexapi::ApiResult<std::vector<plexapi::Webhook>> r) mutable {
-                    if (!r) return reply.fail(r.error().context("Could not read your webhooks from plex.tv"));
-                    std::vector<std::string> urls;
-                    for (const auto& w : *r) urls.push_back(w.url);
-                    auto next = change(urls, reply);
-                    if (!next) return;  // change() answered already
-                    session.plextv().set_webhooks(token->str(), *next, [reply, next](plexapi::ApiResult<bool> w) {
-                        if (!w) return reply.fail(w.error().context("plex.tv did not accept the webhook list"));
-                        bj::array hooks;
-                        for (const auto& u : *next) hooks.push_back(bj::object{{"url", Webhooks::mask(u)}});
-                        reply.data(bj::object{{"success", true}, {"webhooks", hooks}, {"count", hooks.size()}});
-                    });
-                });
+    session.plextv().get_account(token->str(), [&session, reply, token,
+                                                change](plexapi::ApiResult<plexapi::Account> a) mutable {
+        if (!a) return reply.fail(a.error().context("Could not check your Plex account"));
+        if (!a->has_plex_pass()) return reply.fail(needs_plex_pass(a->username));
+        std::string account = a->username;
+        session.plextv().get_webhooks(token->str(), [&session, reply, token, change, account](
+                                                        plexapi::ApiResult<std::vector<plexapi::Webhook>> r) mutable {
+            if (!r) return reply.fail(explain(r.error(), "Could not read your webhooks from plex.tv", account));
+            std::vector<std::string> urls;
+            for (const auto& w : *r) urls.push_back(w.url);
+            auto next = change(urls, reply);
+            if (!next) return;  // change() answered already
+            session.plextv().set_webhooks(token->str(), *next, [reply, next, account](plexapi::ApiResult<bool> w) {
+                if (!w) return reply.fail(explain(w.error(), "plex.tv did not accept the webhook list", account));
+                bj::array hooks;
+                for (const auto& u : *next) hooks.push_back(bj::object{{"url", Webhooks::mask(u)}});
+                reply.data(bj::object{{"success", true}, {"webhooks", hooks}, {"count", hooks.size()}});
+            });
         });
+    });
 }
 
 void Webhooks::create(Call&, Reply reply) {

@@ -26,7 +26,7 @@ protected:
         simulator.write_ca_file(ca_file);
         http::ClientOptions o;
         o.extra_ca_file = ca_file;
-        client = http::Client::create(caller.io(), o, pb::log::null_logger());
+        client = std::move(http::Client::create(caller.io(), o, pb::log::null_logger())).value();
         ASSERT_TRUE(client);
     }
     http::Result get(const std::string& url, std::chrono::milliseconds timeout = std::chrono::milliseconds(800),

@@ -16,6 +16,11 @@ protected:
         s.name = "Home";
         s.machine_id = "refresh-machine";
         pb::sim::add_sample_library(s);
+        // An item whose ratingKey is not a number (Plex's are; an odd proxy
+        // or a damaged answer may not be): an addedAt edit must never name it.
+        s.items["abc"] =
+            pb::sim::SimItem{"abc", "movie",    "Odd", "plex://movie/odd",        {"imdb://tt9999999"}, 1, "", "", -1,
+                             2020,  1600000000, false, "/data/movies/Odd/odd.mkv"};
         for (int i = 0; i < 10; ++i) {  // ten more new-agent movies
             std::string rk = std::to_string(5000 + i), imdb = "tt10000" + std::to_string(10 + i);
             s.items[rk] = pb::sim::SimItem{rk,
@@ -67,6 +72,15 @@ protected:
     std::size_t count_prefix(const std::string& method, const std::string& prefix) {
         return sim.requests_matching(method, prefix).size();
     }
+    // As a user does: list the servers (fresh from plex.tv), then pick one.
+    int select(const std::string& machine, uint16_t on_port) {
+        EXPECT_EQ(rig->api("GET", "/api/plex/oauth/servers").status, 200);
+        return rig
+            ->api("POST", "/api/plex/select-server",
+                  R"({"machineIdentifier":")" + machine + R"(","uri":"http://127.0.0.1:)" + std::to_string(on_port) +
+                      R"("})")
+            .status;
+    }
     int depth() {
         auto st = rig->api("GET", "/api/plex/status");
         return static_cast<int>(st.json.at("data").at("queue").at("depth").as_int64());
@@ -110,6 +124,16 @@ TEST_F(Refresh, EachKindRefreshedOnceWithItsAddedDate) {
     auto st = rig->api("GET", "/api/plex/status");
     EXPECT_FALSE(st.json.at("data").at("last_refresh").is_null());
     EXPECT_EQ(st.json.at("data").at("queue").at("state").as_string(), "idle");
+}
+
+TEST_F(Refresh, TheAddedDateEditNeverGoesOutWithoutOneNumericId) {
+    sim.clear_requests();
+    fire(R"({"type":"movie","imdb":"tt9999999"})");
+    ASSERT_TRUE(pbtest::eventually([&] { return depth() == 0 && count("PUT", "/library/metadata/abc/refresh") == 1; }));
+    EXPECT_TRUE(sim.requests_matching("PUT", "/library/sections/").empty())
+        << "the same call without a numeric id edits every item of the section";
+    auto st = rig->api("GET", "/api/plex/status");
+    EXPECT_NE(st.body.find("not a number"), std::string::npos) << st.body;
 }
 
 TEST_F(Refresh, HundredEventsForTenItemsMakeTenRefreshes) {
@@ -175,6 +199,183 @@ TEST_F(Refresh, RevokedTokenPausesInsteadOfRetryingForever) {
     sim.clear_requests();
     std::this_thread::sleep_for(std::chrono::milliseconds(1500));
     EXPECT_TRUE(sim.requests().empty()) << "no retries while paused";
+}
+
+TEST_F(Refresh, ADeadTokenIsFoundAtStartAndRefreshesWaitForTheNextSignIn) {
+    rig->stop();
+    sim.revoke_token(sim.account_token(), 401);  // the user signed out of every device
+    start_host(false);
+    auto account_state = [&] {
+        auto st = rig->api("GET", "/api/plex/status");
+        return std::string(st.json.at("data").at("account").at("state").as_string());
+    };
+    ASSERT_TRUE(pbtest::eventually([&] { return account_state() == "rejected"; })) << "checked at start";
+    auto st = rig->api("GET", "/api/plex/status");
+    EXPECT_NE(st.body.find("Sign in to Plex again"), std::string::npos) << st.body;
+    sim.clear_requests();
+    fire(kNewAgentMovie);
+    ASSERT_TRUE(pbtest::eventually([&] {
+        auto q = rig->api("GET", "/api/plex/status").json.at("data").at("queue");
+        return q.at("state").as_string() == "paused" && q.at("depth").as_int64() == 1;
+    }));
+    EXPECT_TRUE(sim.requests_matching("PUT", "/library/metadata/").empty()) << "a dead token is not tried";
+    // Signing in again (a new token) lets the waiting refresh through: the
+    // server's token is fetched again when the old one is refused.
+    sim.rotate_account_token();
+    ASSERT_TRUE(rig->sign_in());
+    ASSERT_TRUE(pbtest::eventually([&] { return depth() == 0 && count("PUT", "/library/metadata/1036/refresh") == 1; }))
+        << rig->api("GET", "/api/plex/status").body;
+    EXPECT_EQ(account_state(), "ok");
+}
+
+TEST_F(Refresh, ASharedServerIsNotRefreshedAndSaysWhy) {
+    pb::sim::SimServer f;
+    f.name = "Friend's server";
+    f.machine_id = "friend-machine";
+    f.owned = false;
+    f.source_title = "friend";
+    pb::sim::add_sample_library(f);
+    auto idx = sim.add_server(std::move(f));
+    auto fport = sim.add_connection(idx, pb::sim::ConnectionSpec{});
+    ASSERT_EQ(select("friend-machine", fport), 200);
+    auto st = rig->api("GET", "/api/plex/status");
+    EXPECT_FALSE(st.json.at("data").at("refresh").at("available").as_bool());
+    EXPECT_NE(st.body.find("shared with this Plex account"), std::string::npos) << st.body;
+    sim.clear_requests();
+    fire(kNewAgentMovie);
+    std::this_thread::sleep_for(std::chrono::milliseconds(2500));  // past the coalescing window
+    EXPECT_EQ(depth(), 0);
+    EXPECT_TRUE(sim.requests_matching("PUT", "/library/").empty()) << "not even tried";
+    // The plugin believes it owns the server (stale): Plex refuses anyway,
+    // and the user reads why, without retries and without a paused queue.
+    ASSERT_EQ(rig->api("PATCH", "/api/settings/plex", R"({"server_owned":true})").status, 200);
+    fire(kNewAgentMovie);
+    ASSERT_TRUE(pbtest::eventually([&] {
+        auto e = rig->api("GET", "/api/plex/status").json.at("data").at("last_error");
+        return depth() == 0 && e.is_object();
+    }));
+    st = rig->api("GET", "/api/plex/status");
+    EXPECT_NE(st.body.find("only the server's owner can refresh it"), std::string::npos) << st.body;
+    EXPECT_NE(st.json.at("data").at("queue").at("state").as_string(), "paused");
+    std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+    EXPECT_EQ(count("PUT", "/library/metadata/1036/refresh"), 1u) << "refused once, not retried";
+    EXPECT_FALSE(rig->settings_object().at("server_owned").as_bool()) << "plex.tv said who owns it";
+}
+
+TEST_F(Refresh, ASlowServerIsWaitedForNotSwitchedAway) {
+    // Another address of the same server, which a failover would take.
+    auto other = sim.add_connection(server, pb::sim::ConnectionSpec{});
+    ASSERT_EQ(select("refresh-machine", port), 200);
+    const std::string url = "http://127.0.0.1:" + std::to_string(port);
+    ASSERT_EQ(rig->api("PATCH", "/api/settings/plex", R"({"read_timeout_ms":1000})").status, 200);
+    sim.set_slow_answers(server, std::chrono::milliseconds(2500));  // a NAS listing a large library
+    sim.clear_requests();
+    fire(kNewAgentMovie);
+    ASSERT_TRUE(pbtest::eventually([&] {
+        auto e = rig->api("GET", "/api/plex/status").json.at("data").at("last_error");
+        return e.is_object() && e.at("message").as_string().find("did not answer within 1 s") != std::string::npos;
+    })) << rig->api("GET", "/api/plex/status").body;
+    EXPECT_EQ(rig->settings_object().at("server_url").as_string(), url) << "a slow answer is not a dead address";
+    for (const auto& r : sim.requests()) EXPECT_NE(r.port, other) << "nothing went to the other address: " << r.path;
+    // With a read deadline that fits the server, the waiting refresh goes through.
+    ASSERT_EQ(rig->api("PATCH", "/api/settings/plex", R"({"read_timeout_ms":10000})").status, 200);
+    ASSERT_TRUE(pbtest::eventually(
+        [&] {
+            return depth() == 0 && rig->api("GET", "/api/plex/status").json.at("data").at("last_refresh").is_object();
+        },
+        std::chrono::seconds(30)))
+        << rig->api("GET", "/api/plex/status").body;
+    EXPECT_GE(count("PUT", "/library/metadata/1036/refresh"), 1u);
+    EXPECT_EQ(rig->settings_object().at("server_url").as_string(), url);
+}
+
+TEST_F(Refresh, ALargeLibraryIsIndexedInTheBackgroundAndTheStatusSaysHowFar) {
+    pb::sim::SimServer big;
+    big.name = "Big";
+    big.machine_id = "big-machine";
+    big.sections.push_back(
+        pb::sim::SimSection{1, "Movies", "movie", "tv.plex.agents.movie", "Plex Movie", "/data/movies", "big-movies"});
+    for (int i = 0; i < 3000; ++i) {
+        std::string rk = std::to_string(100000 + i);
+        big.items[rk] = pb::sim::SimItem{rk,
+                                         "movie",
+                                         "Film " + rk,
+                                         "plex://movie/" + rk,
+                                         {"imdb://tt" + rk},
+                                         1,
+                                         "",
+                                         "",
+                                         -1,
+                                         2020,
+                                         1600000000,
+                                         false,
+                                         "/data/movies/" + rk + "/film.mkv"};
+    }
+    auto idx = sim.add_server(std::move(big));
+    auto bport = sim.add_connection(idx, pb::sim::ConnectionSpec{});
+    sim.set_slow_answers(idx, std::chrono::milliseconds(300));  // 6 pages of 500: about 2 s
+    ASSERT_EQ(select("big-machine", bport), 200);
+    // No event yet: the index is built ahead of the first subtitle.
+    bool seen_midway = pbtest::eventually([&] {
+        auto ix = rig->api("GET", "/api/plex/status").json.at("data").at("index");
+        return ix.at("state").as_string() == "building" && ix.at("items").as_int64() > 0 &&
+               ix.at("items").as_int64() < 3000;
+    });
+    EXPECT_TRUE(seen_midway) << "the status says how far it got";
+    ASSERT_TRUE(pbtest::eventually([&] {
+        auto ix = rig->api("GET", "/api/plex/status").json.at("data").at("index");
+        return ix.at("state").as_string() == "ready";
+    }));
+    auto ix = rig->api("GET", "/api/plex/status").json.at("data").at("index");
+    EXPECT_EQ(ix.at("items").as_int64(), 3000);
+    std::size_t pages = 0;
+    for (const auto& r : sim.requests_matching("GET", "/library/sections/1/all")) pages += r.listener == "big-machine";
+    EXPECT_EQ(pages, 6u) << "paged by 500";
+    sim.clear_requests();
+    fire(R"({"type":"movie","imdb":"tt102999"})");
+    ASSERT_TRUE(pbtest::eventually([&] { return count("PUT", "/library/metadata/102999/refresh") == 1; }));
+    EXPECT_TRUE(sim.requests_matching("GET", "/library/sections/1/all").empty()) << "the index was ready";
+}
+
+TEST_F(Refresh, PathsAreMappedToWhatAWindowsServerSees) {
+    pb::sim::SimServer win;
+    win.name = "Windows box";
+    win.machine_id = "windows-machine";
+    win.platform = "Windows";
+    win.sections.push_back(
+        pb::sim::SimSection{1, "Movies", "movie", "tv.plex.agents.movie", "Plex Movie", "D:\\Movies", "win-movies"});
+    win.items["7001"] = pb::sim::SimItem{"7001",
+                                         "movie",
+                                         "Film",
+                                         "local://7001",
+                                         {},
+                                         1,
+                                         "",
+                                         "",
+                                         -1,
+                                         2020,
+                                         1600000000,
+                                         false,
+                                         "D:\\Movies\\Film (2020)\\Film (2020).mkv"};
+    auto idx = sim.add_server(std::move(win));
+    auto wport = sim.add_connection(idx, pb::sim::ConnectionSpec{});
+    ASSERT_EQ(select("windows-machine", wport), 200);
+    ASSERT_EQ(
+        rig->api("PATCH", "/api/settings/plex", R"({"path_mappings":[{"host":"/mnt/movies","plex":"D:\\Movies"}]})")
+            .status,
+        200);
+    sim.clear_requests();
+    // No ids: found by its file, which Windows compares without case.
+    fire(R"({"type":"movie","path":"/mnt/movies/film (2020)/FILM (2020).mkv"})");
+    ASSERT_TRUE(pbtest::eventually([&] { return count("PUT", "/library/metadata/7001/refresh") == 1; }))
+        << rig->api("GET", "/api/plex/status").body;
+    // Not in Plex yet: Plex scans its own name of the folder.
+    fire(R"({"type":"movie","imdb":"tt7777777","path":"/mnt/movies/New Film (2024)/New Film (2024).mkv"})");
+    ASSERT_TRUE(pbtest::eventually([&] {
+        return !sim.requests_matching("GET", "/library/sections/1/refresh").empty();
+    })) << rig->api("GET", "/api/plex/status").body;
+    auto scan = sim.requests_matching("GET", "/library/sections/1/refresh").front();
+    EXPECT_EQ(pb::common::text::url_decode(scan.query), "path=D:\\Movies\\New Film (2024)");
 }
 
 TEST_F(Refresh, EventsReturnAtOnceAndBadPayloadsAreIgnored) {

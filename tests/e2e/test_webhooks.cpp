@@ -251,6 +251,31 @@ TEST_F(Webhooks, OnlySelectedLibrariesAndAccounts) {
     EXPECT_EQ(send_multipart(payload)->status, 200);
 }
 
+TEST_F(Webhooks, TheOwnerIsAccountOneAndMatchesByPlexIdNameOrEmail) {
+    // The capture's Account.id is 1: Plex's way of saying "the server owner".
+    std::string payload = movary_payload("movary/plex-scrobble.http");
+    payload.replace(payload.find("media.scrobble"), 14, "media.play");
+    ASSERT_NE(payload.find(R"("id": 1,)"), std::string::npos);
+    const std::string owner_id = std::to_string(sim.account().id);
+    for (const std::string& who : {owner_id, std::string("plexuser"), std::string("plexuser@example.com")}) {
+        SCOPED_TRACE(who);
+        ASSERT_EQ(rig->api("PATCH", "/api/settings/plex", R"({"webhook_accounts":[")" + who + R"("]})").status, 200);
+        ASSERT_EQ(rig->api("PATCH", "/api/settings/plex", R"({"webhook_dedupe_seconds":0})").status, 200);
+        EXPECT_EQ(send_multipart(payload)->status, 200) << "the signed-in owner is Account 1";
+    }
+    // A managed user, by title; and someone else's Account 1 (a friend's
+    // server) is not the signed-in user.
+    std::string managed = payload;
+    managed.replace(managed.find(R"("id": 1,)"), 8, R"("id": 7,)");
+    managed.replace(managed.find(R"("title": "title")"), 16, R"("title": "Kids")");
+    ASSERT_EQ(rig->api("PATCH", "/api/settings/plex", R"({"webhook_accounts":["Kids"]})").status, 200);
+    EXPECT_EQ(send_multipart(managed)->status, 200) << "a managed user by title";
+    EXPECT_EQ(send_multipart(payload)->status, 204) << "the owner is not Kids";
+    ASSERT_EQ(rig->api("PATCH", "/api/settings/plex", R"({"webhook_accounts":[")" + owner_id + R"("]})").status, 200);
+    ASSERT_EQ(rig->api("PATCH", "/api/settings/plex", R"({"server_owned":false})").status, 200);
+    EXPECT_EQ(send_multipart(payload)->status, 204) << "on a shared server Account 1 is the friend who owns it";
+}
+
 TEST_F(Webhooks, ManagingTheWebhookKeepsTheUsersOthers) {
     // The user already had two webhooks of their own.
     pbtest::Caller c;
@@ -275,4 +300,52 @@ TEST_F(Webhooks, ManagingTheWebhookKeepsTheUsersOthers) {
     EXPECT_EQ(no_pass.status, 403);
     EXPECT_NE(no_pass.body.find("Plex Pass"), std::string::npos);
     EXPECT_EQ(sim.webhooks().size(), 2u);
+    // Listing without Plex Pass: plex.tv refuses with error 1043, which the
+    // user reads as what it means, with the account's name.
+    auto no_pass_list = rig->api("GET", "/api/plex/webhook/list");
+    EXPECT_EQ(no_pass_list.status, 403) << no_pass_list.body;
+    EXPECT_EQ(no_pass_list.json.at("code").as_string(), "PLEX_PASS_REQUIRED") << no_pass_list.body;
+    EXPECT_NE(no_pass_list.body.find("Webhooks need Plex Pass, and the account plexuser has none"), std::string::npos)
+        << no_pass_list.body;
+}
+
+TEST_F(Webhooks, SigningOutTakesOurWebhookOffPlexTvAndKeepsTheUsersOthers) {
+    pbtest::Caller c;
+    auto seed = c.call("POST", sim.plextv_url() + "/api/v2/user/webhooks",
+                       "urls%5B%5D=https%3A%2F%2Fexample.com%2Fa&urls%5B%5D=" + pb::common::text::url_encode(hook_url),
+                       {{"X-Plex-Token", sim.account_token()}, {"Content-Type", "application/x-www-form-urlencoded"}});
+    ASSERT_EQ(seed->status, 201);
+    auto out = rig->api("POST", "/api/plex/oauth/logout");
+    ASSERT_EQ(out.status, 200) << out.body;
+    EXPECT_NE(out.body.find("removed the webhook from plex.tv"), std::string::npos) << out.body;
+    EXPECT_EQ(sim.webhooks(), std::vector<std::string>{"https://example.com/a"});
+    auto settings = rig->settings_object();
+    EXPECT_EQ(settings.at("token").as_string(), "");
+    EXPECT_EQ(settings.at("server_token").as_string(), "");
+    EXPECT_EQ(settings.at("server_machine_id").as_string(), "");
+    // Signed out, nothing calls plex.tv on its own at the next start.
+    rig->stop();
+    sim.clear_requests();
+    ASSERT_TRUE(rig->start({}, false)) << rig->error;
+    std::this_thread::sleep_for(std::chrono::milliseconds(500));
+    EXPECT_TRUE(sim.requests_matching("GET", "/api/v2/user").empty()) << "no token check without a token";
+}
+
+TEST_F(Webhooks, ForgettingEverythingSaysWhatItRemoved) {
+    auto key_path = pb::common::fs::join(rig->data_dir(), "plexbridge.key");
+    auto key_before = *pb::common::fs::read_file(key_path);
+    auto id_before = std::string(rig->settings_object().at("client_identifier").as_string());
+    auto r = rig->api("POST", "/api/plex/forget");
+    ASSERT_EQ(r.status, 200) << r.body;
+    for (const char* said : {"removed the webhook from plex.tv", "deleted the refresh queue",
+                             "deleted the encryption key and made a new one", "reset every Plex setting"})
+        EXPECT_NE(r.body.find(said), std::string::npos) << said << " in " << r.body;
+    EXPECT_TRUE(sim.webhooks().empty());
+    EXPECT_NE(*pb::common::fs::read_file(key_path), key_before);
+    auto settings = rig->settings_object();
+    EXPECT_NE(std::string(settings.at("client_identifier").as_string()), id_before) << "a new device on plex.tv";
+    EXPECT_EQ(settings.at("webhook_key").as_string(), "");
+    EXPECT_EQ(settings.at("webhook_base_url").as_string(), "");
+    EXPECT_FALSE(settings.at("use_plex").as_bool());
+    EXPECT_FALSE(std::filesystem::exists(pb::common::fs::join(rig->data_dir(), "plexbridge-refresh-queue.json")));
 }

@@ -23,7 +23,7 @@ namespace pbtest {
 class Caller {
 public:
     Caller() : work_(ioc_.get_executor()), thread_([this] { ioc_.run(); }) {
-        client_ = pb::http::Client::create(ioc_, {}, pb::log::null_logger());
+        client_ = std::move(pb::http::Client::create(ioc_, {}, pb::log::null_logger())).value();
     }
     ~Caller() {
         client_->shutdown();

@@ -251,6 +251,68 @@ TEST(Guids, EveryAgentStyle) {
     EXPECT_FALSE(read_guid("tmdb://-4", c));
 }
 
+TEST(Guids, TheHamaAgentResolvesOrSaysWhyNot) {
+    ExternalIds show;
+    EXPECT_TRUE(read_guid("com.plexapp.agents.hama://tvdb-81797/1/5?lang=en", show));
+    EXPECT_EQ(show.tvdb, 81797);
+    EXPECT_EQ(show.season, 1);
+    EXPECT_EQ(show.episode, 5);
+    ExternalIds absolute;
+    EXPECT_TRUE(read_guid("com.plexapp.agents.hama://tvdb2-81797/1/5?lang=en", absolute));
+    EXPECT_EQ(absolute.tvdb, 81797);
+    EXPECT_EQ(absolute.season, -1) << "tvdb2 numbers episodes its own way: not TVDB's season and episode";
+    ExternalIds movie;
+    EXPECT_TRUE(read_guid("com.plexapp.agents.hama://tmdb-129?lang=en", movie));
+    EXPECT_EQ(movie.tmdb, 129);
+    ExternalIds anidb;
+    EXPECT_FALSE(read_guid("com.plexapp.agents.hama://anidb-5108?lang=en", anidb));
+    auto why = why_no_ids("com.plexapp.agents.hama://anidb-5108?lang=en");
+    ASSERT_TRUE(why);
+    EXPECT_NE(why->find("AniDB"), std::string::npos) << *why;
+}
+
+TEST(Resources, AConnectionWithoutUriAndTheDevicesRelayFlag) {
+    auto r = parse_resources(R"([{"name":"nas","clientIdentifier":"m","provides":"server","owned":true,
+        "connections":[{"protocol":"https","address":"192.168.1.5","port":32400,"local":true},
+                       {"protocol":"http","address":"fd00::5","port":32400,"local":true,"IPv6":true}]}])");
+    ASSERT_TRUE(r) << r.error().message;
+    const auto& c = r->front().connections;
+    ASSERT_EQ(c.size(), 2u);
+    EXPECT_EQ(c[0].uri, "https://192.168.1.5:32400") << "built from protocol, address and port";
+    EXPECT_EQ(c[1].uri, "http://[fd00::5]:32400");
+    // Legacy XML: relay="1" on the Device (the capture) is the server's
+    // setting; a relay connection says so itself.
+    auto xml = parse_resources(fixture("plex-api.rs/resources.xml"));
+    ASSERT_TRUE(xml);
+    for (const auto& k : xml->front().connections) EXPECT_FALSE(k.relay) << k.uri;
+    auto relay = parse_resources(R"(<MediaContainer><Device name="s" clientIdentifier="m" provides="server" relay="1">
+        <Connection protocol="https" address="178.3.2.1" port="8443" uri="https://178-3-2-1.h.plex.direct:8443"
+         local="0" relay="1"/></Device></MediaContainer>)");
+    ASSERT_TRUE(relay);
+    EXPECT_TRUE(relay->front().connections.front().relay);
+}
+
+TEST(AddedAt, AnEditNamesExactlyOneNumericItem) {
+    // Without `id` Plex's edit endpoint changes every item of the section:
+    // a missing, empty or non-numeric id cannot become a path.
+    for (std::string_view bad : {"", "abc", "12a", "-5", " 12", "1/2", "12345678901234567890"})
+        EXPECT_FALSE(RatingKey::parse(bad)) << "\"" << bad << "\"";
+    auto section = RatingKey::parse("1");
+    auto item = RatingKey::parse("1036");
+    ASSERT_TRUE(section && item);
+    EXPECT_EQ(added_at_edit_path(*section, ItemType::movie, *item, 1700000000),
+              "/library/sections/1/all?type=1&id=1036&addedAt.value=1700000000&addedAt.locked=1");
+}
+
+TEST(PlexTvErrors, TheCodeInEitherFormat) {
+    EXPECT_EQ(plextv_error_code(
+                  R"({"errors":[{"code":1043,"message":"This action is not available for this user","status":403}]})"),
+              1043);
+    EXPECT_EQ(plextv_error_code(R"(<errors><error code="1041" message="Invalid PIN" status="403"/></errors>)"), 1041);
+    EXPECT_FALSE(plextv_error_code("Forbidden"));
+    EXPECT_FALSE(plextv_error_code("[]"));
+}
+
 TEST(Wire, HostileInputIsAnErrorNotACrash) {
     std::string deep(10000, '[');
     EXPECT_FALSE(parse_wire(deep));

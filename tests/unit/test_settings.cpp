@@ -11,6 +11,7 @@
 #include "common/fs.hpp"
 #include "common/text.hpp"
 #include "log/log.hpp"
+#include "refresh/paths.hpp"
 #include "session/session.hpp"
 #include "session_rig.hpp"
 #include "settings/migrations.hpp"
@@ -96,9 +97,9 @@ TEST(SettingsTable, SignOutClearsTheAccountAndTheServerOnly) {
     std::set<std::string_view> cleared;
     for (const auto& s : settings::table())
         if (s.cleared_at_sign_out) cleared.insert(s.name);
-    EXPECT_EQ(cleared,
-              (std::set<std::string_view>{"token", "username", "email", "user_id", "server_machine_id", "server_name",
-                                          "server_url", "server_local", "server_connections", "server_token"}));
+    EXPECT_EQ(cleared, (std::set<std::string_view>{"token", "username", "email", "user_id", "server_machine_id",
+                                                   "server_name", "server_url", "server_local", "server_connections",
+                                                   "server_token", "server_owned", "server_platform"}));
 }
 
 // ---------------------------------------------------------------- migrations
@@ -231,4 +232,30 @@ TEST(Migrations, AFailedUpgradeLeavesTheSettingsAsTheyWere) {
     EXPECT_EQ(session->settings().snapshot()->connect_timeout_ms, 3000) << "still the old layout, read as it was";
     EXPECT_TRUE(common::fs::read_file(common::fs::join(dir, "plexbridge-settings.v1.backup.json")))
         << "the backup stays for the user";
+}
+
+// ---------------------------------------------------------------- paths
+
+TEST(Paths, DockerAndWindowsMappings) {
+    using refresh::PathStyle;
+    settings::PathMappings m{{"/movies", "/data/movies"}, {"/movies/4k", "/data/uhd"}, {"/mnt/media", "D:\\Media"}};
+    EXPECT_EQ(refresh::to_plex("/movies/Film (2020)/film.mkv", m, PathStyle::posix),
+              "/data/movies/Film (2020)/film.mkv");
+    EXPECT_EQ(refresh::to_plex("/movies/4k/Film/film.mkv", m, PathStyle::posix), "/data/uhd/Film/film.mkv")
+        << "the longest prefix wins";
+    EXPECT_EQ(refresh::to_plex("/movies-old/film.mkv", m, PathStyle::posix), "/movies-old/film.mkv")
+        << "a prefix matches whole folders only";
+    EXPECT_EQ(refresh::to_plex("/mnt/media/TV/Show/S01E01.mkv", m, PathStyle::windows),
+              "D:\\Media\\TV\\Show\\S01E01.mkv");
+    EXPECT_EQ(refresh::compare_key("D:\\Media\\TV\\Show", PathStyle::windows),
+              refresh::compare_key("d:/media/tv/show/", PathStyle::windows))
+        << "Windows compares without case, either separator";
+    EXPECT_NE(refresh::compare_key("/data/Movies", PathStyle::posix),
+              refresh::compare_key("/data/movies", PathStyle::posix));
+    EXPECT_EQ(refresh::folder_of("D:\\Media\\TV\\Show\\S01E01.mkv", PathStyle::windows), "D:\\Media\\TV\\Show");
+    EXPECT_EQ(refresh::style_of("", {"D:\\Media"}), PathStyle::windows) << "a drive letter says Windows";
+    EXPECT_EQ(refresh::style_of("Linux", {"/data"}), PathStyle::posix);
+    auto st = settings::validate(bj::parse(R"({"path_mappings": [{"host": "/movies"}]})").as_object());
+    ASSERT_FALSE(st);
+    EXPECT_EQ(st.error().message.rfind("path_mappings:", 0), 0u) << st.error().message;
 }

@@ -33,6 +33,7 @@ private:
     void store_apikey(route::Call& call, route::Reply reply);
     void encrypt_apikey(route::Call& call, route::Reply reply);
     void rotate_key(route::Call& call, route::Reply reply);
+    void forget(route::Call& call, route::Reply reply);
 
     session::Session& session_;
     std::unique_ptr<PinTable> pins_;

@@ -24,7 +24,8 @@ enum class Errc : uint8_t {
     resolve,              // the host name does not resolve
     refused,              // connection refused
     unreachable,          // no route, network down
-    timed_out,            // the deadline passed
+    connect_timed_out,    // no connection within the connect deadline (nothing answers there)
+    timed_out,            // connected, but no complete answer before the deadline
     tls,                  // handshake or certificate verification failed
     reset,                // the peer closed or reset before a full answer
     too_large,            // the answer is larger than we accept
@@ -36,6 +37,7 @@ enum class Errc : uint8_t {
     forbidden,       // 403
     not_found,       // 404, or a file that does not exist
     bad_answer,      // 5xx, or a body we could not read
+    rate_limited,    // 429: too many requests; wait (Retry-After) before the next
     // Our own refusals and failures.
     bad_request,           // the caller's input is wrong
     not_signed_in,         // no usable Plex token
@@ -52,7 +54,7 @@ enum class Errc : uint8_t {
     state_mismatch,        // sign-in: the CSRF state does not match
     unknown_address,       // an address that is not one of the account's servers
     server_not_found,      // no server of the account has this machine id
-    plex_pass_required,    // the account has no Plex Pass
+    plex_pass_required,    // the account has no Plex Pass (plex.tv error 1043)
     webhook_unset,         // webhooks: the base URL is not configured
     webhook_unauthorized,  // webhooks: wrong or missing key in the URL
     webhook_malformed,     // webhooks: not a Plex webhook

@@ -1,7 +1,8 @@
 // Asynchronous HTTP(S) client on the plugin's io_context.
 //
 // Promises:
-//  - One deadline per request covers resolve, connect, TLS, write and read;
+//  - An optional connect deadline covers resolve, connect and TLS
+//    (Errc::connect_timed_out); one deadline covers the whole request;
 //    when it passes the request fails with Errc::timed_out and a
 //    message such as "Plex Media Server at https://h:32400 did not answer
 //    within 3 s".
@@ -50,6 +51,10 @@ struct Request {
     std::string body;
     std::string token;  // sent as X-Plex-Token when non-empty
     std::chrono::milliseconds timeout{10000};
+    // Resolving, connecting and the TLS handshake must end within this
+    // (Errc::connect_timed_out: nothing answers there); 0: only `timeout`
+    // bounds them. A server slow to answer is not a server that is gone.
+    std::chrono::milliseconds connect_timeout{0};
     std::size_t body_limit = 16 * 1024 * 1024;
     TlsVerify verify = TlsVerify::verify;
     // Connect to this address instead of resolving the URL's host; SNI,
@@ -87,9 +92,10 @@ struct ClientOptions {
 
 class Client : public std::enable_shared_from_this<Client> {
 public:
-    // Nullptr and `error` set when the TLS setup fails (bad CA file).
-    static std::shared_ptr<Client> create(boost::asio::io_context& ioc, ClientOptions options,
-                                          std::shared_ptr<spdlog::logger> log, std::string* error = nullptr);
+    // Errc::tls when the TLS setup fails (a CA file that cannot be loaded).
+    [[nodiscard]] static common::Result<std::shared_ptr<Client>> create(boost::asio::io_context& ioc,
+                                                                        ClientOptions options,
+                                                                        std::shared_ptr<spdlog::logger> log);
     virtual ~Client() = default;
 
     virtual std::shared_ptr<CancelHandle> async_request(Request request, Callback callback) = 0;
@@ -97,9 +103,16 @@ public:
     Result request_sync(Request request);
     // Closes idle connections and cancels in-flight requests. Thread-safe.
     virtual void shutdown() = 0;
+    // Runs `fn` on the client's thread after `delay` (a polite retry),
+    // unless the client was shut down meanwhile.
+    virtual void after(std::chrono::milliseconds delay, std::function<void()> fn) = 0;
     // Counters for tests and benchmarks.
     virtual std::size_t connections_opened() const = 0;
 };
+
+// How long a 429 or 503 answer asks us to wait (Retry-After, in seconds or
+// as an HTTP date); nullopt when it does not say.
+std::optional<std::chrono::seconds> retry_after(const Response& response);
 
 // An answer whose status the caller did not want, as an Error
 // (Errc::http_status, the status in Error::http_status) whose message names

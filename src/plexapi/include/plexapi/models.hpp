@@ -117,10 +117,35 @@ struct ItemPage {
 };
 common::Result<ItemPage> parse_items(std::string_view body);
 
+// The code plex.tv puts in an error answer ({"errors":[{"code":1043,...}]}
+// or <errors><error code="1043" .../></errors>), or nullopt.
+std::optional<int64_t> plextv_error_code(std::string_view body);
+
 struct Webhook {
     std::string url;
 };
 common::Result<std::vector<Webhook>> parse_webhooks(std::string_view body);
+
+// A ratingKey that is a non-empty number: the only kind an edit may name.
+class RatingKey {
+public:
+    // Nullopt for anything but 1 to 19 decimal digits.
+    static std::optional<RatingKey> parse(std::string_view text);
+    const std::string& str() const { return value_; }
+
+private:
+    explicit RatingKey(std::string value) : value_(std::move(value)) {}
+    std::string value_;
+};
+
+// The item types Plex's edit endpoint takes.
+enum class ItemType : uint8_t { movie = 1, episode = 4 };
+
+// The path that sets one item's "added at" date, as Plex's own clients do:
+// PUT /library/sections/{section}/all?type=…&id={ratingKey}&addedAt.value=…
+// &addedAt.locked=1. The same call without `id` edits every item of the
+// section, so it takes a RatingKey, which cannot be empty or not a number.
+std::string added_at_edit_path(const RatingKey& section, ItemType type, const RatingKey& item, int64_t unix_seconds);
 
 // External ids from guids, in either agent style.
 struct ExternalIds {
@@ -133,7 +158,12 @@ struct ExternalIds {
 // Reads "imdb://tt1", "tmdb://2", "tvdb://3", and the legacy agent forms
 // "com.plexapp.agents.imdb://tt1?lang=en", "com.plexapp.agents.themoviedb://2?lang=en",
 // "com.plexapp.agents.thetvdb://3/1/2?lang=en" into `ids` (fields already
-// set are kept). Returns false when the guid carries no external id.
+// set are kept), and the HAMA agent's "com.plexapp.agents.hama://tvdb-3/1/2",
+// "…hama://tmdb-2", "…hama://imdb-tt1". Returns false when the guid carries
+// no external id.
 bool read_guid(std::string_view guid, ExternalIds& ids);
+// Why a guid gives no id to search with, in words for a log or a status
+// ("its only id is an AniDB id (HAMA agent), …").
+std::optional<std::string> why_no_ids(std::string_view guid);
 
 }  // namespace pb::plexapi

@@ -27,6 +27,9 @@ std::optional<common::Error> classify(const http::Request& req, const http::Resu
 struct PlexTvOptions {
     std::string base_url = "https://plex.tv";
     std::chrono::milliseconds timeout{10000};
+    // Told (on the client's thread) when plex.tv rejects the token a call
+    // was made with: the owner of the token learns it died.
+    std::function<void(const std::string& token)> on_token_rejected;
 };
 
 class PlexTv {
@@ -36,6 +39,8 @@ public:
     void create_pin(ApiCallback<Pin> cb);
     void get_pin(int64_t pin_id, ApiCallback<Pin> cb);
     void get_account(const std::string& token, ApiCallback<Account> cb);
+    // GET /api/v2/ping: a cheap "is this token still good" (2xx: yes).
+    void ping(const std::string& token, ApiCallback<bool> cb);
     // v2 JSON first; on any failure but a rejected token, the legacy XML list.
     void get_resources(const std::string& token, ApiCallback<std::vector<Resource>> cb);
     void get_webhooks(const std::string& token, ApiCallback<std::vector<Webhook>> cb);

@@ -67,6 +67,9 @@ public:
     std::vector<Section> sections;
     int64_t built_at = 0;  // unix seconds of the last listing
     bool built = false;
+    // The server compares paths as Windows does (no case, either separator).
+    // Set before adding items.
+    bool windows_paths = false;
 
 private:
     std::unordered_map<std::string, ItemRef> by_key_;
@@ -74,10 +77,20 @@ private:
     std::size_t items_ = 0;
 };
 
-// Lists the selected sections (paged, includeGuids=1) into `index`.
-// `since` > 0 lists only items added since then. Calls done(error) once.
+// How far a build got.
+struct BuildProgress {
+    std::size_t sections_done = 0;
+    std::size_t sections_total = 0;
+    int64_t items = 0;
+};
+
+// Lists the selected sections (paged, includeGuids=1) into `index`, one page
+// in memory at a time. `since` > 0 lists only items added since then. Calls
+// done(error, the server's status when it refused) once; `on_page` after each
+// page, and stops the build (done is not called) when it returns false.
 void build_index(std::shared_ptr<session::PmsClient> pms, std::shared_ptr<LibraryIndex> index,
                  std::vector<std::string> movie_sections, std::vector<std::string> show_sections, int64_t since,
-                 std::function<void(std::string error)> done, int64_t page_size = 500);
+                 std::function<void(std::string error, int status)> done, int64_t page_size = 500,
+                 std::function<bool(const BuildProgress&)> on_page = {});
 
 }  // namespace pb::refresh

@@ -21,6 +21,7 @@
 #include <string>
 
 #include "refresh/library_index.hpp"
+#include "refresh/paths.hpp"
 #include "route/route.hpp"
 #include "session/session.hpp"
 
@@ -79,11 +80,26 @@ private:
     void run_due();
     void process(Job job);
     void finish(const Job& job, Outcome outcome, const std::string& error = {});
+    // What a 401 or 403 from the server means, and what to do about it.
+    std::pair<Outcome, std::string> refused(int status) const;
+    // A job's answer from the server: done (nullopt), or the outcome and why.
+    std::optional<std::pair<Outcome, std::string>> judge(int status, std::string_view what) const;
     void persist();
     void status(route::Call& call, route::Reply reply);
+    // Calls `then` once the index is built (or failed), building it if it
+    // is not. One build runs at a time, in the background of the io thread.
     void ensure_index(std::function<void(std::string error, int http_status)> then);
+    void build(uint64_t generation);
+    void index_done(uint64_t generation, std::string error, int status);
+    // What the index is built for; a change of it (another server, other
+    // libraries) means a new index. Other settings do not.
+    static std::string index_key(const settings::Settings& s);
+    // Whether anything would ever be refreshed with these settings.
+    bool wanted(const settings::Settings& s) const;
     void resolve(const Job& job, std::function<void(std::optional<ItemRef>, std::string error)> then);
     void partial_scan(const Job& job);
+    // How the selected server writes and compares paths.
+    PathStyle path_style() const;
     void apply(const Job& job, const ItemRef& ref);
 
     explicit Refresher(session::Session& session) : session_(session) {}
@@ -91,6 +107,10 @@ private:
     std::unique_ptr<boost::asio::steady_timer> timer_;
     std::deque<Job> queue_;
     std::shared_ptr<LibraryIndex> index_ = std::make_shared<LibraryIndex>();
+    std::string index_key_;          // what index_ is for
+    uint64_t index_generation_ = 0;  // bumped when index_ is replaced: older builds stop
+    bool index_building_ = false;
+    std::vector<std::function<void(std::string, int)>> index_waiters_;
     bool busy_ = false;
     std::string stopped_;   // why the queue is stopped; empty: running
     int64_t requests_ = 0;  // PMS requests made for jobs (benchmarks)
@@ -101,6 +121,9 @@ private:
     boost::json::object last_error_;
     std::size_t depth_ = 0;
     std::string stopped_copy_;
+    BuildProgress index_progress_;
+    std::string index_state_ = "empty";  // empty, building, ready, failed
+    std::string index_error_;
 };
 
 }  // namespace pb::refresh

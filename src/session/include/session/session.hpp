@@ -12,6 +12,7 @@
 #pragma once
 #include <spdlog/logger.h>
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
 
 #include <chrono>
 #include <functional>
@@ -48,6 +49,31 @@ struct Environment {
 // A server's connections as settings keep them, and back.
 settings::Connections to_settings(const std::vector<plexapi::Connection>& connections);
 std::vector<plexapi::Connection> to_plexapi(const settings::Connections& connections);
+
+// What the session knows of the account's token.
+enum class AccountState : uint8_t {
+    signed_out = 1,  // no token stored
+    unchecked,       // stored, not confirmed with plex.tv since the plugin started
+    ok,              // plex.tv accepted it at the last check
+    rejected,        // plex.tv refuses it (revoked, password changed): sign in again
+};
+struct AccountStatus {
+    AccountState state = AccountState::signed_out;
+    std::string message;     // in words, for the status route and the page
+    int64_t checked_at = 0;  // unix seconds of the last check; 0: never
+};
+std::string_view to_string(AccountState state);
+
+// Why the account is being let go.
+enum class Leaving : uint8_t {
+    sign_out = 1,       // forget the token and the server; keep the rest
+    forget_everything,  // also every setting, the key and the plugin's files
+};
+// A feature's part in leaving: it undoes what it set up outside (the webhook
+// on plex.tv, files) with the account's token (empty when unusable), then
+// calls `next` with what it did, in words, one line each.
+using LeaveStep = std::function<void(Leaving how, const std::string& account_token,
+                                     std::function<void(std::vector<std::string> done)> next)>;
 
 // Whether a cached answer will do.
 enum class Freshness : uint8_t { cached_ok = 1, fresh };
@@ -118,8 +144,6 @@ public:
     [[nodiscard]] common::Status sign_in(const vault::Secret& token, const plexapi::Account& account,
                                          const plexapi::Resource* server = nullptr,
                                          const plexapi::Connection* chosen = nullptr);
-    // Forgets the token and the selected server.
-    [[nodiscard]] common::Status sign_out();
     // Selects `server`, reached at `chosen` (nullptr: to be chosen later),
     // and remembers every connection for failover.
     [[nodiscard]] common::Status select_server(const plexapi::Resource& server, const plexapi::Connection* chosen);
@@ -136,6 +160,24 @@ public:
     // secret in it that no longer opens (the key changed since) keeps its
     // current value instead.
     [[nodiscard]] common::Status restore_settings(const boost::json::object& backup);
+    // ---- the account's health
+    AccountStatus account_status() const;
+    // Io thread: asks plex.tv whether the token is still good. start() does it
+    // once and then every day; features need not.
+    void check_account(std::function<void(AccountStatus)> done = {});
+    // Io thread: the selected server refused its token. Fetches the server's
+    // token from plex.tv's resources again, once; `done(true)` when a new one
+    // was stored (try again), `done(false)` when nothing changed.
+    void renew_server_token(std::function<void(bool renewed)> done);
+
+    // ---- leaving
+    // Features add their step while the plugin loads.
+    void on_leave(LeaveStep step) { leave_steps_.push_back(std::move(step)); }
+    // Io thread: runs every step, then clears the sign-in (and, to forget
+    // everything, resets every setting and replaces the key). `done` gets
+    // what was done, in words.
+    void leave(Leaving how, std::function<void(common::Result<std::vector<std::string>>)> done);
+
     // A new vault key: every stored secret re-sealed with it, the old key
     // destroyed. Each step leaves every secret readable if the process dies
     // (see vault.hpp); start() finishes a rotation that was interrupted, and
@@ -150,6 +192,12 @@ private:
     // Caller holds secrets_mu_.
     [[nodiscard]] common::Status finish_rotation_locked();
     void forget_resources();
+    // plex.tv refused `token`; if it is the account's, the account needs a new sign-in.
+    void note_rejected(const std::string& token);
+    void schedule_check(std::chrono::seconds delay);
+    struct Leaver;
+    void finish_leaving(Leaving how, std::vector<std::string> notes,
+                        std::function<void(common::Result<std::vector<std::string>>)> done);
     // Called by PmsClient when failover chose another address.
     [[nodiscard]] common::Status adopt_connection(const plexapi::Connection& best,
                                                   const std::vector<plexapi::Connection>* all);
@@ -168,6 +216,16 @@ private:
     std::mutex client_mu_;
     std::shared_ptr<http::Client> client_;
     std::string client_ca_file_;
+
+    std::vector<LeaveStep> leave_steps_;  // set while loading; read on the io thread
+
+    // The account's health, keyed by the sealed token it was about: a new
+    // sign-in (another sealed value) starts afresh.
+    mutable std::mutex account_mu_;
+    std::string rejected_stored_;
+    std::string ok_stored_;
+    int64_t checked_at_ = 0;
+    std::unique_ptr<boost::asio::steady_timer> check_timer_;  // io thread
 
     std::mutex resources_mu_;
     std::vector<plexapi::Resource> resources_;

@@ -45,6 +45,14 @@ struct Choice {
     std::string_view label;  // as shown
 };
 
+// One field of the objects a list-of-objects setting holds (its shape), so
+// that a form can draw it as a table.
+struct Field {
+    std::string_view name;
+    Type type = Type::string;
+    std::string_view label;
+};
+
 // Shown only when another setting has a value ("apikey" fields only in legacy mode).
 struct Condition {
     std::string_view setting;
@@ -66,6 +74,7 @@ struct Spec {
     std::string_view unit{};  // "ms", "s", "bytes"
     Format format = Format::any;
     std::span<const Choice> choices{};
+    std::span<const Field> fields{};  // a JSON list of objects: their fields
     Condition shown_when{};
     bool cleared_at_sign_out = false;
     bool needs_restart = false;
@@ -76,6 +85,15 @@ enum class AuthMethod : uint8_t { oauth = 1, legacy };
 inline constexpr Choice kAuthMethods[] = {{"oauth", "Sign in with Plex"},
                                           {"apikey", "Server address and token (legacy)"}};
 std::string_view to_string(AuthMethod m);
+
+// A host folder and where Plex sees it (Docker, another machine).
+struct PathMapping {
+    std::string host;  // "/movies"
+    std::string plex;  // "/data/movies", "D:\\Movies"
+};
+using PathMappings = std::vector<PathMapping>;
+inline constexpr Field kPathMappingFields[] = {{"host", Type::string, "Path here"},
+                                               {"plex", Type::string, "Path in Plex"}};
 
 // A known address of the selected server (for failover).
 struct ServerConnection {
@@ -121,6 +139,7 @@ Settings parse(const boost::json::object& obj);
 
 // JSON for typed values, the inverse of parse(), for writing patches.
 boost::json::value to_json(const Connections& connections);
+boost::json::value to_json(const PathMappings& mappings);
 
 // The cached settings of a running plugin, and the one way to change them.
 //

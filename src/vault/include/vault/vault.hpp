@@ -66,6 +66,9 @@ public:
     [[nodiscard]] common::Status begin_rotation();
     [[nodiscard]] common::Status finish_rotation();
     bool rotation_pending() const;
+    // Forgets every key: a new one replaces the key file (and any pending
+    // one). Nothing sealed before opens again.
+    [[nodiscard]] common::Status reset();
 
     const std::string& key_path() const { return key_path_; }
 

@@ -64,6 +64,8 @@ private:
     void list(route::Call& call, route::Reply reply);
     void create(route::Call& call, route::Reply reply);
     void remove(route::Call& call, route::Reply reply);
+    // Signing out: our webhook off plex.tv (a session leave step).
+    void leave(const std::string& token, std::function<void(std::vector<std::string>)> next);
     void dispatch(const Payload& p, const Media& media, route::Reply reply);
     void resolve_then_dispatch(Payload p, Media media, route::Reply reply);
     bool duplicate(const std::string& media_key);
