@@ -22,7 +22,9 @@ int main(int argc, char** argv) {
             ca_out = argv[++i];
         else {
             std::cerr << "usage: plexsim [--port N] [--ca-out FILE]\n"
-                         "Serves a fake plex.tv on 127.0.0.1:N and one Plex Media Server with a sample library.\n";
+                         "Serves a fake plex.tv on 127.0.0.1:N (and over https on another port) and one Plex\n"
+                         "Media Server with a sample library. --ca-out writes the CA that signed the https\n"
+                         "certificates (plex.tv, 127.0.0.1, *.<hash>.plex.direct).\n";
             return a == "--help" ? 0 : 2;
         }
     }
@@ -34,6 +36,7 @@ int main(int argc, char** argv) {
         return 1;
     }
     std::cout << "plex.tv (simulated): " << sim.plextv_url() << "\n"
+              << "plex.tv over https (simulated): " << sim.plextv_tls_url() << "\n"
               << "account token: " << sim.account().token << "\n"
               << "link a PIN: curl -X POST '" << sim.plextv_url() << "/sim/link?code=CODE'\n";
     std::cout.flush();

@@ -26,6 +26,23 @@ struct Element {
     std::string json() const;
 };
 
+// A subtitle file next to a video, and whether Plex lists it yet. Plex
+// lists a new file only after a refresh (or a scan of its folder) that comes
+// after the file exists; on a busy server sometimes only on the second.
+struct SimSubtitle {
+    std::string file;
+    std::string language_code = "eng";  // ISO 639-2/B, as Plex writes it
+    std::string language_tag = "en";
+    std::string codec = "srt";
+    bool forced = false;
+    bool hearing_impaired = false;
+    int refreshes_needed = 1;  // refreshes after it was written before Plex lists it
+    bool scan_only = false;    // only a scan of its folder shows it (Plex missed the change)
+    bool on_disk = true;       // false: deleted, listed until the next refresh
+    bool listed = false;
+    int64_t id = 0;
+};
+
 struct SimItem {
     std::string rating_key;
     std::string type;  // movie, show, season, episode
@@ -39,7 +56,8 @@ struct SimItem {
     int64_t year = 0;
     int64_t added_at = 0;
     bool added_at_locked = false;
-    std::string file;  // movies and episodes
+    std::string file;                         // movies and episodes
+    std::vector<SimSubtitle> subtitles = {};  // a default: older aggregate initialisers need not name it
 };
 
 struct SimSection {

@@ -64,6 +64,7 @@ struct Simulator::State {
     std::unique_ptr<httpserver::HttpServer> http;
     bool started = false;
     uint16_t plextv_port = 0;
+    uint16_t plextv_tls_port = 0;
     std::string bind = "127.0.0.1";
     TestCa ca;
     TestCa untrusted;
@@ -105,18 +106,21 @@ std::string token_of(const Request& r) {
     return t;
 }
 
+// Plex reads every X-Plex-* header from the query string too ("all X-Plex-
+// headers can also be sent as query string arguments", developer.plex.tv/pms);
+// @ctrl/plex sends the PIN's client identifier that way.
+std::string client_id_of(const Request& r) {
+    std::string id = r.header("X-Plex-Client-Identifier");
+    if (id.empty())
+        id = common::text::query_get(common::text::parse_query(r.query), "X-Plex-Client-Identifier").value_or("");
+    return id;
+}
+
 // What the tests can ask about a request: who received it, with what.
 RequestRecord record_of(const Request& req, uint16_t port, const std::string& listener) {
-    return RequestRecord{port,
-                         listener,
-                         req.method,
-                         req.path,
-                         req.query,
-                         token_of(req),
-                         req.header("Accept"),
-                         req.header("X-Plex-Client-Identifier"),
-                         req.body,
-                         0};
+    return RequestRecord{
+        port,     listener, req.method, req.path, req.query, token_of(req), req.header("Accept"), client_id_of(req),
+        req.body, 0};
 }
 
 Element pin_element(const SimPin& p, const std::string& token) {
@@ -200,7 +204,7 @@ document.getElementById('r').textContent=r.ok?'Linked. You can close this window
 
     // --- PINs ---
     if (req.method == "POST" && req.path == "/api/v2/pins") {
-        std::string client = req.header("X-Plex-Client-Identifier");
+        std::string client = client_id_of(req);
         if (client.empty()) {
             lock.unlock();
             return reply(plextv_error(req, 400, 1000, "X-Plex-Client-Identifier is missing"));
@@ -226,7 +230,7 @@ document.getElementById('r').textContent=r.ok?'Linked. You can close this window
         bool expired = it != pins.end() && std::chrono::steady_clock::now() - it->second.created >
                                                std::chrono::seconds(it->second.expires_in);
         // plex.tv only shows a PIN to the client that created it.
-        if (it == pins.end() || expired || it->second.client_identifier != req.header("X-Plex-Client-Identifier")) {
+        if (it == pins.end() || expired || it->second.client_identifier != client_id_of(req)) {
             lock.unlock();
             return reply(plextv_error(req, 404, 1020, "Code not found or expired"));
         }
@@ -263,29 +267,56 @@ document.getElementById('r').textContent=r.ok?'Linked. You can close this window
         u.set("id", account.id).set("uuid", account.uuid).set("username", account.username);
         u.set("title", account.username).set("email", account.email).set("friendlyName", std::string(""));
         u.set("confirmed", true).set("authToken", account.token).set("country", std::string("GB"));
+        // The rest of what plex.tv sends about a single-user account, with
+        // the values and types of the captures (user_info_free.json,
+        // user_info_plexpass.json; XML as in plextv_account.xml). Client
+        // libraries (python-plexapi, @ctrl/plex) read these into the account.
+        u.set("emailOnlyAuth", false).set("hasPassword", true).set("protected", false);
+        u.set("thumb", "https://plex.tv/users/" + account.uuid + "/avatar?c=1630875354");
+        u.set("mailingListStatus", std::string("unsubscribed")).set("mailingListActive", false);
+        u.set("scrobbleTypes", std::string("")).set("restricted", false);
+        u.set("home", false).set("guest", false).set("homeSize", int64_t{1}).set("homeAdmin", false);
+        u.set("maxHomeSize", int64_t{15}).set("joinedAt", int64_t{1339124759});
+        u.set("experimentalFeatures", false).set("twoFactorEnabled", false);
         Element sub{"subscription", {}, {}};
         sub.set("active", account.plex_pass).set("status", std::string(account.plex_pass ? "Active" : "Inactive"));
         sub.set("plan", std::string(account.plex_pass ? "lifetime" : ""));
         std::vector<std::string> features = {"home", "adaptive_bitrate", "collections"};
         if (account.plex_pass) features.insert(features.begin(), {"webhooks", "pass", "dvr"});
+        // What user_info_plexpass.json lists; a free account has none.
+        std::vector<std::string> entitlements;
+        if (account.plex_pass) entitlements = {"ios", "all", "roku", "android", "xbox_one", "windows"};
         lock.unlock();
         if (wants_json(req)) {
             // JSON nests subscription as an object with an array of strings.
             boost::json::object o = boost::json::parse(u.json()).as_object();
             boost::json::array f;
             for (auto& x : features) f.push_back(boost::json::string(x));
-            o["subscription"] = {
-                {"active", account.plex_pass},
-                {"status", account.plex_pass ? "Active" : "Inactive"},
-                {"plan", account.plex_pass ? boost::json::value("lifetime") : boost::json::value(nullptr)},
-                {"features", f}};
+            auto text_or_null = [](bool on, const char* text) {
+                return on ? boost::json::value(text) : boost::json::value(nullptr);
+            };
+            o["subscription"] = {{"active", account.plex_pass},
+                                 {"subscribedAt", text_or_null(account.plex_pass, "2021-10-01T01:02:03Z")},
+                                 {"status", account.plex_pass ? "Active" : "Inactive"},
+                                 {"paymentService", text_or_null(account.plex_pass, "braintree")},
+                                 {"plan", text_or_null(account.plex_pass, "lifetime")},
+                                 {"features", f}};
+            o["subscriptionDescription"] = text_or_null(account.plex_pass, "Lifetime Plex Pass");
+            o["locale"] = nullptr;
+            boost::json::array e;
+            for (auto& x : entitlements) e.push_back(boost::json::string(x));
+            o["entitlements"] = e;
             o["roles"] = account.plex_pass ? boost::json::array{"plexpass"} : boost::json::array{};
             return reply(Response{200, "application/json", {}, boost::json::serialize(o)});
         }
+        u.set("locale", std::string(""));
         Element feats{"features", {}, {}};
         for (auto& x : features) feats.add("feature", Element{"feature", {{"id", x}}, {}});
         sub.add("features", feats);
         u.add("subscription", sub);
+        Element ents{"entitlements", {}, {}};
+        for (auto& x : entitlements) ents.add("entitlement", Element{"entitlement", {{"id", x}}, {}});
+        u.add("entitlements", ents);
         return reply(Response{200, "application/xml", {}, u.xml()});
     }
 
@@ -393,6 +424,18 @@ document.getElementById('r').textContent=r.ok?'Linked. You can close this window
 
 namespace {
 
+// What a refresh (or a folder scan) of an item makes Plex see of its
+// subtitle files: deleted ones go, new ones appear once enough refreshes
+// came after them.
+void rescan_subtitles(SimItem& it, bool folder_scan) {
+    auto& subs = it.subtitles;
+    subs.erase(std::remove_if(subs.begin(), subs.end(), [](const SimSubtitle& s) { return !s.on_disk; }), subs.end());
+    for (auto& s : subs) {
+        if (s.listed) continue;
+        if (folder_scan || (!s.scan_only && --s.refreshes_needed <= 0)) s.listed = true;
+    }
+}
+
 Element item_element(const SimServer& s, const SimItem& it, bool include_guids) {
     bool video = it.type == "movie" || it.type == "episode";
     Element e{video ? "Video" : "Directory", {}, {}};
@@ -406,7 +449,9 @@ Element item_element(const SimServer& s, const SimItem& it, bool include_guids) 
     e.set("addedAt", it.added_at).set("updatedAt", it.added_at);
     if (!it.parent_key.empty()) {
         auto p = s.items.find(it.parent_key);
-        e.set("parentRatingKey", it.parent_key);
+        // parentKey and grandparentKey as in tv_episodes.json (clients
+        // follow them to the season and the show).
+        e.set("parentRatingKey", it.parent_key).set("parentKey", "/library/metadata/" + it.parent_key);
         if (p != s.items.end()) {
             e.set("parentGuid", p->second.guid).set("parentTitle", p->second.title);
             if (p->second.index >= 0) e.set("parentIndex", p->second.index);
@@ -414,17 +459,36 @@ Element item_element(const SimServer& s, const SimItem& it, bool include_guids) 
     }
     if (!it.grandparent_key.empty()) {
         auto g = s.items.find(it.grandparent_key);
-        e.set("grandparentRatingKey", it.grandparent_key);
+        e.set("grandparentRatingKey", it.grandparent_key)
+            .set("grandparentKey", "/library/metadata/" + it.grandparent_key);
         if (g != s.items.end()) e.set("grandparentGuid", g->second.guid).set("grandparentTitle", g->second.title);
     }
     if (include_guids)
         for (const auto& g : it.guids) e.add("Guid", Element{"Guid", {{"id", g}}, {}});
     if (!it.file.empty()) {
         Element media{"Media", {{"id", static_cast<int64_t>(std::atoll(it.rating_key.c_str()) * 10)}}, {}};
-        media.add("Part",
-                  Element{"Part",
-                          {{"id", static_cast<int64_t>(std::atoll(it.rating_key.c_str()) * 100)}, {"file", it.file}},
-                          {}});
+        Element part{
+            "Part", {{"id", static_cast<int64_t>(std::atoll(it.rating_key.c_str()) * 100)}, {"file", it.file}}, {}};
+        // External subtitles as in the capture (tests/fixtures/plex-api.rs/
+        // metadata_1036.json): id, key, streamType 3, codec, format,
+        // displayTitle; the language pair and flags when the name has them;
+        // Plex omits flags that are off, and writes no file path.
+        for (const auto& sub : it.subtitles) {
+            if (!sub.listed) continue;
+            Element st{"Stream", {}, {}};
+            st.set("id", sub.id).set("key", "/library/streams/" + std::to_string(sub.id));
+            st.set("streamType", int64_t{3}).set("codec", sub.codec).set("format", sub.codec);
+            if (!sub.language_code.empty())
+                st.set("languageCode", sub.language_code).set("languageTag", sub.language_tag);
+            if (sub.forced) st.set("forced", true);
+            if (sub.hearing_impaired) st.set("hearingImpaired", true);
+            std::string upper = sub.codec;
+            for (auto& c : upper) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+            st.set("displayTitle", (sub.language_tag.empty() ? std::string("Unknown") : sub.language_tag) + " (" +
+                                       upper + " External)");
+            part.add("Stream", std::move(st));
+        }
+        media.add("Part", std::move(part));
         e.add("Media", media);
     }
     return e;
@@ -503,9 +567,93 @@ void Simulator::State::handle_pms(std::size_t server_index, Behaviour behaviour,
                      "<html><head><title>Unauthorized</title></head><body><h1>401 Unauthorized</h1></body></html>"});
 
     if (req.path == "/" && req.method == "GET") {
+        // The server's attributes, with the values and types of a PMS 1.25
+        // capture (plex-api.rs tests/mocks/server/media/providers_plexpass.json
+        // and providers_free.json: /media/providers repeats what / says about
+        // the server); python-plexapi and @ctrl/plex read them at connect,
+        // and @ctrl/plex fails without ownerFeatures. hubSearch, multiuser
+        // and transcoderPhoto are booleans python-plexapi's PlexServer reads
+        // that newer servers send. The capture's feature list is shortened
+        // to named features; the directories / lists are left out.
+        bool pass = account.plex_pass;
+        std::string features = "adaptive_bitrate,collections,federated-auth,home,livetv";
+        if (pass)
+            features =
+                "adaptive_bitrate,camera_upload,cloudsync,collections,content_filter,download_certificates,"
+                "dvr,federated-auth,hardware_transcoding,home,hwtranscode,livetv,lyrics,music_videos,pass,"
+                "sync,trailers,webhooks";
         Element mc{"MediaContainer", {}, {}};
-        mc.set("friendlyName", s.name).set("machineIdentifier", s.machine_id).set("version", s.version);
-        mc.set("myPlex", true).set("myPlexSigninState", std::string("ok")).set("myPlexUsername", account.email);
+        mc.set("size", int64_t{0}).set("allowCameraUpload", true).set("allowChannelAccess", true);
+        mc.set("allowMediaDeletion", true).set("allowSharing", true).set("allowSync", true).set("allowTuners", true);
+        mc.set("backgroundProcessing", true).set("certificate", true).set("companionProxy", true);
+        mc.set("countryCode", std::string("gbr")).set("diagnostics", std::string("logs,databases,streaminglogs"));
+        mc.set("eventStream", true).set("friendlyName", s.name).set("hubSearch", true).set("livetv", int64_t{7});
+        mc.set("machineIdentifier", s.machine_id).set("multiuser", true).set("musicAnalysis", int64_t{2});
+        mc.set("myPlex", true);
+        mc.set("myPlexMappingState", std::string("mapped")).set("myPlexSigninState", std::string("ok"));
+        mc.set("myPlexSubscription", pass).set("myPlexUsername", account.email).set("offlineTranscode", int64_t{1});
+        mc.set("ownerFeatures", features).set("photoAutoTag", true).set("platform", s.platform);
+        mc.set("platformVersion", std::string("6.1.0")).set("pluginHost", true).set("pushNotifications", false);
+        mc.set("readOnlyLibraries", false).set("streamingBrainABRVersion", int64_t{3});
+        mc.set("streamingBrainVersion", int64_t{2}).set("sync", true).set("transcoderActiveVideoSessions", int64_t{0});
+        mc.set("transcoderAudio", true).set("transcoderLyrics", true).set("transcoderPhoto", true);
+        mc.set("transcoderSubtitles", true);
+        mc.set("transcoderVideo", true);
+        mc.set("transcoderVideoBitrates", std::string("64,96,208,320,720,1500,2000,3000,4000,8000,10000,12000,20000"));
+        mc.set("transcoderVideoQualities", std::string("0,1,2,3,4,5,6,7,8,9,10,11,12"));
+        mc.set("transcoderVideoResolutions", std::string("128,128,160,240,320,480,768,720,720,1080,1080,1080,1080"));
+        mc.set("updatedAt", int64_t{1628211599}).set("updater", true).set("version", s.version);
+        mc.set("voiceSearch", true);
+        return reply(render(req, mc));
+    }
+    if (req.path == "/library" && req.method == "GET") {
+        // Not in tests/fixtures/; shaped after python-plexapi's Library
+        // (key '/library': identifier "com.plexapp.plugins.library", title1
+        // "Plex Library", title2 blank) and the PMS XML of /library quoted
+        // in public client tests (one from PMS 1.41.5): these attributes and
+        // these three Directory entries. @ctrl/plex's library() reads it.
+        Element mc{"MediaContainer", {}, {}};
+        mc.set("size", int64_t{3}).set("allowSync", false).set("art", std::string("/:/resources/library-art.png"));
+        mc.set("content", std::string("")).set("identifier", std::string("com.plexapp.plugins.library"));
+        mc.set("mediaTagPrefix", std::string("/system/bundle/media/flags/"))
+            .set("mediaTagVersion", int64_t{1634922197});
+        mc.set("title1", std::string("Plex Library")).set("title2", std::string(""));
+        for (const auto& [key, title] :
+             {std::pair{"sections", "Library Sections"}, std::pair{"recentlyAdded", "Recently Added Content"},
+              std::pair{"onDeck", "On Deck Content"}})
+            mc.add("Directory", Element{"Directory", {{"key", std::string(key)}, {"title", std::string(title)}}, {}});
+        return reply(render(req, mc));
+    }
+    if (req.path == "/hubs/search" && req.method == "GET") {
+        // The search of the whole server: one Hub per type of item found,
+        // its items as Metadata, at most `limit` each ("3 if not
+        // specified"); hubIdentifier is the type (plex-api-spec, "Search
+        // Hub" and its Hub schema; python-plexapi and @ctrl/plex
+        // PlexServer.search()). Here a match is a title containing the
+        // query (any ASCII case); real PMS also spell-checks and adds hubs of
+        // related actors, genres and so on, which this does not.
+        std::string query = common::text::to_lower(param("query"));
+        int64_t limit = to_int(param("limit"), 3);
+        Element mc{"MediaContainer", {}, {}};
+        int64_t hubs = 0;
+        for (const auto& [type, title] : {std::pair{"movie", "Movies"}, std::pair{"show", "Shows"},
+                                          std::pair{"season", "Seasons"}, std::pair{"episode", "Episodes"}}) {
+            Element hub{"Hub", {}, {}};
+            int64_t found = 0;
+            for (const auto& [k, it] : s.items) {
+                if (query.empty() || it.type != type ||
+                    common::text::to_lower(it.title).find(query) == std::string::npos)
+                    continue;
+                if (found++ < limit) hub.add("Metadata", item_element(s, it, include_guids));
+            }
+            if (found == 0) continue;
+            hub.set("title", std::string(title)).set("type", std::string(type));
+            hub.set("hubIdentifier", std::string(type)).set("size", std::min(found, limit));
+            hub.set("more", found > limit);
+            mc.add("Hub", hub);
+            ++hubs;
+        }
+        mc.set("size", hubs);
         return reply(render(req, mc));
     }
     if (req.path == "/myplex/account") {
@@ -546,8 +694,16 @@ void Simulator::State::handle_pms(std::size_t server_index, Behaviour behaviour,
             if (x.id == sid) sec = &x;
         if (sec == nullptr) return reply(Response{404, "text/html", {}, "<html>404 Not Found</html>"});
         std::string sub = parts.size() > 1 ? std::string(parts[1]) : "";
-        if (sub == "refresh" && (req.method == "GET" || req.method == "POST" || req.method == "PUT"))
+        if (sub == "refresh" && (req.method == "GET" || req.method == "POST" || req.method == "PUT")) {
+            // A scan of the section, or of one folder of it (?path=).
+            std::string dir = param("path");
+            for (auto& [k, item] : s.items)
+                if (item.section_id == sid && !item.file.empty() &&
+                    (dir.empty() || common::text::starts_with(item.file, dir + "/") ||
+                     common::text::starts_with(item.file, dir + "\\")))
+                    rescan_subtitles(item, true);
             return reply(Response{200, "text/html", {}, ""});
+        }
         if (sub == "all" && req.method == "PUT") {
             // The edit that sets addedAt: numbers only (ISO 8601 made real PMS fail).
             auto it = s.items.find(param("id"));
@@ -572,11 +728,21 @@ void Simulator::State::handle_pms(std::size_t server_index, Behaviour behaviour,
                                     : type == "4" ? "episode"
                                                   : "";
             if (type.empty()) type_name = sec->type == "movie" ? "movie" : sec->type == "show" ? "show" : "";
+            // A string field in a media query: "title=x" is "contains x",
+            // "title==x" (key "title=") is "equals x" (the media query
+            // operators of the community API description, plex-api-spec
+            // description.md). Contains ignores ASCII case here.
+            auto title_part = common::text::query_get(params, "title");
+            auto title_equal = common::text::query_get(params, "title=");
             std::vector<const SimItem*> matches;
             for (const auto& [k, it] : s.items) {
                 if (it.section_id != sid || it.type != type_name) continue;
                 // Real PMS: guid= compares the primary guid only.
                 if (!guid.empty() && it.guid != guid) continue;
+                if (title_part &&
+                    common::text::to_lower(it.title).find(common::text::to_lower(*title_part)) == std::string::npos)
+                    continue;
+                if (title_equal && it.title != *title_equal) continue;
                 if (added_min != INT64_MIN && it.added_at <= added_min) continue;
                 matches.push_back(&it);
             }
@@ -600,7 +766,10 @@ void Simulator::State::handle_pms(std::size_t server_index, Behaviour behaviour,
         auto it = s.items.find(std::string(parts[0]));
         if (it == s.items.end()) return reply(Response{404, "text/html", {}, "<html>404 Not Found</html>"});
         std::string sub = parts.size() > 1 ? std::string(parts[1]) : "";
-        if (sub == "refresh" && req.method == "PUT") return reply(Response{200, "text/html", {}, ""});
+        if (sub == "refresh" && req.method == "PUT") {
+            rescan_subtitles(it->second, false);
+            return reply(Response{200, "text/html", {}, ""});
+        }
         Element mc{"MediaContainer", {}, {}};
         mc.set("librarySectionID", it->second.section_id);
         if (sub.empty() && req.method == "GET") {
@@ -718,7 +887,9 @@ void Simulator::start(uint16_t plextv_port, const std::string& bind) {
     auto& st = *state_;
     std::lock_guard lock(st.mu);
     if (st.started) return;
-    std::vector<std::string> names;
+    // plex.tv too, for clients that only know https://plex.tv and reach
+    // the TLS listener below by that name.
+    std::vector<std::string> names = {"plex.tv"};
     for (const auto& s : st.servers) names.push_back("*." + s.plex_direct_hash + ".plex.direct");
     st.ca = make_test_ca(names);
     st.untrusted = make_untrusted_cert();
@@ -734,6 +905,10 @@ void Simulator::start(uint16_t plextv_port, const std::string& bind) {
     std::string err;
     st.plextv_port = st.http->listen(o, &err);
     if (st.plextv_port == 0) throw std::runtime_error("plexsim: " + err);
+    o.port = 0;
+    o.tls = st.tls;
+    st.plextv_tls_port = st.http->listen(o, &err);
+    if (st.plextv_tls_port == 0) throw std::runtime_error("plexsim: " + err);
     for (auto& c : st.conns) {
         st.start_conn(c);
         c.uri = st.uri_for(c);
@@ -760,6 +935,10 @@ void Simulator::stop() {
 
 std::string Simulator::plextv_url() const {
     return "http://" + state_->bind + ":" + std::to_string(state_->plextv_port);
+}
+
+std::string Simulator::plextv_tls_url() const {
+    return "https://" + state_->bind + ":" + std::to_string(state_->plextv_tls_port);
 }
 
 const std::string& Simulator::ca_pem() const { return state_->ca.ca_cert_pem; }
@@ -805,6 +984,48 @@ std::string Simulator::account_token() const {
 void Simulator::set_slow_answers(std::size_t server_index, std::chrono::milliseconds delay) {
     std::lock_guard lock(state_->mu);
     state_->slow_answers[server_index] = delay;
+}
+
+bool Simulator::write_subtitle(std::size_t server_index, const std::string& rating_key, SimSubtitle sub) {
+    std::lock_guard lock(state_->mu);
+    auto& items = state_->servers.at(server_index).items;
+    auto it = items.find(rating_key);
+    if (it == items.end()) return false;
+    static int64_t next_id = 566400;  // near the capture's stream ids
+    sub.id = ++next_id;
+    sub.on_disk = true;
+    sub.listed = false;
+    auto& subs = it->second.subtitles;
+    // Overwriting a file (an upgrade) keeps what Plex lists until it rereads it.
+    for (auto& old : subs)
+        if (old.file == sub.file && old.on_disk) {
+            old.on_disk = false;
+            break;
+        }
+    subs.push_back(std::move(sub));
+    return true;
+}
+
+bool Simulator::delete_subtitle(std::size_t server_index, const std::string& rating_key, const std::string& file) {
+    std::lock_guard lock(state_->mu);
+    auto& items = state_->servers.at(server_index).items;
+    auto it = items.find(rating_key);
+    if (it == items.end()) return false;
+    bool found = false;
+    for (auto& s : it->second.subtitles)
+        if (s.file == file) s.on_disk = false, found = true;
+    return found;
+}
+
+std::vector<std::string> Simulator::listed_subtitles(std::size_t server_index, const std::string& rating_key) const {
+    std::lock_guard lock(state_->mu);
+    std::vector<std::string> out;
+    const auto& items = state_->servers.at(server_index).items;
+    auto it = items.find(rating_key);
+    if (it != items.end())
+        for (const auto& s : it->second.subtitles)
+            if (s.listed) out.push_back(s.file);
+    return out;
 }
 
 void Simulator::set_server_token(std::size_t server_index, const std::string& token) {

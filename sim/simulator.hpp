@@ -93,11 +93,15 @@ public:
     // library on a local http and a plex.direct https connection.
     void add_demo_world();
 
-    // plex.tv on its own port (http). Starts the io thread.
+    // plex.tv on its own port (http), and on another over TLS. Starts the
+    // io thread.
     void start(uint16_t plextv_port = 0, const std::string& bind = "127.0.0.1");
     void stop();
 
     std::string plextv_url() const;
+    // The same plex.tv over TLS (a certificate for plex.tv and 127.0.0.1,
+    // signed by the CA below), for clients that only speak https://plex.tv.
+    std::string plextv_tls_url() const;
     // The CA that signed the TLS listeners' certificate (PEM), and a helper
     // to write it to a file for the plugin's tls_ca_file setting.
     const std::string& ca_pem() const;
@@ -119,6 +123,14 @@ public:
     // A server's access token changes (the old one stops working), as when
     // its owner re-shares it or plex.tv rotates it.
     void set_server_token(std::size_t server_index, const std::string& token);
+
+    // A subtitle file is written next to an item's video (Plex lists it
+    // after the refreshes `sub` asks for), or deleted (Plex lists it until
+    // the next refresh). Returns false when there is no such item.
+    bool write_subtitle(std::size_t server_index, const std::string& rating_key, SimSubtitle sub);
+    bool delete_subtitle(std::size_t server_index, const std::string& rating_key, const std::string& file);
+    // The files Plex lists for the item now.
+    std::vector<std::string> listed_subtitles(std::size_t server_index, const std::string& rating_key) const;
 
     // ---- request log ----
     std::vector<RequestRecord> requests() const;

@@ -192,6 +192,19 @@ static MediaItem read_item(const Node& m) {
                 for (const auto& p : *parts) {
                     std::string f = p.str("file");
                     if (!f.empty()) it.files.push_back(std::move(f));
+                    if (const auto* streams = p.kids("Stream"))
+                        for (const auto& s : *streams) {
+                            if (s.integer("streamType").value_or(0) != 3) continue;
+                            SubtitleStream sub;
+                            sub.key = s.str("key");
+                            sub.codec = s.str("codec");
+                            sub.language_code = s.str("languageCode");
+                            sub.language_tag = s.str("languageTag");
+                            sub.file = s.str("file");
+                            sub.forced = s.boolean("forced").value_or(false);
+                            sub.hearing_impaired = s.boolean("hearingImpaired");
+                            it.subtitles.push_back(std::move(sub));
+                        }
                 }
     return it;
 }

@@ -22,6 +22,9 @@ constexpr int64_t kCoalesceMs = 2000;
 constexpr const char* kSharedServer =
     "the selected server is shared with this Plex account, and only its owner can refresh it or set dates";
 constexpr const char* kOwnerOnly = "Plex refused: only the server's owner can refresh it";
+// When a refreshed item does not show the subtitle: refresh again, scan the
+// item's folder, refresh once more; then give up and say so.
+constexpr int kRemedies = 3;
 
 static int64_t now_ms() {
     return std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now().time_since_epoch()).count();
@@ -29,12 +32,30 @@ static int64_t now_ms() {
 
 static std::string iso(int64_t unix_ms) { return common::text::iso8601_utc(unix_ms / 1000); }
 
-common::Result<MediaRef> parse_event_media(std::string_view text) {
+static SubtitleRef read_subtitle(const bj::value& v) {
+    SubtitleRef s;
+    s.path = common::json::get_string_or(v, "path", "");
+    s.language = common::json::get_string_or(v, "language", "");
+    s.forced = common::json::get_bool_or(v, "forced", false);
+    s.hearing_impaired = common::json::get_bool_or(v, "hearing_impaired", false);
+    return s;
+}
+
+static bj::object subtitle_json(const SubtitleRef& s) {
+    return bj::object{
+        {"path", s.path}, {"language", s.language}, {"forced", s.forced}, {"hearing_impaired", s.hearing_impaired}};
+}
+
+common::Result<Event> parse_event(std::string_view text) {
     auto bad = [](const char* why) { return common::Error(common::Errc::bad_request, why); };
     auto v = common::json::parse_lenient(text, 16);
     if (!v || !v->is_object()) return bad("the event payload is not a JSON object");
 
-    MediaRef m;
+    Event event;
+    // Optional: hosts that do not say which subtitle get a refresh without the check.
+    if (const bj::value* sub = common::json::find(*v, "subtitle"); sub && sub->is_object())
+        event.subtitle = read_subtitle(*sub);
+    MediaRef& m = event.media;
     std::string type = common::json::get_string_or(*v, "type", "");
     if (type != "movie" && type != "episode") return bad("type must be \"movie\" or \"episode\"");
 
@@ -56,7 +77,7 @@ common::Result<MediaRef> parse_event_media(std::string_view text) {
                          : (!m.imdb.empty() || m.tmdb > 0);
     if (!ids && m.path.empty()) return bad("the event names neither ids nor a file path");
 
-    return m;
+    return event;
 }
 
 static bj::object media_json(const MediaRef& m) {
@@ -106,15 +127,22 @@ void Refresher::load() {
             for (const auto& e : v->get_array()) {
                 const bj::value* media = common::json::find(e, "media");
                 if (!media) continue;
-                auto m = parse_event_media(bj::serialize(*media));
+                auto m = parse_event(bj::serialize(*media));
                 if (!m) continue;
                 Job j;
-                j.media = *m;
-                j.key = m->key();
+                j.media = m->media;
+                j.key = j.media.key();
                 j.refresh = common::json::get_bool_or(e, "refresh", false);
                 j.set_added = common::json::get_bool_or(e, "set_added", false);
                 j.attempts = static_cast<int>(common::json::get_int_or(e, "attempts", 0));
                 j.due_unix_ms = common::json::get_int_or(e, "due_unix_ms", now_ms());
+                if (const bj::value* ex = common::json::find(e, "expect"); ex && ex->is_array())
+                    for (const auto& x : ex->get_array())
+                        if (const bj::value* sub = common::json::find(x, "subtitle"))
+                            j.expect.push_back({read_subtitle(*sub), common::json::get_bool_or(x, "present", true)});
+                j.item.rating_key = common::json::get_string_or(e, "item", "");
+                j.item.section_id = common::json::get_string_or(e, "section", "");
+                j.checks = static_cast<int>(common::json::get_int_or(e, "checks", 0));
                 queue_.push_back(std::move(j));
             }
             if (!queue_.empty())
@@ -143,7 +171,7 @@ void Refresher::start() {
 
 void Refresher::on_event(const std::string& name, const std::string& payload) {
     // Host thread: parse, then hand over. Nothing here waits on the network.
-    auto m = parse_event_media(payload);
+    auto m = parse_event(payload);
     if (!m) {
         session_.log().warn("event {} ignored: {}", name, m.error().message);
         return;
@@ -152,7 +180,8 @@ void Refresher::on_event(const std::string& name, const std::string& payload) {
     boost::asio::post(session_.io(), [self, name, m = *m]() mutable { self->enqueue(std::move(name), std::move(m)); });
 }
 
-void Refresher::enqueue(std::string name, MediaRef m) {
+void Refresher::enqueue(std::string name, Event event) {
+    MediaRef& m = event.media;
     auto s = session_.settings().snapshot();
     if (!s->use_plex) return;
     bool refresh = m.episode ? s->update_series_library : s->update_movie_library;
@@ -166,11 +195,34 @@ void Refresher::enqueue(std::string name, MediaRef m) {
         session_.log().debug("{} ignored: {}", name, kSharedServer);
         return;
     }
+    // Read back after the refresh only when there is a refresh, and the
+    // host said which subtitle.
+    std::optional<Job::Expect> expect;
+    if (refresh && s->confirm_subtitles && !event.subtitle.empty())
+        expect = Job::Expect{event.subtitle, name != "subtitle.deleted"};
     std::string key = m.key();
     for (auto& j : queue_) {
         if (j.key != key || j.attempts > 0) continue;
         j.refresh = j.refresh || refresh;  // coalesced into the waiting job
         j.set_added = j.set_added || set_added;
+        if (expect) {
+            // The latest word on a file wins (downloaded, then deleted: gone).
+            auto same = std::find_if(j.expect.begin(), j.expect.end(), [&](const Job::Expect& x) {
+                return x.subtitle.path == expect->subtitle.path && x.subtitle.language == expect->subtitle.language;
+            });
+            if (same != j.expect.end())
+                *same = *expect;
+            else
+                j.expect.push_back(*expect);
+        }
+        if (!j.item.rating_key.empty()) {
+            // Already refreshed and being read back: the folder changed again,
+            // so refresh again.
+            j.item = {};
+            j.checks = 0;
+            j.due_unix_ms = now_ms() + kCoalesceMs;
+            schedule();
+        }
         persist();
         return;
     }
@@ -179,6 +231,7 @@ void Refresher::enqueue(std::string name, MediaRef m) {
     j.media = std::move(m);
     j.refresh = refresh;
     j.set_added = set_added;
+    if (expect) j.expect.push_back(*expect);
     j.due_unix_ms = now_ms() + kCoalesceMs;
     queue_.push_back(std::move(j));
     persist();
@@ -216,12 +269,25 @@ void Refresher::settings_changed() {
 
 void Refresher::persist() {
     bj::array a;
-    for (const auto& j : queue_)
-        a.push_back(bj::object{{"media", media_json(j.media)},
-                               {"refresh", j.refresh},
-                               {"set_added", j.set_added},
-                               {"attempts", j.attempts},
-                               {"due_unix_ms", j.due_unix_ms}});
+    for (const auto& j : queue_) {
+        bj::object o{{"media", media_json(j.media)},
+                     {"refresh", j.refresh},
+                     {"set_added", j.set_added},
+                     {"attempts", j.attempts},
+                     {"due_unix_ms", j.due_unix_ms}};
+        if (!j.expect.empty()) {
+            bj::array ex;
+            for (const auto& x : j.expect)
+                ex.push_back(bj::object{{"subtitle", subtitle_json(x.subtitle)}, {"present", x.present}});
+            o["expect"] = std::move(ex);
+        }
+        if (!j.item.rating_key.empty()) {
+            o["item"] = j.item.rating_key;
+            o["section"] = j.item.section_id;
+            o["checks"] = j.checks;
+        }
+        a.push_back(std::move(o));
+    }
     // Nothing waiting: no file (forgetting everything leaves none behind).
     std::string path = common::fs::join(session_.data_dir(), kQueueFile);
     if (queue_.empty()) {
@@ -396,6 +462,7 @@ void Refresher::process(Job job) {
     // A dead token is not tried again and again: the user must sign in.
     if (auto account = session_.account_status(); account.state == session::AccountState::rejected)
         return finish(job, Outcome::pause, account.message);
+    if (!job.item.rating_key.empty()) return check(std::move(job));
     auto self = shared_from_this();
     ensure_index([self, job](std::string err, int status) {
         if (status == 401 || status == 403) {
@@ -434,8 +501,15 @@ std::optional<std::pair<Refresher::Outcome, std::string>> Refresher::judge(int s
 
 void Refresher::apply(const Job& job, const ItemRef& ref) {
     auto self = shared_from_this();
-    auto added = [self, job, ref]() {
-        if (!job.set_added) return self->finish(job, Outcome::done);
+    // Done, or refreshed and to be read back for the subtitle.
+    auto refreshed = [self, job, ref]() {
+        if (!job.refresh || job.expect.empty()) return self->finish(job, Outcome::done);
+        Job next = job;
+        next.item = ref;
+        self->finish(next, Outcome::check);
+    };
+    auto added = [self, job, ref, refreshed]() {
+        if (!job.set_added) return refreshed();
         auto item = plexapi::RatingKey::parse(ref.rating_key);
         auto section = plexapi::RatingKey::parse(ref.section_id);
         if (!item || !section)
@@ -446,12 +520,12 @@ void Refresher::apply(const Job& job, const ItemRef& ref) {
             *section, job.media.episode ? plexapi::ItemType::episode : plexapi::ItemType::movie, *item,
             now_ms() / 1000);
         self->session_.pms().request(session::slow_request("PUT", path),
-                                     [self, job](http::Result r, const std::string&) {
+                                     [self, job, refreshed](http::Result r, const std::string&) {
                                          self->requests_++;
                                          if (!r) return self->finish(job, Outcome::retry, r.error().message);
                                          if (auto bad = self->judge(r->status, "setting the added date"))
                                              return self->finish(job, bad->first, bad->second);
-                                         self->finish(job, Outcome::done);
+                                         refreshed();
                                      });
     };
     if (!job.refresh) return added();
@@ -477,12 +551,14 @@ PathStyle Refresher::path_style() const {
     return style_of(session_.settings().snapshot()->server_platform, locations);
 }
 
-void Refresher::partial_scan(const Job& job) {
+void Refresher::partial_scan(const Job& job, Outcome after) {
     // Plex scans its own path of the folder: the host's, mapped.
     auto style = path_style();
-    std::string path = to_plex(job.media.path, session_.settings().snapshot()->path_mappings, style);
+    std::string host_path = job.media.path;
+    if (host_path.empty() && !job.expect.empty()) host_path = job.expect.front().subtitle.path;
+    std::string path = to_plex(host_path, session_.settings().snapshot()->path_mappings, style);
     std::string dir = folder_of(path, style);
-    if (job.media.path.empty() || dir.empty())
+    if (host_path.empty() || dir.empty())
         return finish(job, Outcome::dropped,
                       "the item is not in the selected Plex libraries and the event gave no file path");
     const LibraryIndex::Section* section = nullptr;
@@ -496,33 +572,120 @@ void Refresher::partial_scan(const Job& job) {
     if (section == nullptr)
         return finish(job, Outcome::dropped,
                       "the file " + path + " is outside every selected Plex library folder" +
-                          (path == job.media.path ? std::string(" (if Plex sees it under another name, add a path "
-                                                                "mapping)")
-                                                  : " (the host's " + job.media.path + ", mapped)"));
+                          (path == host_path ? std::string(" (if Plex sees it under another name, add a path "
+                                                           "mapping)")
+                                             : " (the host's " + host_path + ", mapped)"));
     auto self = shared_from_this();
     std::string req_path =
         "/library/sections/" + common::text::url_encode(section->id) + "/refresh?path=" + common::text::url_encode(dir);
-    session_.pms().request(session::slow_request("GET", req_path), [self, job](http::Result r, const std::string&) {
+    session_.pms().request(session::slow_request("GET", req_path),
+                           [self, job, after](http::Result r, const std::string&) {
+                               self->requests_++;
+                               if (!r) return self->finish(job, Outcome::retry, r.error().message);
+                               if (auto bad = self->judge(r->status, "the folder scan"))
+                                   return self->finish(job, bad->first, bad->second);
+                               self->finish(job, after);
+                           });
+}
+
+// "\"Reign of Fire\" (2002)", "The Expanse S01E01 \"Dulcinea\"".
+static std::string item_words(const plexapi::MediaItem& item) {
+    if (item.type == "episode") {
+        char se[48];
+        std::snprintf(se, sizeof se, " S%02lldE%02lld", static_cast<long long>(std::max<int64_t>(item.parent_index, 0)),
+                      static_cast<long long>(std::max<int64_t>(item.index, 0)));
+        return item.grandparent_title + se + " \"" + item.title + "\"";
+    }
+    return "\"" + item.title + "\"" + (item.year > 0 ? " (" + std::to_string(item.year) + ")" : "");
+}
+
+void Refresher::check(Job job) {
+    auto self = shared_from_this();
+    std::string path = "/library/metadata/" + common::text::url_encode(job.item.rating_key);
+    session_.pms().request(session::slow_request("GET", path), [self, job](http::Result r, const std::string&) mutable {
         self->requests_++;
         if (!r) return self->finish(job, Outcome::retry, r.error().message);
-        if (auto bad = self->judge(r->status, "the folder scan")) return self->finish(job, bad->first, bad->second);
-        self->finish(job, Outcome::done);
+        if (r->status == 404) {
+            self->index_->forget(job.item.rating_key);
+            return self->finish(job, Outcome::dropped, "Plex removed the item while its subtitle was being checked");
+        }
+        if (auto bad = self->judge(r->status, "reading the item back"))
+            return self->finish(job, bad->first, bad->second);
+        auto page = plexapi::parse_items(r->body);
+        if (!page || page->items.empty())
+            return self->finish(job, Outcome::retry,
+                                "Plex answered the item with something unreadable" +
+                                    (page ? std::string() : ": " + page.error().message));
+        const auto& item = page->items.front();
+        auto style = self->path_style();
+        const auto& maps = self->session_.settings().snapshot()->path_mappings;
+        const Job::Expect* wrong = nullptr;
+        for (const auto& e : job.expect)
+            if (shows(item, e.subtitle, to_plex(e.subtitle.path, maps, style), style) != e.present) wrong = &e;
+        if (wrong == nullptr) return self->finish(job, Outcome::done);
+        job.checks++;
+        if (job.checks <= kRemedies) return self->remedy(std::move(job));
+        std::string tried = " after " + std::to_string(kRemedies) + " refreshes and a scan of its folder";
+        std::string message =
+            wrong->present
+                ? "Plex does not show " + describe(wrong->subtitle) + " on " + item_words(item) + tried +
+                      ". Plex may not match the file's name to the video (it must start with the video's name), "
+                      "or the folder Plex scans is not the one the file is in (check the path mappings); "
+                      "\"Refresh Metadata\" on the item in Plex tries again by hand"
+                : "Plex still shows the deleted " + describe(wrong->subtitle).substr(4) + " on " + item_words(item) +
+                      tried + "; \"Refresh Metadata\" on the item in Plex tries again by hand";
+        self->finish(job, Outcome::dropped, message);
     });
+}
+
+void Refresher::remedy(Job job) {
+    if (job.checks == 2) return partial_scan(job, Outcome::check);
+    auto self = shared_from_this();
+    session_.pms().request(
+        session::slow_request("PUT", "/library/metadata/" + common::text::url_encode(job.item.rating_key) + "/refresh"),
+        [self, job](http::Result r, const std::string&) {
+            self->requests_++;
+            if (!r) return self->finish(job, Outcome::retry, r.error().message);
+            if (auto bad = self->judge(r->status, "refresh")) return self->finish(job, bad->first, bad->second);
+            self->finish(job, Outcome::check);
+        });
 }
 
 void Refresher::finish(const Job& job, Outcome outcome, const std::string& error) {
     busy_ = false;
     auto it = std::find_if(queue_.begin(), queue_.end(), [&](const Job& j) { return j.key == job.key; });
-    const bool ok = outcome == Outcome::done;
-    if (outcome == Outcome::done || outcome == Outcome::dropped) {
+    const bool ok = outcome == Outcome::done || outcome == Outcome::check;
+    // The subtitle files a message is about.
+    bj::array files;
+    for (const auto& x : job.expect)
+        if (!x.subtitle.path.empty()) files.push_back(bj::string(x.subtitle.path));
+    if (outcome == Outcome::check) {
+        // Refreshed: Plex reads the folder in the background, so look a
+        // little later, and later again each time it was not there yet.
+        if (it != queue_.end()) {
+            it->item = job.item;
+            it->checks = job.checks;
+            it->attempts = 0;
+            it->last_error.clear();
+            int64_t delay = session_.settings().snapshot()->confirm_delay_ms;
+            it->due_unix_ms = now_ms() + (delay << std::min(job.checks, 4));
+        }
+        std::lock_guard lock(status_mu_);
+        last_refresh_ = bj::object{{"item", job.key}, {"at", iso(now_ms())}, {"subtitle", "checking"}};
+    } else if (outcome == Outcome::done || outcome == Outcome::dropped) {
         if (it != queue_.end()) queue_.erase(it);
         std::lock_guard lock(status_mu_);
-        if (ok)
+        if (ok) {
             last_refresh_ = bj::object{{"item", job.key}, {"at", iso(now_ms())}};
-        else
+            if (!job.item.rating_key.empty()) last_refresh_["subtitle"] = "confirmed";
+        } else {
             last_error_ = bj::object{{"item", job.key}, {"at", iso(now_ms())}, {"message", error}};
+            if (!files.empty()) last_error_["files"] = files;
+        }
     } else {
         if (it != queue_.end()) {
+            it->item = job.item;  // a read-back keeps its place in the sequence
+            it->checks = job.checks;
             it->attempts++;
             it->last_error = error;
             int64_t backoff_s = std::min<int64_t>(30, int64_t{1} << std::min(it->attempts - 1, 5));

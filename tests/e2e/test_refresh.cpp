@@ -378,6 +378,94 @@ TEST_F(Refresh, PathsAreMappedToWhatAWindowsServerSees) {
     EXPECT_EQ(pb::common::text::url_decode(scan.query), "path=D:\\Movies\\New Film (2024)");
 }
 
+// Plex lists a new subtitle only after a refresh that comes after the file,
+// sometimes only on the second; a deleted one until it rereads the folder.
+// The refresher reads the item back until Plex shows what the event said.
+TEST_F(Refresh, PlexIsMadeToShowTheNewSubtitleAndTheStatusSaysWhenItWillNot) {
+    ASSERT_EQ(rig->api("PATCH", "/api/settings/plex", R"({"confirm_delay_ms":100,"set_movie_added":false})").status,
+              200);
+    const std::string dir = "/data/movies/Reign of Fire (2002)/";
+    auto event = [&](const std::string& file, const std::string& lang, bool forced = false) {
+        return R"({"type":"movie","imdb":"tt0253556","path":")" + dir +
+               R"(Reign of Fire (2002).mp4","subtitle":{"path":")" + dir + file + R"(","language":")" + lang +
+               R"(","forced":)" + (forced ? "true" : "false") + "}}";
+    };
+    auto listed = [&] { return sim.listed_subtitles(server, "1036"); };
+    auto status = [&] { return rig->api("GET", "/api/plex/status").json.at("data"); };
+    // The event is queued on the plugin's thread: wait for its refreshes,
+    // then for the queue to empty.
+    auto settled = [&](std::size_t refreshes) {
+        return pbtest::eventually(
+            [&] { return count("PUT", "/library/metadata/1036/refresh") >= refreshes && depth() == 0; });
+    };
+
+    // Shows only on the second refresh: the first read-back misses it, a
+    // second refresh brings it.
+    pb::sim::SimSubtitle en;
+    en.file = dir + "Reign of Fire (2002).en.srt";
+    en.refreshes_needed = 2;
+    ASSERT_TRUE(sim.write_subtitle(server, "1036", en));
+    sim.clear_requests();
+    fire(event("Reign of Fire (2002).en.srt", "en"));
+    ASSERT_TRUE(settled(2)) << status();
+    EXPECT_EQ(count("PUT", "/library/metadata/1036/refresh"), 2u);
+    EXPECT_EQ(count("GET", "/library/metadata/1036"), 2u) << "read back after each refresh";
+    EXPECT_EQ(listed(), std::vector<std::string>{en.file});
+    EXPECT_EQ(status().at("last_refresh").at("subtitle").as_string(), "confirmed");
+
+    // Plex missed the folder change: refreshes do not bring it, the scan of
+    // the item's folder (in Plex's path) does.
+    pb::sim::SimSubtitle fr;
+    fr.file = dir + "Reign of Fire (2002).fr.forced.srt";
+    fr.language_code = "fre";
+    fr.language_tag = "fr";
+    fr.forced = true;
+    fr.scan_only = true;
+    ASSERT_TRUE(sim.write_subtitle(server, "1036", fr));
+    sim.clear_requests();
+    fire(event("Reign of Fire (2002).fr.forced.srt", "fra", true));  // 639-2/T: Plex writes "fre"
+    ASSERT_TRUE(settled(2)) << status();
+    auto scans = sim.requests_matching("GET", "/library/sections/1/refresh");
+    ASSERT_EQ(scans.size(), 1u);
+    EXPECT_EQ(pb::common::text::url_decode(scans[0].query), "path=/data/movies/Reign of Fire (2002)");
+    EXPECT_EQ(status().at("last_refresh").at("subtitle").as_string(), "confirmed");
+    EXPECT_TRUE(status().at("last_error").is_null()) << status();
+
+    // Deleted: gone at the next refresh, and the read-back confirms it.
+    ASSERT_TRUE(sim.delete_subtitle(server, "1036", en.file));
+    sim.clear_requests();
+    fire(event("Reign of Fire (2002).en.srt", "en"), "subtitle.deleted");
+    ASSERT_TRUE(settled(1)) << status();
+    EXPECT_EQ(count("PUT", "/library/metadata/1036/refresh"), 1u);
+    EXPECT_EQ(listed(), std::vector<std::string>{fr.file});
+    EXPECT_EQ(status().at("last_refresh").at("subtitle").as_string(), "confirmed");
+
+    // Never shows (Plex cannot match the name): three refreshes, one scan,
+    // then the status names the item and the file.
+    sim.clear_requests();
+    fire(event("Reign.Of.Fire.de.srt", "de"));
+    ASSERT_TRUE(settled(3)) << status();
+    EXPECT_EQ(count("PUT", "/library/metadata/1036/refresh"), 3u);
+    EXPECT_EQ(sim.requests_matching("GET", "/library/sections/1/refresh").size(), 1u);
+    auto err = status().at("last_error");
+    ASSERT_FALSE(err.is_null());
+    std::string message(err.at("message").as_string());
+    EXPECT_NE(message.find("Plex does not show the de subtitle Reign.Of.Fire.de.srt on \"Reign of Fire\" (2002)"),
+              std::string::npos)
+        << message;
+    EXPECT_EQ(err.at("files").at(0).as_string(), dir + "Reign.Of.Fire.de.srt");
+}
+
+// A host that does not say which subtitle changed gets a refresh and no
+// read-back, as before the check existed.
+TEST_F(Refresh, WithoutSubtitleDetailsTheRefreshIsNotReadBack) {
+    sim.clear_requests();
+    fire(kNewAgentMovie);
+    ASSERT_TRUE(
+        pbtest::eventually([&] { return depth() == 0 && count("PUT", "/library/metadata/1036/refresh") == 1; }));
+    EXPECT_EQ(count("GET", "/library/metadata/1036"), 0u);
+}
+
 TEST_F(Refresh, EventsReturnAtOnceAndBadPayloadsAreIgnored) {
     auto bad = rig->api("POST", "/api/host/events", R"({"event":"subtitle.downloaded","media":{"type":"song"}})");
     EXPECT_EQ(bad.status, 202);

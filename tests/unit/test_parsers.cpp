@@ -5,6 +5,7 @@
 #include "fixture_path.hpp"
 #include "plexapi/models.hpp"
 #include "plexapi/wire.hpp"
+#include "refresh/subtitles.hpp"
 
 using namespace pb::plexapi;
 
@@ -179,6 +180,61 @@ TEST(Items, NewAgentGuidArrayAndFiles) {
     ExternalIds l;
     EXPECT_TRUE(read_guid(legacy->items.front().guid, l));
     EXPECT_EQ(l.imdb, "tt0165832");
+}
+
+// The external subtitle of the capture says only codec and key (the file
+// had no language in its name); a newer server's XML with the language pair
+// and flags, and one that names the file.
+TEST(Items, SubtitleStreamsAndWhetherTheyAreTheOneAnEventNamed) {
+    using pb::refresh::PathStyle;
+    using pb::refresh::shows;
+    using pb::refresh::SubtitleRef;
+    auto real = parse_items(fixture("plex-api.rs/metadata_1036.json"));
+    ASSERT_TRUE(real);
+    const auto& movie = real->items.front();
+    ASSERT_EQ(movie.subtitles.size(), 1u);
+    EXPECT_TRUE(movie.subtitles[0].external());
+    EXPECT_EQ(movie.subtitles[0].codec, "srt");
+    const std::string dir = "/mnt/media/Libraries/movies/Reign of Fire (2002)/";
+    EXPECT_TRUE(shows(movie, SubtitleRef{dir + "Reign of Fire (2002).srt", "", false, false},
+                      dir + "Reign of Fire (2002).srt", PathStyle::posix));
+    EXPECT_FALSE(shows(movie, SubtitleRef{dir + "x.en.srt", "en", false, false}, dir + "x.en.srt", PathStyle::posix))
+        << "Plex read no language from the name: not the English one";
+    EXPECT_FALSE(shows(movie, SubtitleRef{dir + "x.ass", "", false, false}, dir + "x.ass", PathStyle::posix))
+        << "an .ass file is not an srt stream";
+
+    auto xml = parse_items(R"(<MediaContainer size="1"><Video ratingKey="5" type="movie" title="F">
+        <Media id="1"><Part id="2" file="D:\Films\F\F.mkv">
+          <Stream id="10" streamType="1" codec="h264"/>
+          <Stream id="11" streamType="3" index="3" codec="subrip" languageCode="ger" languageTag="de"/>
+          <Stream id="12" key="/library/streams/12" streamType="3" codec="srt" languageCode="ger" languageTag="de" forced="1"/>
+          <Stream id="13" key="/library/streams/13" streamType="3" codec="srt" languageCode="por" languageTag="pt-BR" hearingImpaired="1"/>
+          <Stream id="14" key="/library/streams/14" streamType="3" codec="ass" file="D:\Films\F\F.ja.ass"/>
+        </Part></Media></Video></MediaContainer>)");
+    ASSERT_TRUE(xml);
+    const auto& f = xml->items.front();
+    ASSERT_EQ(f.subtitles.size(), 4u);
+    EXPECT_FALSE(f.subtitles[0].external()) << "embedded in the video";
+    EXPECT_TRUE(f.subtitles[1].forced);
+    EXPECT_EQ(f.subtitles[2].hearing_impaired, std::optional<bool>(true));
+    EXPECT_EQ(f.subtitles[1].hearing_impaired, std::nullopt);
+    auto win = PathStyle::windows;
+    EXPECT_TRUE(shows(f, SubtitleRef{"", "deu", true, false}, "D:\\Films\\F\\F.de.forced.srt", win));
+    EXPECT_FALSE(shows(f, SubtitleRef{"", "de", false, false}, "D:\\Films\\F\\F.de.srt", win))
+        << "only the forced German one is external, and the embedded one is not a file";
+    EXPECT_TRUE(shows(f, SubtitleRef{"", "pt", false, true}, "D:\\Films\\F\\F.pt.sdh.srt", win));
+    EXPECT_FALSE(shows(f, SubtitleRef{"", "pt", false, false}, "D:\\Films\\F\\F.pt.srt", win))
+        << "the server says the Portuguese one is for the hearing impaired";
+    EXPECT_TRUE(shows(f, SubtitleRef{"", "", false, false}, "d:\\films\\f\\F.JA.ASS", win))
+        << "a stream that names its file is compared by file, without case on Windows";
+    EXPECT_FALSE(shows(f, SubtitleRef{"", "ja", false, false}, "D:\\Films\\F\\F.jpn.ass", win));
+
+    EXPECT_EQ(language_639_1("eng"), "en");
+    EXPECT_EQ(language_639_1("GER"), "de");
+    EXPECT_EQ(language_639_1("deu"), "de");
+    EXPECT_EQ(language_639_1("pt-BR"), "pt");
+    EXPECT_EQ(language_639_1("zh_Hant"), "zh");
+    EXPECT_EQ(language_639_1("tlh"), "tlh") << "not one Plex knows: compared as given";
 }
 
 TEST(Items, LibrariesAndEpisodesFromPlexApiRs) {

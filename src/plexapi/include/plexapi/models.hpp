@@ -88,6 +88,26 @@ struct Section {
 };
 common::Result<std::vector<Section>> parse_sections(std::string_view body);
 
+// A subtitle a Part carries: a <Stream streamType="3">. Plex writes the
+// language twice (languageCode "eng", ISO 639-2/B; languageTag "en", BCP 47)
+// and omits flags that are off. External (sidecar) subtitles have a key
+// (/library/streams/ID) and no index; embedded ones an index and no key.
+struct SubtitleStream {
+    std::string key;
+    std::string codec;  // srt, ass, ssa, vobsub, pgs, ...
+    std::string language_code;
+    std::string language_tag;
+    std::string file;  // the sidecar's path, when the server writes it (no capture shows it)
+    bool forced = false;
+    std::optional<bool> hearing_impaired;  // absent on servers that do not detect it
+    bool external() const { return !key.empty() || !file.empty(); }
+};
+
+// "en" for "en", "EN-us", "eng", "English"-less codes alike: the ISO 639-1
+// code of a language code or tag, lower case; the input lower-cased when
+// it is not one Plex writes.
+std::string language_639_1(std::string_view code);
+
 struct MediaItem {
     std::string rating_key;
     std::string key;
@@ -106,6 +126,7 @@ struct MediaItem {
     int64_t added_at = 0;
     int64_t child_count = -1;
     std::vector<std::string> files;  // Media/Part file paths
+    std::vector<SubtitleStream> subtitles;
 };
 
 struct ItemPage {

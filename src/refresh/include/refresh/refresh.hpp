@@ -22,6 +22,7 @@
 
 #include "refresh/library_index.hpp"
 #include "refresh/paths.hpp"
+#include "refresh/subtitles.hpp"
 #include "route/route.hpp"
 #include "session/session.hpp"
 
@@ -47,10 +48,24 @@ struct Job {
     int attempts = 0;
     int64_t due_unix_ms = 0;
     std::string last_error;
+    // The subtitles the events named: each must show in Plex (or, deleted,
+    // be gone) once the item is refreshed.
+    struct Expect {
+        SubtitleRef subtitle;
+        bool present = true;
+    };
+    std::vector<Expect> expect;
+    ItemRef item;    // set once refreshed: from then on the job reads the item back
+    int checks = 0;  // read-backs that did not find what was expected
 };
 
+// An event: the media it is about and, when the host says, the subtitle.
+struct Event {
+    MediaRef media;
+    SubtitleRef subtitle;
+};
 // Reads an event payload; Errc::bad_request, saying why, when it names no media.
-common::Result<MediaRef> parse_event_media(std::string_view json);
+common::Result<Event> parse_event(std::string_view json);
 
 class Refresher : public std::enable_shared_from_this<Refresher> {
 public:
@@ -60,6 +75,7 @@ public:
         dropped,   // it cannot work (not in Plex, outside every library): off the queue, said
         retry,     // it may work later: backoff
         pause,     // nothing will work until the settings change: the queue waits
+        check,     // refreshed: read the item back after a while to see the subtitle
     };
 
     // Registers the status route.
@@ -75,7 +91,7 @@ public:
     static const char* kQueueFile;
 
 private:
-    void enqueue(std::string name, MediaRef media);  // io thread
+    void enqueue(std::string name, Event event);  // io thread
     void schedule();
     void run_due();
     void process(Job job);
@@ -97,7 +113,12 @@ private:
     // Whether anything would ever be refreshed with these settings.
     bool wanted(const settings::Settings& s) const;
     void resolve(const Job& job, std::function<void(std::optional<ItemRef>, std::string error)> then);
-    void partial_scan(const Job& job);
+    // Asks Plex to scan the folder of the job's file; `after` once it did.
+    void partial_scan(const Job& job, Outcome after = Outcome::done);
+    // Reads a refreshed item back: is the subtitle there?
+    void check(Job job);
+    // The next thing to try when it is not: refresh, scan the folder, refresh.
+    void remedy(Job job);
     // How the selected server writes and compares paths.
     PathStyle path_style() const;
     void apply(const Job& job, const ItemRef& ref);

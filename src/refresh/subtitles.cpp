@@ -1,0 +1,67 @@
+#include "refresh/subtitles.hpp"
+
+#include <algorithm>
+#include <cctype>
+
+namespace pb::refresh {
+
+namespace {
+std::string lower(std::string_view s) {
+    std::string out(s);
+    std::transform(out.begin(), out.end(), out.begin(), [](unsigned char c) { return std::tolower(c); });
+    return out;
+}
+
+std::string_view name_of(std::string_view path) {
+    auto slash = path.find_last_of("/\\");
+    return slash == std::string_view::npos ? path : path.substr(slash + 1);
+}
+
+// Whether Plex would name a stream read from a file with this extension
+// `codec`. Unknown extensions match any codec.
+bool codec_fits(std::string_view path, std::string_view codec) {
+    std::string_view name = name_of(path);
+    auto dot = name.rfind('.');
+    if (dot == std::string_view::npos || codec.empty()) return true;
+    std::string ext = lower(name.substr(dot + 1)), c = lower(codec);
+    if (ext == "srt") return c == "srt" || c == "subrip";
+    if (ext == "ass" || ext == "ssa") return c == "ass" || c == "ssa";
+    if (ext == "vtt") return c == "vtt" || c == "webvtt";
+    if (ext == "idx" || ext == "sub") return c == "vobsub" || c == "microdvd" || c == "sub";
+    if (ext == "sup") return c == "pgs" || c == "hdmv_pgs_subtitle";
+    if (ext == "smi") return c == "smi";
+    return true;
+}
+}  // namespace
+
+bool shows(const plexapi::MediaItem& item, const SubtitleRef& sub, std::string_view plex_path, PathStyle style) {
+    std::string want_lang = sub.language.empty() ? "" : plexapi::language_639_1(sub.language);
+    for (const auto& s : item.subtitles) {
+        if (!s.external()) continue;  // a subtitle inside the video is not the file the event named
+        if (!s.file.empty()) {
+            if (!plex_path.empty() && compare_key(s.file, style) == compare_key(plex_path, style)) return true;
+            continue;
+        }
+        if (!want_lang.empty()) {
+            std::string have = plexapi::language_639_1(s.language_tag.empty() ? s.language_code : s.language_tag);
+            if (have != want_lang) continue;
+        }
+        if (s.forced != sub.forced) continue;
+        if (s.hearing_impaired && *s.hearing_impaired != sub.hearing_impaired) continue;
+        if (!plex_path.empty() && !codec_fits(plex_path, s.codec)) continue;
+        return true;
+    }
+    return false;
+}
+
+std::string describe(const SubtitleRef& sub) {
+    std::string out = "the ";
+    if (!sub.language.empty()) out += sub.language + " ";
+    if (sub.forced) out += "forced ";
+    if (sub.hearing_impaired) out += "hearing-impaired ";
+    out += "subtitle";
+    if (!sub.path.empty()) out += " " + std::string(name_of(sub.path));
+    return out;
+}
+
+}  // namespace pb::refresh
