@@ -56,6 +56,24 @@ struct Simulator::State {
     std::vector<std::string> webhooks;
     std::vector<RequestRecord> log;
     bool plextv_down = false;
+    // The next N answers are 429 with Retry-After (plex.tv: key SIZE_MAX).
+    struct RateLimit {
+        int answers = 0;
+        int retry_after_s = 1;
+    };
+    std::map<std::size_t, RateLimit> rate_limits;
+    // One 429 from the budget of `listener`, or nothing.
+    std::optional<Response> rate_limited(std::size_t listener) {
+        auto it = rate_limits.find(listener);
+        if (it == rate_limits.end() || it->second.answers <= 0) return std::nullopt;
+        --it->second.answers;
+        // No capture shows the body of a 429 from plex.tv or PMS; the status
+        // and Retry-After (RFC 6585, RFC 9110) are what clients act on.
+        return Response{429,
+                        "text/html",
+                        {{"Retry-After", std::to_string(it->second.retry_after_s)}},
+                        "<html><body>429 Too Many Requests</body></html>"};
+    }
     bool resources_v2_broken = false;
 
     asio::io_context ioc;
@@ -200,6 +218,10 @@ document.getElementById('r').textContent=r.ok?'Linked. You can close this window
     if (plextv_down) {
         lock.unlock();
         return reply(Response{503, "text/html", {}, "<html><body>503 Service Temporarily Unavailable</body></html>"});
+    }
+    if (auto busy = rate_limited(SIZE_MAX)) {
+        lock.unlock();
+        return reply(std::move(*busy));
     }
 
     // --- PINs ---
@@ -533,6 +555,7 @@ void Simulator::State::handle_pms(std::size_t server_index, Behaviour behaviour,
         mc.set("size", int64_t{0}).set("claimed", true).set("machineIdentifier", mid).set("version", s.version);
         return reply(render(req, mc));
     }
+    if (auto busy = rate_limited(server_index)) return reply(std::move(*busy));
     // A different server answering on this address does not know our token.
     if (behaviour == Behaviour::wrong_identity)
         return reply(Response{401, "text/html", {}, "<html><head><title>Unauthorized</title></head></html>"});
@@ -979,6 +1002,16 @@ std::string Simulator::rotate_account_token() {
 std::string Simulator::account_token() const {
     std::lock_guard lock(state_->mu);
     return state_->account.token;
+}
+
+void Simulator::set_plextv_rate_limit(int answers, int retry_after_s) {
+    std::lock_guard lock(state_->mu);
+    state_->rate_limits[SIZE_MAX] = {answers, retry_after_s};
+}
+
+void Simulator::set_pms_rate_limit(std::size_t server_index, int answers, int retry_after_s) {
+    std::lock_guard lock(state_->mu);
+    state_->rate_limits[server_index] = {answers, retry_after_s};
 }
 
 void Simulator::set_slow_answers(std::size_t server_index, std::chrono::milliseconds delay) {

@@ -120,6 +120,10 @@ public:
     // The server's listings, refreshes and scans take `delay` to answer (a
     // NAS with a large library); /identity stays quick.
     void set_slow_answers(std::size_t server_index, std::chrono::milliseconds delay);
+    // The next `answers` calls to plex.tv (or to a server, /identity aside)
+    // are answered 429 with Retry-After: retry_after_s.
+    void set_plextv_rate_limit(int answers, int retry_after_s);
+    void set_pms_rate_limit(std::size_t server_index, int answers, int retry_after_s);
     // A server's access token changes (the old one stops working), as when
     // its owner re-shares it or plex.tv rotates it.
     void set_server_token(std::size_t server_index, const std::string& token);

@@ -126,3 +126,40 @@ TEST_F(Discovery, TestConnectionOnlyProbesTheAccountsAddresses) {
     auto unknown = rig.api("POST", "/api/plex/select-server", R"({"machineIdentifier":"nope"})");
     EXPECT_EQ(unknown.status, 404);
 }
+
+// plex.tv and Plex Media Server answer 429 with Retry-After when a client
+// calls too often: a short wait is honoured once, then the user reads that
+// plex.tv is busy, not a bare HTTP status.
+TEST_F(Discovery, A429IsWaitedOutOnceThenSaidInWords) {
+    sim.clear_requests();
+    sim.set_plextv_rate_limit(1, 1);
+    auto r = rig.api("GET", "/api/plex/oauth/servers");
+    ASSERT_EQ(r.status, 200) << r.body;
+    auto resources = sim.requests_matching("GET", "/api/v2/resources");
+    ASSERT_EQ(resources.size(), 2u) << "asked again after the Retry-After";
+    EXPECT_EQ(resources[0].status, 429);
+    EXPECT_EQ(resources[1].status, 200);
+
+    sim.set_plextv_rate_limit(100, 1);
+    auto busy = rig.api("GET", "/api/plex/oauth/servers");
+    sim.set_plextv_rate_limit(0, 1);
+    ASSERT_EQ(busy.status, 429) << busy.body;
+    EXPECT_EQ(busy.json.at("code").as_string(), "PLEX_RATE_LIMITED") << busy.body;
+    EXPECT_NE(busy.json.at("error").as_string().find("busy"), std::string::npos) << busy.body;
+
+    // The server too: the libraries are listed after its Retry-After.
+    ASSERT_EQ(rig.api("POST", "/api/plex/select-server",
+                      R"({"machineIdentifier":"home-machine-1","uri":"http://127.0.0.1:)" + std::to_string(local_http) +
+                          R"("})")
+                  .status,
+              200);
+    sim.clear_requests();
+    sim.set_pms_rate_limit(home, 1, 1);
+    auto libs = rig.api("GET", "/api/plex/oauth/libraries");
+    ASSERT_EQ(libs.status, 200) << libs.body;
+    auto sections = sim.requests_matching("GET", "/library/sections");
+    ASSERT_GE(sections.size(), 2u);
+    EXPECT_EQ(sections[0].status, 429);
+    EXPECT_EQ(sections[1].status, 200);
+    EXPECT_EQ(sections[0].port, sections[1].port) << "a busy server is not a dead one: no failover";
+}
