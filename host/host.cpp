@@ -134,6 +134,27 @@ pb_status Host::add_setting(const pb_setting_desc& in) {
                     {"default", def},
                     {"description", str(d.description)},
                     {"secret", d.secret != 0}};
+    // 1.1: what the form needs, rebuilt into the manifest's shape
+    // (docs/host-integration.md, "Drawing a form"). A 1.0 plugin has none.
+    if (PB_HAS_FIELD(&d, pb_setting_desc, fields_json)) {
+        static const char* access[] = {"user", "user", "read_only", "internal"};
+        desc["label"] = str(d.label);
+        desc["section"] = str(d.section);
+        desc["access"] = access[d.access >= 1 && d.access <= 3 ? d.access : 0];
+        if (d.flags & PB_SETTING_HAS_MIN) desc["min"] = d.min;
+        if (d.flags & PB_SETTING_HAS_MAX) desc["max"] = d.max;
+        if (d.unit.len > 0) desc["unit"] = str(d.unit);
+        if (d.format.len > 0) desc["format"] = str(d.format);
+        // The JSON parts are the plugin's: kept only when they parse.
+        for (auto [key, text] : {std::pair{"choices", d.choices_json}, std::pair{"fields", d.fields_json},
+                                 std::pair{"shown_when", d.shown_when_json}}) {
+            if (text.len == 0) continue;
+            bj::value v = bj::parse(str(text), ec);
+            if (ec) return PB_ERR_INVALID_ARGUMENT;
+            desc[key] = std::move(v);
+        }
+        if (d.flags & PB_SETTING_NEEDS_RESTART) desc["needs_restart"] = true;
+    }
     settings_.register_setting(name, def, d.secret != 0, std::move(desc));
     return PB_OK;
 }

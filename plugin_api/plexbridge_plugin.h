@@ -48,7 +48,7 @@ extern "C" {
 /* ---- versions ------------------------------------------------------- */
 
 #define PB_ABI_VERSION_MAJOR              1
-#define PB_ABI_VERSION_MINOR              0
+#define PB_ABI_VERSION_MINOR              1
 #define PB_MAKE_ABI_VERSION(major, minor) ((uint32_t)(((uint32_t)(major) << 16) | ((uint32_t)(minor)&0xFFFFu)))
 #define PB_ABI_VERSION                    PB_MAKE_ABI_VERSION(PB_ABI_VERSION_MAJOR, PB_ABI_VERSION_MINOR)
 #define PB_ABI_MAJOR(v)                   ((uint32_t)(v) >> 16)
@@ -169,13 +169,40 @@ typedef enum pb_setting_type {
     PB_SETTING_JSON = 5 /* any JSON value the plugin manages */
 } pb_setting_type;
 
+/* 1.1: who writes a setting, and so whether and how a form draws it. */
+typedef enum pb_setting_access {
+    PB_SETTING_ACCESS_USER = 1,      /* drawn and editable */
+    PB_SETTING_ACCESS_READ_ONLY = 2, /* drawn, written by the plugin (the signed-in account) */
+    PB_SETTING_ACCESS_INTERNAL = 3   /* never drawn (tokens, connections, identifiers) */
+} pb_setting_access;
+
+/* 1.1: pb_setting_desc.flags */
+#define PB_SETTING_HAS_MIN       0x1u /* min is set */
+#define PB_SETTING_HAS_MAX       0x2u /* max is set */
+#define PB_SETTING_NEEDS_RESTART 0x4u /* a change applies after the host restarts the plugin */
+
 typedef struct pb_setting_desc {
     uint32_t struct_size;
     pb_str name; /* key in the plugin's settings object */
     pb_setting_type type;
     pb_str default_json; /* JSON text of the default value */
-    pb_str description;  /* one sentence for the settings page */
+    pb_str description;  /* one sentence for the settings page (the help text) */
     int secret;          /* non-zero: host must mask it when shown */
+
+    /* 1.1: what a form needs to draw the setting without knowing the plugin.
+     * Strings may be empty (len 0): "none". The JSON strings are documented
+     * in docs/host-integration.md ("Drawing a form"). */
+    pb_str label;             /* "Use Plex" */
+    pb_str section;           /* group: "general", "account", "server", ... in registration order */
+    pb_setting_access access; /* 0 from a 1.0 plugin: treat as USER */
+    uint32_t flags;           /* PB_SETTING_HAS_MIN | PB_SETTING_HAS_MAX | PB_SETTING_NEEDS_RESTART */
+    int64_t min;              /* integers: smallest allowed value, when flags say */
+    int64_t max;              /* integers: largest allowed value, when flags say */
+    pb_str unit;              /* "ms", "s", "bytes" */
+    pb_str format;            /* strings: "url", "url_or_empty", "host" */
+    pb_str choices_json;      /* a fixed set: [{"value": "oauth", "label": "Sign in with Plex"}, ...] */
+    pb_str shown_when_json;   /* drawn only when another setting has a value: {"setting": "...", "equals": "..."} */
+    pb_str fields_json;       /* a JSON list of objects: [{"name": "host", "type": "string", "label": "..."}] */
 } pb_setting_desc;
 
 /* ---- events and searches -------------------------------------------- */

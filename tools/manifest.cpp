@@ -20,6 +20,7 @@
 #include "common/version.hpp"
 #include "plugin/plugin.hpp"
 #include "settings/migrations.hpp"
+#include "settings/schema.hpp"
 #include "settings/settings.hpp"
 
 namespace bj = boost::json;
@@ -30,79 +31,6 @@ namespace {
 constexpr std::string_view kDisplayName = "Plex (plexbridge)";
 constexpr std::string_view kDescription =
     "Sign in with Plex, server discovery, library refresh after subtitle changes, and Plex webhooks.";
-
-std::string_view name_of(settings::Type t) {
-    switch (t) {
-        case settings::Type::boolean: return "bool";
-        case settings::Type::integer: return "int";
-        case settings::Type::string: return "string";
-        case settings::Type::string_list: return "string_list";
-        case settings::Type::json: return "json";
-    }
-    return "json";
-}
-std::string_view name_of(settings::Access a) {
-    switch (a) {
-        case settings::Access::user: return "user";
-        case settings::Access::read_only: return "read_only";
-        case settings::Access::internal: return "internal";
-    }
-    return "internal";
-}
-std::string_view name_of(settings::Section s) {
-    switch (s) {
-        case settings::Section::general: return "general";
-        case settings::Section::account: return "account";
-        case settings::Section::legacy: return "legacy";
-        case settings::Section::server: return "server";
-        case settings::Section::libraries: return "libraries";
-        case settings::Section::refresh: return "refresh";
-        case settings::Section::webhooks: return "webhooks";
-        case settings::Section::advanced: return "advanced";
-    }
-    return "advanced";
-}
-std::string_view name_of(settings::Format f) {
-    switch (f) {
-        case settings::Format::any: return "";
-        case settings::Format::url: return "url";
-        case settings::Format::url_or_empty: return "url_or_empty";
-        case settings::Format::host: return "host";
-    }
-    return "";
-}
-
-// The first five keys are what the ABI registers (pb_setting_desc); the rest
-// is what a form needs to draw the setting.
-bj::object describe(const settings::Spec& s) {
-    bj::object o{{"name", s.name},
-                 {"type", name_of(s.type)},
-                 {"default", bj::parse(s.default_json)},
-                 {"description", s.help},
-                 {"secret", s.secret},
-                 {"label", s.label},
-                 {"section", name_of(s.section)},
-                 {"access", name_of(s.access)}};
-    if (s.min != std::numeric_limits<int64_t>::min()) o["min"] = s.min;
-    if (s.max != std::numeric_limits<int64_t>::max()) o["max"] = s.max;
-    if (!s.unit.empty()) o["unit"] = s.unit;
-    if (auto f = name_of(s.format); !f.empty()) o["format"] = f;
-    if (!s.choices.empty()) {
-        bj::array choices;
-        for (const auto& c : s.choices) choices.push_back(bj::object{{"value", c.value}, {"label", c.label}});
-        o["choices"] = choices;
-    }
-    if (!s.fields.empty()) {
-        bj::array fields;
-        for (const auto& f : s.fields)
-            fields.push_back(bj::object{{"name", f.name}, {"type", name_of(f.type)}, {"label", f.label}});
-        o["fields"] = fields;
-    }
-    if (!s.shown_when.always())
-        o["shown_when"] = bj::object{{"setting", s.shown_when.setting}, {"equals", s.shown_when.equals}};
-    if (s.needs_restart) o["needs_restart"] = true;
-    return o;
-}
 
 // Records what the plugin registers; stores settings in memory.
 struct Recorder {
@@ -210,7 +138,7 @@ int main(int argc, char** argv) {
     if (status != 0) return status;
 
     bj::array settings;
-    for (const auto& s : settings::table()) settings.push_back(describe(s));
+    for (const auto& s : settings::table()) settings.push_back(settings::describe(s));
     bj::object m{{"id", common::kProduct},
                  {"name", kDisplayName},
                  {"version", common::kVersion},

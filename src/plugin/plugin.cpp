@@ -6,6 +6,7 @@
 #include <cstring>
 
 #include "common/json.hpp"
+#include "settings/schema.hpp"
 #include "settings/settings.hpp"
 
 namespace pb::plugin {
@@ -53,6 +54,23 @@ static pb_setting_type to_abi(settings::Type type) {
         case settings::Type::json: return PB_SETTING_JSON;
     }
     return PB_SETTING_JSON;
+}
+
+static pb_setting_access to_abi(settings::Access access) {
+    switch (access) {
+        case settings::Access::user: return PB_SETTING_ACCESS_USER;
+        case settings::Access::read_only: return PB_SETTING_ACCESS_READ_ONLY;
+        case settings::Access::internal: return PB_SETTING_ACCESS_INTERNAL;
+    }
+    return PB_SETTING_ACCESS_INTERNAL;
+}
+
+// The JSON text of one key of the setting's description, or "" when it has
+// none: the description (settings/schema.hpp) is the one place these
+// shapes are written.
+static std::string json_of(const boost::json::object& described, std::string_view key) {
+    auto it = described.find(key);
+    return it == described.end() ? std::string() : boost::json::serialize(it->value());
 }
 
 Plugin::Plugin(const pb_host_api& host) : host_(host) {
@@ -107,6 +125,21 @@ pb_status Plugin::init() {
         d.default_json = view(s.default_json);
         d.description = view(s.help);
         d.secret = s.secret ? 1 : 0;
+        // 1.1: what a form needs. A 1.0 host reads only what it knows.
+        const auto described = settings::describe(s);
+        const std::string choices = json_of(described, "choices"), shown_when = json_of(described, "shown_when"),
+                          fields = json_of(described, "fields");
+        d.label = view(s.label);
+        d.section = view(settings::name_of(s.section));
+        d.access = to_abi(s.access);
+        if (described.contains("min")) d.flags |= PB_SETTING_HAS_MIN, d.min = s.min;
+        if (described.contains("max")) d.flags |= PB_SETTING_HAS_MAX, d.max = s.max;
+        if (s.needs_restart) d.flags |= PB_SETTING_NEEDS_RESTART;
+        d.unit = view(s.unit);
+        d.format = view(settings::name_of(s.format));
+        d.choices_json = view(choices);
+        d.shown_when_json = view(shown_when);
+        d.fields_json = view(fields);
         if (pb_status st = host_.register_setting(host_.host_ctx, &d); st != PB_OK) {
             log().error("not loaded: the host refused the setting {}", s.name);
             return st;

@@ -52,6 +52,8 @@ struct FakeHost {
         };
         h.register_setting = [](void* c, const pb_setting_desc* d) {
             static const char* types[] = {"?", "bool", "int", "string", "string_list", "json"};
+            // A 1.0 host's reading: the first fields only (struct_size says more follow).
+            EXPECT_GE(d->struct_size, offsetof(pb_setting_desc, secret) + sizeof d->secret);
             static_cast<FakeHost*>(c)->settings_reg.push_back(bj::object{{"name", S(d->name)},
                                                                          {"type", types[d->type]},
                                                                          {"default", bj::parse(S(d->default_json))},
@@ -175,7 +177,8 @@ TEST_F(Abi, NegotiationMatrix) {
     std::vector<Case> cases = {
         {M, PB_ABI_VERSION_MINOR, 0, PB_OK, nullptr},
         {M, PB_ABI_VERSION_MINOR + 3, 0, PB_OK, nullptr},  // a newer host is fine
-        {M + 1, 0, 0, PB_ERR_ABI, "needs ABI 1.x"},        // another major
+        {M, 0, 0, PB_OK, nullptr},                   // a 1.0 host: it reads the 1.0 part of each setting descriptor
+        {M + 1, 0, 0, PB_ERR_ABI, "needs ABI 1.x"},  // another major
         {M - 1, 9, 0, PB_ERR_ABI, "needs ABI 1.x"},
         {M, PB_ABI_VERSION_MINOR, static_cast<int32_t>(sizeof(void*)), PB_ERR_ABI,
          "smaller than ABI"},  // truncated table

@@ -6,6 +6,8 @@
 
 #include <boost/json.hpp>
 #include <cstdio>
+#include <fstream>
+#include <sstream>
 
 #include "harness.hpp"
 
@@ -87,6 +89,45 @@ TEST(HostProcess, StartsServesDefaultsAndRefusesWithoutTheKey) {
     auto kept = boost::json::parse(c.call("GET", base + "/api/settings/plex?apikey=k-123456")->body);
     EXPECT_EQ(kept.at("data").at("use_plex").as_bool(), true);
     EXPECT_EQ(kept.at("data").at("movie_library").as_array().size(), 1u);
+}
+
+// ABI 1.1: everything a form needs (label, section, who writes it, limits,
+// unit, choices, the shape of a list of objects, when it is shown) reaches
+// the host through pb_setting_desc, and the host's schema is the manifest's,
+// so a host can draw the settings form from either.
+TEST(HostProcess, TheSettingsFormSchemaCrossesTheAbiWhole) {
+    auto dir = pbtest::temp_dir("proc-schema");
+    Process p;
+    ASSERT_TRUE(
+        p.start({"--plugin", PB_PLUGIN_PATH, "--data-dir", dir, "--listen", "127.0.0.1:0", "--apikey", "k-123456"}));
+    auto pos = p.first_line.find("http://127.0.0.1:");
+    ASSERT_NE(pos, std::string::npos) << p.first_line;
+    std::string base = p.first_line.substr(pos, p.first_line.find_first_of(" \n", pos) - pos);
+    pbtest::Caller c;
+    auto r = c.call("GET", base + "/api/settings/plex?apikey=k-123456");
+    ASSERT_TRUE(r.ok() && r->status == 200);
+    const auto schema = boost::json::parse(r->body).at("schema").as_array();
+    std::ifstream f(PB_MANIFEST_PATH);
+    std::stringstream ss;
+    ss << f.rdbuf();
+    const auto manifest = boost::json::parse(ss.str()).at("settings").as_array();
+    ASSERT_EQ(schema.size(), manifest.size());
+    for (std::size_t i = 0; i < schema.size(); ++i)
+        EXPECT_EQ(schema[i], manifest[i]) << boost::json::serialize(schema[i]);
+    // Spot checks of what a form does with it.
+    auto find = [&](std::string_view name) {
+        for (const auto& s : schema)
+            if (s.at("name").as_string() == name) return s.as_object();
+        return boost::json::object{};
+    };
+    EXPECT_EQ(find("use_plex").at("label").as_string(), "Use Plex");
+    EXPECT_EQ(find("read_timeout_ms").at("min").as_int64(), 1000);
+    EXPECT_EQ(find("read_timeout_ms").at("unit").as_string(), "ms");
+    EXPECT_EQ(find("auth_method").at("choices").as_array().size(), 2u);
+    EXPECT_EQ(find("apikey").at("shown_when").at("setting").as_string(), "auth_method");
+    EXPECT_EQ(find("path_mappings").at("fields").as_array().size(), 2u);
+    EXPECT_EQ(find("server_connections").at("access").as_string(), "internal");
+    EXPECT_EQ(find("username").at("access").as_string(), "read_only");
 }
 
 TEST(HostProcess, BodiesAreBounded) {
