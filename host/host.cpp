@@ -137,20 +137,25 @@ pb_status Host::add_setting(const pb_setting_desc& in) {
     // 1.1: what the form needs, rebuilt into the manifest's shape
     // (docs/host-integration.md, "Drawing a form"). A 1.0 plugin has none.
     if (PB_HAS_FIELD(&d, pb_setting_desc, fields_json)) {
+        // 0 (not said) is the user's; a value from a later ABI is not drawn.
         static const char* access[] = {"user", "user", "read_only", "internal"};
         desc["label"] = str(d.label);
         desc["section"] = str(d.section);
-        desc["access"] = access[d.access >= 1 && d.access <= 3 ? d.access : 0];
+        desc["access"] = d.access > 3 ? "internal" : access[d.access];
         if (d.flags & PB_SETTING_HAS_MIN) desc["min"] = d.min;
         if (d.flags & PB_SETTING_HAS_MAX) desc["max"] = d.max;
         if (d.unit.len > 0) desc["unit"] = str(d.unit);
         if (d.format.len > 0) desc["format"] = str(d.format);
-        // The JSON parts are the plugin's: kept only when they parse.
+        // The JSON parts are hints for the form: one that does not parse is
+        // left out (and said), the setting itself still works.
         for (auto [key, text] : {std::pair{"choices", d.choices_json}, std::pair{"fields", d.fields_json},
                                  std::pair{"shown_when", d.shown_when_json}}) {
             if (text.len == 0) continue;
             bj::value v = bj::parse(str(text), ec);
-            if (ec) return PB_ERR_INVALID_ARGUMENT;
+            if (ec) {
+                log(PB_LOG_WARNING, "setting " + name + ": its " + key + " is not JSON; the form goes without it");
+                continue;
+            }
             desc[key] = std::move(v);
         }
         if (d.flags & PB_SETTING_NEEDS_RESTART) desc["needs_restart"] = true;

@@ -756,7 +756,11 @@ void Simulator::State::handle_pms(std::size_t server_index, Behaviour behaviour,
             // operators of the community API description, plex-api-spec
             // description.md). Contains ignores ASCII case here.
             auto title_part = common::text::query_get(params, "title");
-            auto title_equal = common::text::query_get(params, "title=");
+            auto title_equal = common::text::query_get(params, "title=");            // "title%3D=x"
+            if (title_part && !title_part->empty() && title_part->front() == '=') {  // "title==x", raw
+                title_equal = title_part->substr(1);
+                title_part.reset();
+            }
             std::vector<const SimItem*> matches;
             for (const auto& [k, it] : s.items) {
                 if (it.section_id != sid || it.type != type_name) continue;

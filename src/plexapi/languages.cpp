@@ -24,10 +24,14 @@ constexpr Code kCodes[] = {
     {"hun", "hu"}, {"ice", "is"}, {"isl", "is"}, {"ind", "id"}, {"gle", "ga"}, {"ita", "it"}, {"jpn", "ja"},
     {"kan", "kn"}, {"kaz", "kk"}, {"khm", "km"}, {"kor", "ko"}, {"lav", "lv"}, {"lit", "lt"}, {"mac", "mk"},
     {"mkd", "mk"}, {"may", "ms"}, {"msa", "ms"}, {"mal", "ml"}, {"mar", "mr"}, {"mon", "mn"}, {"nor", "no"},
-    {"nob", "nb"}, {"nno", "nn"}, {"per", "fa"}, {"fas", "fa"}, {"pol", "pl"}, {"por", "pt"}, {"rum", "ro"},
+    {"nob", "no"}, {"nno", "no"}, {"per", "fa"}, {"fas", "fa"}, {"pol", "pl"}, {"por", "pt"}, {"rum", "ro"},
     {"ron", "ro"}, {"rus", "ru"}, {"srp", "sr"}, {"sin", "si"}, {"slo", "sk"}, {"slk", "sk"}, {"slv", "sl"},
     {"spa", "es"}, {"swa", "sw"}, {"swe", "sv"}, {"tgl", "tl"}, {"tam", "ta"}, {"tel", "te"}, {"tha", "th"},
     {"tur", "tr"}, {"ukr", "uk"}, {"urd", "ur"}, {"uzb", "uz"}, {"vie", "vi"}, {"wel", "cy"}, {"cym", "cy"},
+    {"afr", "af"}, {"aze", "az"}, {"epo", "eo"}, {"fil", "tl"}, {"gla", "gd"}, {"glg", "gl"}, {"lat", "la"},
+    {"ltz", "lb"}, {"mao", "mi"}, {"mri", "mi"}, {"nep", "ne"}, {"pan", "pa"}, {"som", "so"}, {"tib", "bo"},
+    {"bod", "bo"}, {"yid", "yi"}, {"zul", "zu"}, {"amh", "am"}, {"guj", "gu"}, {"hau", "ha"}, {"kur", "ku"},
+    {"lao", "lo"}, {"pus", "ps"}, {"tat", "tt"}, {"tgk", "tg"}, {"tuk", "tk"}, {"yor", "yo"}, {"fao", "fo"},
 };
 }  // namespace
 
@@ -40,6 +44,8 @@ std::string language_639_1(std::string_view code) {
     if (primary.size() == 3)
         for (const auto& c : kCodes)
             if (primary == c.three) return c.two;
+    // Norwegian: hosts write Bokmål (nb) or Nynorsk (nn), Plex mostly "no".
+    if (primary == "nb" || primary == "nn") return "no";
     return primary;
 }
 

@@ -130,6 +130,7 @@ void Refresher::load() {
                 auto m = parse_event(bj::serialize(*media));
                 if (!m) continue;
                 Job j;
+                j.id = ++next_job_id_;
                 j.media = m->media;
                 j.key = j.media.key();
                 j.refresh = common::json::get_bool_or(e, "refresh", false);
@@ -202,7 +203,9 @@ void Refresher::enqueue(std::string name, Event event) {
         expect = Job::Expect{event.subtitle, name != "subtitle.deleted"};
     std::string key = m.key();
     for (auto& j : queue_) {
-        if (j.key != key || j.attempts > 0) continue;
+        // Not into a job that failed before (it keeps its backoff), nor into
+        // the one running now: its outcome would drop what was added.
+        if (j.key != key || j.attempts > 0 || j.id == running_) continue;
         j.refresh = j.refresh || refresh;  // coalesced into the waiting job
         j.set_added = j.set_added || set_added;
         if (expect) {
@@ -227,6 +230,7 @@ void Refresher::enqueue(std::string name, Event event) {
         return;
     }
     Job j;
+    j.id = ++next_job_id_;
     j.key = std::move(key);
     j.media = std::move(m);
     j.refresh = refresh;
@@ -252,6 +256,10 @@ void Refresher::settings_changed() {
         std::string key = index_key(*s);
         if (key != self->index_key_) {
             self->index_key_ = key;
+            // A job being read back names an item of the old server: it
+            // starts over (found again, refreshed) on the new one.
+            for (auto& j : self->queue_)
+                if (j.id != self->running_) j.item = {}, j.checks = 0;
             self->index_ = std::make_shared<LibraryIndex>();
             ++self->index_generation_;
             self->index_building_ = false;
@@ -320,6 +328,7 @@ void Refresher::run_due() {
     if (it == queue_.end()) return;
     if (it->due_unix_ms > now) return schedule();
     busy_ = true;
+    running_ = it->id;
     process(*it);
 }
 
@@ -494,6 +503,10 @@ void Refresher::process(Job job) {
 // A status PMS answered a job's request with: done, or why not and what next.
 std::optional<std::pair<Refresher::Outcome, std::string>> Refresher::judge(int status, std::string_view what) const {
     if (status < 300) return std::nullopt;
+    // Busy (429 after its one Retry-After wait) or timed out: later, not never.
+    if (status == 429 || status == 408)
+        return std::pair{Outcome::retry,
+                         std::string(what) + " failed: " + session::PmsClient::status_error(status).message};
     if (status == 401 || status == 403) return refused(status);
     return std::pair{status >= 500 ? Outcome::retry : Outcome::dropped,
                      std::string(what) + " failed: " + session::PmsClient::status_error(status).message};
@@ -551,7 +564,7 @@ PathStyle Refresher::path_style() const {
     return style_of(session_.settings().snapshot()->server_platform, locations);
 }
 
-void Refresher::partial_scan(const Job& job, Outcome after) {
+void Refresher::partial_scan(const Job& job) {
     // Plex scans its own path of the folder: the host's, mapped.
     auto style = path_style();
     std::string host_path = job.media.path;
@@ -578,14 +591,12 @@ void Refresher::partial_scan(const Job& job, Outcome after) {
     auto self = shared_from_this();
     std::string req_path =
         "/library/sections/" + common::text::url_encode(section->id) + "/refresh?path=" + common::text::url_encode(dir);
-    session_.pms().request(session::slow_request("GET", req_path),
-                           [self, job, after](http::Result r, const std::string&) {
-                               self->requests_++;
-                               if (!r) return self->finish(job, Outcome::retry, r.error().message);
-                               if (auto bad = self->judge(r->status, "the folder scan"))
-                                   return self->finish(job, bad->first, bad->second);
-                               self->finish(job, after);
-                           });
+    session_.pms().request(session::slow_request("GET", req_path), [self, job](http::Result r, const std::string&) {
+        self->requests_++;
+        if (!r) return self->finish(job, Outcome::retry, r.error().message);
+        if (auto bad = self->judge(r->status, "the folder scan")) return self->finish(job, bad->first, bad->second);
+        self->finish(job, Outcome::done);
+    });
 }
 
 // "\"Reign of Fire\" (2002)", "The Expanse S01E01 \"Dulcinea\"".
@@ -613,10 +624,12 @@ void Refresher::check(Job job) {
             return self->finish(job, bad->first, bad->second);
         auto page = plexapi::parse_items(r->body);
         if (!page || page->items.empty())
-            return self->finish(job, Outcome::retry,
-                                "Plex answered the item with something unreadable" +
+            return self->finish(job, Outcome::dropped,
+                                "the subtitle could not be checked: Plex answered the item with something unreadable" +
                                     (page ? std::string() : ": " + page.error().message));
         const auto& item = page->items.front();
+        // Turned off while it waited: the refresh was done, that is all.
+        if (!self->session_.settings().snapshot()->confirm_subtitles) return self->finish(job, Outcome::done);
         auto style = self->path_style();
         const auto& maps = self->session_.settings().snapshot()->path_mappings;
         const Job::Expect* wrong = nullptr;
@@ -624,8 +637,11 @@ void Refresher::check(Job job) {
             if (shows(item, e.subtitle, to_plex(e.subtitle.path, maps, style), style) != e.present) wrong = &e;
         if (wrong == nullptr) return self->finish(job, Outcome::done);
         job.checks++;
-        if (job.checks <= kRemedies) return self->remedy(std::move(job));
-        std::string tried = " after " + std::to_string(kRemedies) + " refreshes and a scan of its folder";
+        // The folder as Plex sees it, from Plex's own answer: no mapping to
+        // get wrong, and no index needed.
+        std::string folder = item.files.empty() ? "" : folder_of(item.files.front(), style);
+        if (job.checks <= kRemedies) return self->remedy(std::move(job), folder);
+        std::string tried = " after refreshing it again and scanning its folder";
         std::string message =
             wrong->present
                 ? "Plex does not show " + describe(wrong->subtitle) + " on " + item_words(item) + tried +
@@ -638,9 +654,22 @@ void Refresher::check(Job job) {
     });
 }
 
-void Refresher::remedy(Job job) {
-    if (job.checks == 2) return partial_scan(job, Outcome::check);
+void Refresher::remedy(Job job, const std::string& plex_folder) {
     auto self = shared_from_this();
+    // The second remedy scans the item's folder (in its library), when Plex
+    // said where the item's file is; the others refresh the item.
+    if (job.checks == 2 && !plex_folder.empty() && !job.item.section_id.empty()) {
+        std::string path = "/library/sections/" + common::text::url_encode(job.item.section_id) +
+                           "/refresh?path=" + common::text::url_encode(plex_folder);
+        return session_.pms().request(session::slow_request("GET", path),
+                                      [self, job](http::Result r, const std::string&) {
+                                          self->requests_++;
+                                          if (!r) return self->finish(job, Outcome::retry, r.error().message);
+                                          if (auto bad = self->judge(r->status, "the folder scan"))
+                                              return self->finish(job, bad->first, bad->second);
+                                          self->finish(job, Outcome::check);
+                                      });
+    }
     session_.pms().request(
         session::slow_request("PUT", "/library/metadata/" + common::text::url_encode(job.item.rating_key) + "/refresh"),
         [self, job](http::Result r, const std::string&) {
@@ -653,7 +682,8 @@ void Refresher::remedy(Job job) {
 
 void Refresher::finish(const Job& job, Outcome outcome, const std::string& error) {
     busy_ = false;
-    auto it = std::find_if(queue_.begin(), queue_.end(), [&](const Job& j) { return j.key == job.key; });
+    running_ = 0;
+    auto it = std::find_if(queue_.begin(), queue_.end(), [&](const Job& j) { return j.id == job.id; });
     const bool ok = outcome == Outcome::done || outcome == Outcome::check;
     // The subtitle files a message is about.
     bj::array files;
@@ -681,6 +711,10 @@ void Refresher::finish(const Job& job, Outcome outcome, const std::string& error
         } else {
             last_error_ = bj::object{{"item", job.key}, {"at", iso(now_ms())}, {"message", error}};
             if (!files.empty()) last_error_["files"] = files;
+            // Refreshed, but the subtitle never showed.
+            if (!job.item.rating_key.empty() && last_refresh_.contains("subtitle") &&
+                last_refresh_["item"] == bj::value(job.key))
+                last_refresh_["subtitle"] = "not_shown";
         }
     } else {
         if (it != queue_.end()) {

@@ -32,6 +32,22 @@ bool codec_fits(std::string_view path, std::string_view codec) {
     if (ext == "smi") return c == "smi";
     return true;
 }
+// Whether the file's name says its language ("Film.en.forced.srt",
+// "Film.pt-BR.srt"): then Plex reads it from there. Without it Plex lists
+// the stream with no language ("Unknown (SRT External)" in the capture).
+bool name_says(std::string_view path, std::string_view language) {
+    std::string_view name = name_of(path);
+    auto dot = name.rfind('.');
+    if (dot != std::string_view::npos) name = name.substr(0, dot);  // the extension
+    while (!name.empty()) {
+        dot = name.rfind('.');
+        std::string_view token = dot == std::string_view::npos ? name : name.substr(dot + 1);
+        if (token.size() >= 2 && plexapi::language_639_1(token) == language) return true;
+        if (dot == std::string_view::npos) break;
+        name = name.substr(0, dot);
+    }
+    return false;
+}
 }  // namespace
 
 bool shows(const plexapi::MediaItem& item, const SubtitleRef& sub, std::string_view plex_path, PathStyle style) {
@@ -44,7 +60,10 @@ bool shows(const plexapi::MediaItem& item, const SubtitleRef& sub, std::string_v
         }
         if (!want_lang.empty()) {
             std::string have = plexapi::language_639_1(s.language_tag.empty() ? s.language_code : s.language_tag);
-            if (have != want_lang) continue;
+            // A stream without a language is this one only when the name
+            // does not say the language (Plex would have read it).
+            bool unknown_fits = have.empty() && !name_says(plex_path, want_lang);
+            if (have != want_lang && !unknown_fits) continue;
         }
         if (s.forced != sub.forced) continue;
         if (s.hearing_impaired && *s.hearing_impaired != sub.hearing_impaired) continue;

@@ -199,7 +199,10 @@ TEST(Items, SubtitleStreamsAndWhetherTheyAreTheOneAnEventNamed) {
     EXPECT_TRUE(shows(movie, SubtitleRef{dir + "Reign of Fire (2002).srt", "", false, false},
                       dir + "Reign of Fire (2002).srt", PathStyle::posix));
     EXPECT_FALSE(shows(movie, SubtitleRef{dir + "x.en.srt", "en", false, false}, dir + "x.en.srt", PathStyle::posix))
-        << "Plex read no language from the name: not the English one";
+        << "the name says English, which Plex would have read: the Unknown stream is another file";
+    EXPECT_TRUE(shows(movie, SubtitleRef{dir + "Reign of Fire (2002).srt", "en", false, false},
+                      dir + "Reign of Fire (2002).srt", PathStyle::posix))
+        << "the host knows it is English, the name does not say it: Plex lists it as Unknown";
     EXPECT_FALSE(shows(movie, SubtitleRef{dir + "x.ass", "", false, false}, dir + "x.ass", PathStyle::posix))
         << "an .ass file is not an srt stream";
 
@@ -235,6 +238,8 @@ TEST(Items, SubtitleStreamsAndWhetherTheyAreTheOneAnEventNamed) {
     EXPECT_EQ(language_639_1("pt-BR"), "pt");
     EXPECT_EQ(language_639_1("zh_Hant"), "zh");
     EXPECT_EQ(language_639_1("tlh"), "tlh") << "not one Plex knows: compared as given";
+    EXPECT_EQ(language_639_1("nb"), "no") << "Bokmål as Plex tags Norwegian";
+    EXPECT_EQ(language_639_1("nob"), "no");
 }
 
 TEST(Items, LibrariesAndEpisodesFromPlexApiRs) {

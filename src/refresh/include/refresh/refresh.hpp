@@ -41,6 +41,7 @@ inline constexpr EventSpec kEvents[] = {{"subtitle.downloaded", true},
                                         {"subtitle.modified", false}};
 
 struct Job {
+    uint64_t id = 0;  // this run's name for the job (several may share a key)
     std::string key;
     MediaRef media;
     bool refresh = false;
@@ -113,12 +114,13 @@ private:
     // Whether anything would ever be refreshed with these settings.
     bool wanted(const settings::Settings& s) const;
     void resolve(const Job& job, std::function<void(std::optional<ItemRef>, std::string error)> then);
-    // Asks Plex to scan the folder of the job's file; `after` once it did.
-    void partial_scan(const Job& job, Outcome after = Outcome::done);
+    // Asks Plex to scan the folder of the job's file (the event's, mapped).
+    void partial_scan(const Job& job);
     // Reads a refreshed item back: is the subtitle there?
     void check(Job job);
-    // The next thing to try when it is not: refresh, scan the folder, refresh.
-    void remedy(Job job);
+    // The next thing to try when it is not: refresh, scan the item's folder
+    // (Plex's path, from the read-back), refresh.
+    void remedy(Job job, const std::string& plex_folder);
     // How the selected server writes and compares paths.
     PathStyle path_style() const;
     void apply(const Job& job, const ItemRef& ref);
@@ -133,6 +135,8 @@ private:
     bool index_building_ = false;
     std::vector<std::function<void(std::string, int)>> index_waiters_;
     bool busy_ = false;
+    uint64_t running_ = 0;  // the job being processed, while busy_
+    uint64_t next_job_id_ = 0;
     std::string stopped_;   // why the queue is stopped; empty: running
     int64_t requests_ = 0;  // PMS requests made for jobs (benchmarks)
 

@@ -23,10 +23,12 @@ struct SubtitleRef {
 // `plex_path` is the subtitle's path as Plex sees it (mapped). A stream
 // that names its file is compared by file alone; one that does not (what
 // our captures show) by language, forced flag, hearing-impaired flag (when
-// the server reports it) and codec (from the file's extension).
+// the server reports it) and codec (from the file's extension). A stream
+// with no language fits when the file's name does not carry one.
 bool shows(const plexapi::MediaItem& item, const SubtitleRef& subtitle, std::string_view plex_path, PathStyle style);
 
-// "the English (forced) subtitle Movie.en.forced.srt", for messages.
+// "the en forced subtitle Movie.en.forced.srt" (the language as the host
+// gave it), for messages.
 std::string describe(const SubtitleRef& subtitle);
 
 }  // namespace pb::refresh
