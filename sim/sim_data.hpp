@@ -1,6 +1,7 @@
 // The simulator's world: one plex.tv account, its servers and their
 // libraries, and the renderer that writes them in Plex's two wire formats.
 #pragma once
+#include <chrono>
 #include <cstdint>
 #include <map>
 #include <string>
@@ -40,6 +41,10 @@ struct SimSubtitle {
     bool scan_only = false;    // only a scan of its folder shows it (Plex missed the change)
     bool on_disk = true;       // false: deleted, listed until the next refresh
     bool listed = false;
+    // Plex answers a refresh at once and reads the folder afterwards: a
+    // subtitle the refresh found is listed from this moment.
+    std::chrono::steady_clock::time_point listed_from{};
+    bool visible() const { return listed && std::chrono::steady_clock::now() >= listed_from; }
     int64_t id = 0;
 };
 

@@ -62,6 +62,8 @@ struct Simulator::State {
         int retry_after_s = 1;
     };
     std::map<std::size_t, RateLimit> rate_limits;
+    // Server index -> how long after a refresh or scan a new subtitle shows.
+    std::map<std::size_t, std::chrono::milliseconds> refresh_lag;
     // One 429 from the budget of `listener`, or nothing.
     std::optional<Response> rate_limited(std::size_t listener) {
         auto it = rate_limits.find(listener);
@@ -449,16 +451,22 @@ namespace {
 // What a refresh (or a folder scan) of an item makes Plex see of its
 // subtitle files: deleted ones go, new ones appear once enough refreshes
 // came after them.
-void rescan_subtitles(SimItem& it, bool folder_scan) {
+void rescan_subtitles(SimItem& it, bool folder_scan, std::chrono::milliseconds lag) {
     auto& subs = it.subtitles;
     subs.erase(std::remove_if(subs.begin(), subs.end(), [](const SimSubtitle& s) { return !s.on_disk; }), subs.end());
     for (auto& s : subs) {
         if (s.listed) continue;
-        if (folder_scan || (!s.scan_only && --s.refreshes_needed <= 0)) s.listed = true;
+        if (folder_scan || (!s.scan_only && --s.refreshes_needed <= 0)) {
+            s.listed = true;
+            s.listed_from = std::chrono::steady_clock::now() + lag;
+        }
     }
 }
 
-Element item_element(const SimServer& s, const SimItem& it, bool include_guids) {
+// An item as a listing shows it, or (`details`) as /library/metadata/{id}
+// does: only there do parts carry their streams (movie_library.json and
+// tv_episodes.json have none; metadata_1036.json has them).
+Element item_element(const SimServer& s, const SimItem& it, bool include_guids, bool details = false) {
     bool video = it.type == "movie" || it.type == "episode";
     Element e{video ? "Video" : "Directory", {}, {}};
     e.set("ratingKey", it.rating_key).set("key", "/library/metadata/" + it.rating_key);
@@ -496,7 +504,7 @@ Element item_element(const SimServer& s, const SimItem& it, bool include_guids) 
         // displayTitle; the language pair and flags when the name has them;
         // Plex omits flags that are off, and writes no file path.
         for (const auto& sub : it.subtitles) {
-            if (!sub.listed) continue;
+            if (!details || !sub.visible()) continue;
             Element st{"Stream", {}, {}};
             st.set("id", sub.id).set("key", "/library/streams/" + std::to_string(sub.id));
             st.set("streamType", int64_t{3}).set("codec", sub.codec).set("format", sub.codec);
@@ -724,7 +732,7 @@ void Simulator::State::handle_pms(std::size_t server_index, Behaviour behaviour,
                 if (item.section_id == sid && !item.file.empty() &&
                     (dir.empty() || common::text::starts_with(item.file, dir + "/") ||
                      common::text::starts_with(item.file, dir + "\\")))
-                    rescan_subtitles(item, true);
+                    rescan_subtitles(item, true, refresh_lag[server_index]);
             return reply(Response{200, "text/html", {}, ""});
         }
         if (sub == "all" && req.method == "PUT") {
@@ -794,14 +802,14 @@ void Simulator::State::handle_pms(std::size_t server_index, Behaviour behaviour,
         if (it == s.items.end()) return reply(Response{404, "text/html", {}, "<html>404 Not Found</html>"});
         std::string sub = parts.size() > 1 ? std::string(parts[1]) : "";
         if (sub == "refresh" && req.method == "PUT") {
-            rescan_subtitles(it->second, false);
+            rescan_subtitles(it->second, false, refresh_lag[server_index]);
             return reply(Response{200, "text/html", {}, ""});
         }
         Element mc{"MediaContainer", {}, {}};
         mc.set("librarySectionID", it->second.section_id);
         if (sub.empty() && req.method == "GET") {
             mc.set("size", int64_t{1});
-            mc.add("Metadata", item_element(s, it->second, include_guids));
+            mc.add("Metadata", item_element(s, it->second, include_guids, true));
             return reply(render(req, mc));
         }
         if ((sub == "children" || sub == "allLeaves") && req.method == "GET") {
@@ -1008,6 +1016,11 @@ std::string Simulator::account_token() const {
     return state_->account.token;
 }
 
+void Simulator::set_refresh_lag(std::size_t server_index, std::chrono::milliseconds lag) {
+    std::lock_guard lock(state_->mu);
+    state_->refresh_lag[server_index] = lag;
+}
+
 void Simulator::set_plextv_rate_limit(int answers, int retry_after_s) {
     std::lock_guard lock(state_->mu);
     state_->rate_limits[SIZE_MAX] = {answers, retry_after_s};
@@ -1061,7 +1074,7 @@ std::vector<std::string> Simulator::listed_subtitles(std::size_t server_index, c
     auto it = items.find(rating_key);
     if (it != items.end())
         for (const auto& s : it->second.subtitles)
-            if (s.listed) out.push_back(s.file);
+            if (s.visible()) out.push_back(s.file);
     return out;
 }
 

@@ -133,6 +133,9 @@ public:
     // the next refresh). Returns false when there is no such item.
     bool write_subtitle(std::size_t server_index, const std::string& rating_key, SimSubtitle sub);
     bool delete_subtitle(std::size_t server_index, const std::string& rating_key, const std::string& file);
+    // Plex answers a refresh at once and reads the folder afterwards: a new
+    // subtitle shows `lag` after the refresh (or scan) that found it.
+    void set_refresh_lag(std::size_t server_index, std::chrono::milliseconds lag);
     // The files Plex lists for the item now.
     std::vector<std::string> listed_subtitles(std::size_t server_index, const std::string& rating_key) const;
 

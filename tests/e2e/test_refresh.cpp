@@ -382,8 +382,11 @@ TEST_F(Refresh, PathsAreMappedToWhatAWindowsServerSees) {
 // sometimes only on the second; a deleted one until it rereads the folder.
 // The refresher reads the item back until Plex shows what the event said.
 TEST_F(Refresh, PlexIsMadeToShowTheNewSubtitleAndTheStatusSaysWhenItWillNot) {
-    ASSERT_EQ(rig->api("PATCH", "/api/settings/plex", R"({"confirm_delay_ms":100,"set_movie_added":false})").status,
+    ASSERT_EQ(rig->api("PATCH", "/api/settings/plex", R"({"confirm_delay_ms":300,"set_movie_added":false})").status,
               200);
+    // Plex answers a refresh at once and lists what it found a moment later:
+    // reading back at once would miss it.
+    sim.set_refresh_lag(server, std::chrono::milliseconds(150));
     const std::string dir = "/data/movies/Reign of Fire (2002)/";
     auto event = [&](const std::string& file, const std::string& lang, bool forced = false) {
         return R"({"type":"movie","imdb":"tt0253556","path":")" + dir +
@@ -454,6 +457,42 @@ TEST_F(Refresh, PlexIsMadeToShowTheNewSubtitleAndTheStatusSaysWhenItWillNot) {
               std::string::npos)
         << message;
     EXPECT_EQ(err.at("files").at(0).as_string(), dir + "Reign.Of.Fire.de.srt");
+}
+
+// A second subtitle for the item while the first waits to be read back:
+// the folder changed again, so the item is refreshed again, and one
+// read-back confirms both.
+TEST_F(Refresh, ANewSubtitleWhileTheLastIsCheckedRefreshesAgainAndChecksBoth) {
+    ASSERT_EQ(rig->api("PATCH", "/api/settings/plex", R"({"confirm_delay_ms":1500,"set_movie_added":false})").status,
+              200);
+    const std::string dir = "/data/movies/Reign of Fire (2002)/";
+    auto event = [&](const std::string& file, const std::string& lang) {
+        return R"({"type":"movie","imdb":"tt0253556","subtitle":{"path":")" + dir + file + R"(","language":")" + lang +
+               R"("}})";
+    };
+    pb::sim::SimSubtitle en, es;
+    en.file = dir + "Reign of Fire (2002).en.srt";
+    es.file = dir + "Reign of Fire (2002).es.srt";
+    es.language_code = "spa";
+    es.language_tag = "es";
+    ASSERT_TRUE(sim.write_subtitle(server, "1036", en));
+    sim.clear_requests();
+    fire(event("Reign of Fire (2002).en.srt", "en"));
+    // Refreshed, now waiting to read it back.
+    ASSERT_TRUE(pbtest::eventually([&] {
+        auto last = rig->api("GET", "/api/plex/status").json.at("data").at("last_refresh");
+        return last.is_object() && last.as_object().contains("subtitle") && last.at("subtitle") == "checking";
+    }));
+    EXPECT_EQ(count("GET", "/library/metadata/1036"), 0u);
+    ASSERT_TRUE(sim.write_subtitle(server, "1036", es));
+    fire(event("Reign of Fire (2002).es.srt", "spa"));
+    ASSERT_TRUE(pbtest::eventually([&] { return count("PUT", "/library/metadata/1036/refresh") == 2 && depth() == 0; }))
+        << rig->api("GET", "/api/plex/status").body;
+    EXPECT_EQ(count("GET", "/library/metadata/1036"), 1u) << "one read-back, after the second refresh";
+    EXPECT_EQ(sim.listed_subtitles(server, "1036").size(), 2u);
+    auto st = rig->api("GET", "/api/plex/status").json.at("data");
+    EXPECT_EQ(st.at("last_refresh").at("subtitle").as_string(), "confirmed");
+    EXPECT_TRUE(st.at("last_error").is_null()) << st;
 }
 
 // A host that does not say which subtitle changed gets a refresh and no
