@@ -628,10 +628,11 @@ void Refresher::check(Job job) {
                                 "the subtitle could not be checked: Plex answered the item with something unreadable" +
                                     (page ? std::string() : ": " + page.error().message));
         const auto& item = page->items.front();
+        auto settings = self->session_.settings().snapshot();  // held: the mappings are read from it below
         // Turned off while it waited: the refresh was done, that is all.
-        if (!self->session_.settings().snapshot()->confirm_subtitles) return self->finish(job, Outcome::done);
+        if (!settings->confirm_subtitles) return self->finish(job, Outcome::done);
         auto style = self->path_style();
-        const auto& maps = self->session_.settings().snapshot()->path_mappings;
+        const auto& maps = settings->path_mappings;
         const Job::Expect* wrong = nullptr;
         for (const auto& e : job.expect)
             if (shows(item, e.subtitle, to_plex(e.subtitle.path, maps, style), style) != e.present) wrong = &e;
