@@ -39,6 +39,15 @@ struct Process {
         if (fgets(buf, sizeof buf, out)) first_line = buf;
         return true;
     }
+    // Starts the host with the plugin on a free loopback port; returns the
+    // base URL it printed, or "" when it did not start.
+    std::string start_host(const std::string& dir, const std::string& apikey) {
+        if (!start({"--plugin", PB_PLUGIN_PATH, "--data-dir", dir, "--listen", "127.0.0.1:0", "--apikey", apikey}))
+            return {};
+        auto pos = first_line.find("http://127.0.0.1:");
+        if (pos == std::string::npos) return {};
+        return first_line.substr(pos, first_line.find_first_of(" \n", pos) - pos);
+    }
     int stop() {
         if (pid <= 0) return -1;
         kill(pid, SIGTERM);
@@ -56,11 +65,8 @@ struct Process {
 TEST(HostProcess, StartsServesDefaultsAndRefusesWithoutTheKey) {
     auto dir = pbtest::temp_dir("proc");
     Process p;
-    ASSERT_TRUE(
-        p.start({"--plugin", PB_PLUGIN_PATH, "--data-dir", dir, "--listen", "127.0.0.1:0", "--apikey", "k-123456"}));
-    auto pos = p.first_line.find("http://127.0.0.1:");
-    ASSERT_NE(pos, std::string::npos) << p.first_line;
-    std::string base = p.first_line.substr(pos, p.first_line.find_first_of(" \n", pos) - pos);
+    std::string base = p.start_host(dir, "k-123456");
+    ASSERT_FALSE(base.empty()) << p.first_line;
     pbtest::Caller c;
     auto none = c.call("GET", base + "/api/settings/plex");
     ASSERT_TRUE(none.ok()) << none.error().message;
@@ -82,10 +88,8 @@ TEST(HostProcess, StartsServesDefaultsAndRefusesWithoutTheKey) {
     EXPECT_NE(bad->body.find("ssl"), std::string::npos);
     EXPECT_EQ(p.stop(), 0) << "SIGTERM stops cleanly";
     Process again;
-    ASSERT_TRUE(again.start(
-        {"--plugin", PB_PLUGIN_PATH, "--data-dir", dir, "--listen", "127.0.0.1:0", "--apikey", "k-123456"}));
-    pos = again.first_line.find("http://127.0.0.1:");
-    base = again.first_line.substr(pos, again.first_line.find_first_of(" \n", pos) - pos);
+    base = again.start_host(dir, "k-123456");
+    ASSERT_FALSE(base.empty()) << again.first_line;
     auto kept = boost::json::parse(c.call("GET", base + "/api/settings/plex?apikey=k-123456")->body);
     EXPECT_EQ(kept.at("data").at("use_plex").as_bool(), true);
     EXPECT_EQ(kept.at("data").at("movie_library").as_array().size(), 1u);
@@ -98,11 +102,8 @@ TEST(HostProcess, StartsServesDefaultsAndRefusesWithoutTheKey) {
 TEST(HostProcess, TheSettingsFormSchemaCrossesTheAbiWhole) {
     auto dir = pbtest::temp_dir("proc-schema");
     Process p;
-    ASSERT_TRUE(
-        p.start({"--plugin", PB_PLUGIN_PATH, "--data-dir", dir, "--listen", "127.0.0.1:0", "--apikey", "k-123456"}));
-    auto pos = p.first_line.find("http://127.0.0.1:");
-    ASSERT_NE(pos, std::string::npos) << p.first_line;
-    std::string base = p.first_line.substr(pos, p.first_line.find_first_of(" \n", pos) - pos);
+    std::string base = p.start_host(dir, "k-123456");
+    ASSERT_FALSE(base.empty()) << p.first_line;
     pbtest::Caller c;
     auto r = c.call("GET", base + "/api/settings/plex?apikey=k-123456");
     ASSERT_TRUE(r.ok() && r->status == 200);
@@ -133,9 +134,8 @@ TEST(HostProcess, TheSettingsFormSchemaCrossesTheAbiWhole) {
 TEST(HostProcess, BodiesAreBounded) {
     auto dir = pbtest::temp_dir("proc");
     Process p;
-    ASSERT_TRUE(p.start({"--plugin", PB_PLUGIN_PATH, "--data-dir", dir, "--listen", "127.0.0.1:0", "--apikey", "k-1"}));
-    auto pos = p.first_line.find("http://127.0.0.1:");
-    std::string base = p.first_line.substr(pos, p.first_line.find_first_of(" \n", pos) - pos);
+    std::string base = p.start_host(dir, "k-1");
+    ASSERT_FALSE(base.empty()) << p.first_line;
     pbtest::Caller c;
     auto big = c.call("POST", base + "/api/plex/apikey", std::string(200 * 1024, 'x'), {{"X-API-KEY", "k-1"}});
     ASSERT_TRUE(big.ok()) << big.error().message;
