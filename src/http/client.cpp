@@ -442,6 +442,14 @@ std::optional<std::chrono::seconds> retry_after(const Response& response) {
     return std::chrono::seconds(std::max<int64_t>(0, when - now));
 }
 
+std::optional<std::chrono::seconds> polite_wait(const Response& response) {
+    constexpr std::chrono::seconds kLongest{30};
+    if (response.status != 429) return std::nullopt;
+    auto wait = retry_after(response).value_or(std::chrono::seconds(1));
+    if (wait > kLongest) return std::nullopt;
+    return wait;
+}
+
 Result Client::request_sync(Request request) {
     auto promise = std::make_shared<std::promise<Result>>();
     auto future = promise->get_future();

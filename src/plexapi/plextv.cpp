@@ -44,9 +44,6 @@ http::Request PlexTv::make(std::string method, std::string path, const std::stri
 
 // Free function holding its own client reference: a PlexTv is a cheap
 // value and may be gone before the answer arrives.
-// plex.tv's 429 names a wait in Retry-After; one this short is worth it.
-static constexpr std::chrono::seconds kLongestPoliteWait{30};
-
 using Rejected = std::function<void(const std::string& token)>;
 
 template <class T, class Parse>
@@ -55,15 +52,12 @@ static void call(const std::shared_ptr<http::Client>& client, http::Request req,
     auto shared_req = std::make_shared<http::Request>(req);
     client->async_request(std::move(req), [client, shared_req, parse, cb = std::move(cb), on_rejected,
                                            tries_left](http::Result r) mutable {
-        if (r && r->status == 429 && tries_left > 0) {
-            auto wait = http::retry_after(*r).value_or(std::chrono::seconds(1));
-            if (wait <= kLongestPoliteWait) {
-                return client->after(
-                    wait, [client, shared_req, parse, cb = std::move(cb), on_rejected, tries_left]() mutable {
-                        call<T>(client, *shared_req, parse, std::move(cb), on_rejected, tries_left - 1);
-                    });
-            }
-        }
+        // plex.tv's 429 names a wait in Retry-After; a short one is worth it.
+        if (auto wait = r && tries_left > 0 ? http::polite_wait(*r) : std::nullopt)
+            return client->after(*wait,
+                                 [client, shared_req, parse, cb = std::move(cb), on_rejected, tries_left]() mutable {
+                                     call<T>(client, *shared_req, parse, std::move(cb), on_rejected, tries_left - 1);
+                                 });
         if (auto err = classify(*shared_req, r)) {
             if (err->code == common::Errc::rate_limited)
                 if (auto wait = http::retry_after(*r))

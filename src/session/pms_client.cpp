@@ -116,14 +116,11 @@ void PmsClient::send(const std::string& base, PmsRequest req, Callback cb, Failo
                     self->send(to, std::move(req), std::move(cb), failover);
                 });
         }
-        if (res && res->status == 429 && req.waits_left > 0) {
-            auto wait = http::retry_after(*res).value_or(std::chrono::seconds(1));
-            if (wait <= std::chrono::seconds(30)) {
-                --req.waits_left;
-                return self->session_.client()->after(wait, [self, base, req, cb, failover]() mutable {
-                    self->send(base, std::move(req), std::move(cb), failover);
-                });
-            }
+        if (auto wait = res && req.waits_left > 0 ? http::polite_wait(*res) : std::nullopt) {
+            --req.waits_left;
+            return self->session_.client()->after(*wait, [self, base, req, cb, failover]() mutable {
+                self->send(base, std::move(req), std::move(cb), failover);
+            });
         }
         if (!res && res.error().code == Errc::resolve) {
             std::string ip = plex_direct_ip(attempt->url);

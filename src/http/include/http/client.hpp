@@ -114,6 +114,10 @@ public:
 // as an HTTP date); nullopt when it does not say.
 std::optional<std::chrono::seconds> retry_after(const Response& response);
 
+// Whether a 429 is worth waiting out once, and for how long: its
+// Retry-After (1 s when it names none) when that is at most 30 s.
+std::optional<std::chrono::seconds> polite_wait(const Response& response);
+
 // An answer whose status the caller did not want, as an Error
 // (Errc::http_status, the status in Error::http_status) whose message names
 // the peer and its origin. What the status means is the caller's to say.
