@@ -686,10 +686,6 @@ void Refresher::finish(const Job& job, Outcome outcome, const std::string& error
     running_ = 0;
     auto it = std::find_if(queue_.begin(), queue_.end(), [&](const Job& j) { return j.id == job.id; });
     const bool ok = outcome == Outcome::done || outcome == Outcome::check;
-    // The subtitle files a message is about.
-    bj::array files;
-    for (const auto& x : job.expect)
-        if (!x.subtitle.path.empty()) files.push_back(bj::string(x.subtitle.path));
     if (outcome == Outcome::check) {
         // Refreshed: Plex reads the folder in the background, so look a
         // little later, and later again each time it was not there yet.
@@ -711,7 +707,11 @@ void Refresher::finish(const Job& job, Outcome outcome, const std::string& error
             if (!job.item.rating_key.empty()) last_refresh_["subtitle"] = "confirmed";
         } else {
             last_error_ = bj::object{{"item", job.key}, {"at", iso(now_ms())}, {"message", error}};
-            if (!files.empty()) last_error_["files"] = files;
+            // The subtitle files the message is about.
+            bj::array files;
+            for (const auto& x : job.expect)
+                if (!x.subtitle.path.empty()) files.push_back(bj::string(x.subtitle.path));
+            if (!files.empty()) last_error_["files"] = std::move(files);
             // Refreshed, but the subtitle never showed.
             if (!job.item.rating_key.empty() && last_refresh_.contains("subtitle") &&
                 last_refresh_["item"] == bj::value(job.key))

@@ -1,17 +1,10 @@
 #include "refresh/subtitles.hpp"
 
-#include <algorithm>
-#include <cctype>
+#include "common/text.hpp"
 
 namespace pb::refresh {
 
 namespace {
-std::string lower(std::string_view s) {
-    std::string out(s);
-    std::transform(out.begin(), out.end(), out.begin(), [](unsigned char c) { return std::tolower(c); });
-    return out;
-}
-
 std::string_view name_of(std::string_view path) {
     auto slash = path.find_last_of("/\\");
     return slash == std::string_view::npos ? path : path.substr(slash + 1);
@@ -23,7 +16,7 @@ bool codec_fits(std::string_view path, std::string_view codec) {
     std::string_view name = name_of(path);
     auto dot = name.rfind('.');
     if (dot == std::string_view::npos || codec.empty()) return true;
-    std::string ext = lower(name.substr(dot + 1)), c = lower(codec);
+    std::string ext = common::text::to_lower(name.substr(dot + 1)), c = common::text::to_lower(codec);
     if (ext == "srt") return c == "srt" || c == "subrip";
     if (ext == "ass" || ext == "ssa") return c == "ass" || c == "ssa";
     if (ext == "vtt") return c == "vtt" || c == "webvtt";
