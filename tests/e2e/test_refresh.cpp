@@ -9,6 +9,12 @@ namespace bj = boost::json;
 
 namespace {
 
+// A movie of library section 1, from 2020, added in September 2020.
+pb::sim::SimItem movie(const std::string& rk, const std::string& title, const std::string& guid,
+                       std::vector<std::string> guids, const std::string& file) {
+    return pb::sim::SimItem{rk, "movie", title, guid, std::move(guids), 1, "", "", -1, 2020, 1600000000, false, file};
+}
+
 class Refresh : public ::testing::Test {
 protected:
     void SetUp() override {
@@ -18,24 +24,11 @@ protected:
         pb::sim::add_sample_library(s);
         // An item whose ratingKey is not a number (Plex's are; an odd proxy
         // or a damaged answer may not be): an addedAt edit must never name it.
-        s.items["abc"] =
-            pb::sim::SimItem{"abc", "movie",    "Odd", "plex://movie/odd",        {"imdb://tt9999999"}, 1, "", "", -1,
-                             2020,  1600000000, false, "/data/movies/Odd/odd.mkv"};
+        s.items["abc"] = movie("abc", "Odd", "plex://movie/odd", {"imdb://tt9999999"}, "/data/movies/Odd/odd.mkv");
         for (int i = 0; i < 10; ++i) {  // ten more new-agent movies
             std::string rk = std::to_string(5000 + i), imdb = "tt10000" + std::to_string(10 + i);
-            s.items[rk] = pb::sim::SimItem{rk,
-                                           "movie",
-                                           "Film " + rk,
-                                           "plex://movie/" + rk,
-                                           {"imdb://" + imdb},
-                                           1,
-                                           "",
-                                           "",
-                                           -1,
-                                           2020,
-                                           1600000000,
-                                           false,
-                                           "/data/movies/Film " + rk + "/film.mkv"};
+            s.items[rk] = movie(rk, "Film " + rk, "plex://movie/" + rk, {"imdb://" + imdb},
+                                "/data/movies/Film " + rk + "/film.mkv");
         }
         server = sim.add_server(std::move(s));
         port = sim.add_connection(server, pb::sim::ConnectionSpec{});
@@ -297,19 +290,8 @@ TEST_F(Refresh, ALargeLibraryIsIndexedInTheBackgroundAndTheStatusSaysHowFar) {
         pb::sim::SimSection{1, "Movies", "movie", "tv.plex.agents.movie", "Plex Movie", "/data/movies", "big-movies"});
     for (int i = 0; i < 3000; ++i) {
         std::string rk = std::to_string(100000 + i);
-        big.items[rk] = pb::sim::SimItem{rk,
-                                         "movie",
-                                         "Film " + rk,
-                                         "plex://movie/" + rk,
-                                         {"imdb://tt" + rk},
-                                         1,
-                                         "",
-                                         "",
-                                         -1,
-                                         2020,
-                                         1600000000,
-                                         false,
-                                         "/data/movies/" + rk + "/film.mkv"};
+        big.items[rk] =
+            movie(rk, "Film " + rk, "plex://movie/" + rk, {"imdb://tt" + rk}, "/data/movies/" + rk + "/film.mkv");
     }
     auto idx = sim.add_server(std::move(big));
     auto bport = sim.add_connection(idx, pb::sim::ConnectionSpec{});
@@ -344,19 +326,7 @@ TEST_F(Refresh, PathsAreMappedToWhatAWindowsServerSees) {
     win.platform = "Windows";
     win.sections.push_back(
         pb::sim::SimSection{1, "Movies", "movie", "tv.plex.agents.movie", "Plex Movie", "D:\\Movies", "win-movies"});
-    win.items["7001"] = pb::sim::SimItem{"7001",
-                                         "movie",
-                                         "Film",
-                                         "local://7001",
-                                         {},
-                                         1,
-                                         "",
-                                         "",
-                                         -1,
-                                         2020,
-                                         1600000000,
-                                         false,
-                                         "D:\\Movies\\Film (2020)\\Film (2020).mkv"};
+    win.items["7001"] = movie("7001", "Film", "local://7001", {}, "D:\\Movies\\Film (2020)\\Film (2020).mkv");
     auto idx = sim.add_server(std::move(win));
     auto wport = sim.add_connection(idx, pb::sim::ConnectionSpec{});
     ASSERT_EQ(select("windows-machine", wport), 200);
