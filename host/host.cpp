@@ -13,6 +13,11 @@
 #include "common/fs.hpp"
 #include "common/json.hpp"
 #include "common/text.hpp"
+#include "common/web.hpp"
+
+namespace pb::host::web {
+std::span<const common::web::File> files();  // generated from host/web/
+}
 
 namespace pb::host {
 
@@ -48,6 +53,13 @@ pb_status c_register_route(void* ctx, const pb_route_desc* d) {
 pb_status c_subscribe(void* ctx, pb_str name) {
     try {
         return self(ctx)->add_subscription(str(name));
+    } catch (...) {
+        return PB_ERR_INTERNAL;
+    }
+}
+pb_status c_register_page(void* ctx, const pb_page_desc* d) {
+    try {
+        return d ? self(ctx)->add_page(*d) : PB_ERR_INVALID_ARGUMENT;
     } catch (...) {
         return PB_ERR_INTERNAL;
     }
@@ -99,7 +111,10 @@ pb_search_outcome c_search(void* ctx, const pb_search_request* r) {
 }
 
 httpserver::Response json_response(int status, const bj::value& v) {
-    return httpserver::Response{status, "application/json", {}, bj::serialize(v)};
+    return httpserver::Response{status,
+                                "application/json",
+                                {{"X-Content-Type-Options", "nosniff"}, {"Cache-Control", "no-store"}},
+                                bj::serialize(v)};
 }
 httpserver::Response error_response(int status, const std::string& code, const std::string& message) {
     return json_response(status, bj::object{{"error", message}, {"code", code}});
@@ -169,7 +184,12 @@ pb_status Host::add_route(const pb_route_desc& in) {
     std::memcpy(&d, &in, std::min<std::size_t>(in.struct_size, sizeof d));
     RouteEntry e{str(d.method), str(d.path_pattern), d.auth, d.max_body_bytes ? d.max_body_bytes : 64 * 1024,
                  d.handler,     d.route_ctx};
-    if (e.method.empty() || !common::text::starts_with(e.pattern, "/api/") || e.handler == nullptr ||
+    // API routes under /api/, a page's files under /plugins/ (1.1); the
+    // host's own paths (/, /login, /host/, /api/host/, /api/settings/) stay its own.
+    bool api = common::text::starts_with(e.pattern, "/api/") && !common::text::starts_with(e.pattern, "/api/host/") &&
+               !common::text::starts_with(e.pattern, "/api/settings/");
+    bool page = common::text::starts_with(e.pattern, "/plugins/");
+    if (e.method.empty() || !(api || page) || e.handler == nullptr ||
         (e.auth != PB_ROUTE_AUTH_HOST_APIKEY && e.auth != PB_ROUTE_AUTH_NONE))
         return PB_ERR_INVALID_ARGUMENT;
     routes_.push_back(std::move(e));
@@ -179,6 +199,15 @@ pb_status Host::add_route(const pb_route_desc& in) {
 pb_status Host::add_subscription(std::string name) {
     if (name.empty()) return PB_ERR_INVALID_ARGUMENT;
     subscriptions_.push_back(std::move(name));
+    return PB_OK;
+}
+
+pb_status Host::add_page(const pb_page_desc& in) {
+    pb_page_desc d{};
+    std::memcpy(&d, &in, std::min<std::size_t>(in.struct_size, sizeof d));
+    Page p{str(d.title), str(d.entry_path)};
+    if (p.title.empty() || !common::text::starts_with(p.path, "/plugins/")) return PB_ERR_INVALID_ARGUMENT;
+    page_ = std::move(p);
     return PB_OK;
 }
 
@@ -289,6 +318,7 @@ bool Host::start(std::string* error) {
     host_api_.settings_write = c_settings_write;
     host_api_.respond = c_respond;
     host_api_.request_search = c_search;
+    host_api_.register_page = c_register_page;
     PB_STRUCT_INIT(plugin_);
     pb_status st = entry_fn(&host_api_, &plugin_);
     if (st != PB_OK) return fail("the plugin refused to load (status " + std::to_string(st) + "); see the log above");
@@ -368,10 +398,15 @@ void Host::stop() {
     }
 }
 
-bool Host::authorized(const httpserver::Request& req) const {
+Host::Caller Host::caller(const httpserver::Request& req, std::string* csrf) const {
     std::string key = req.header("X-API-KEY");
     if (key.empty()) key = common::text::query_get(common::text::parse_query(req.query), "apikey").value_or("");
-    return common::text::constant_time_equals(key, apikey_);
+    if (!key.empty()) return common::text::constant_time_equals(key, apikey_) ? Caller::api_key : Caller::nobody;
+    if (auto token = browsers_.check(cookie_value(req.header("Cookie"), kSessionCookie))) {
+        *csrf = std::move(*token);
+        return Caller::browser;
+    }
+    return Caller::nobody;
 }
 
 const Host::RouteEntry* Host::find_route(std::string_view method, std::string_view path) const {
@@ -395,37 +430,111 @@ bool Host::fire_event(const std::string& name, const std::string& payload, std::
 
 void Host::handle(httpserver::Request&& req, httpserver::Responder respond) {
     const RouteEntry* route = find_route(req.method, req.path);
-    bool needs_key = route == nullptr || route->auth == PB_ROUTE_AUTH_HOST_APIKEY;
-    if (needs_key && !authorized(req))
+    std::string csrf;
+    const Caller who = caller(req, &csrf);
+    // Public: the sign-in page and what it loads, the sign-in itself, and
+    // routes the plugin authenticates itself (Plex's webhooks).
+    const bool is_public = route
+                               ? route->auth == PB_ROUTE_AUTH_NONE
+                               : (req.method == "GET" && (req.path == "/login" || req.path.rfind("/host/", 0) == 0)) ||
+                                     (req.method == "POST" && req.path == "/api/host/login");
+    if (!is_public && who == Caller::nobody) {
+        // A person opening a page is sent to sign in and brought back; a program gets 401.
+        if (req.method == "GET" && req.header("Accept").find("text/html") != std::string::npos)
+            return respond(httpserver::Response{
+                303, "text/plain", {{"Location", "/login?next=" + common::text::url_encode(req.path)}}, ""});
         return respond(error_response(401, "HOST_UNAUTHORIZED",
-                                      "missing or wrong API key (X-API-KEY header or apikey parameter)"));
-
-    if (route != nullptr) {
-        // On the stack for any ordinary request (Beast limits the header to 16 KB anyway).
-        std::array<pb_http_header, 48> fixed;
-        std::vector<pb_http_header> many;
-        pb_http_header* headers = fixed.data();
-        if (req.headers.size() > fixed.size()) {
-            many.resize(req.headers.size());
-            headers = many.data();
-        }
-        for (std::size_t i = 0; i < req.headers.size(); ++i)
-            headers[i] = {view(req.headers[i].first), view(req.headers[i].second)};
-        pb_http_request r{};
-        r.struct_size = sizeof r;
-        r.method = view(req.method);
-        r.path = view(req.path);
-        r.query = view(req.query);
-        r.headers = headers;
-        r.header_count = req.headers.size();
-        r.body = view(req.body);
-        r.remote_address = view(req.remote_address);
-        auto* pending = new Pending{std::move(respond)};
-        route->handler(route->ctx, &r, reinterpret_cast<pb_responder*>(pending));
-        return;
+                                      "missing or wrong API key (X-API-KEY header or apikey parameter), or no "
+                                      "browser session (sign in at /login)"));
     }
+    // A browser's cookie rides along on any request, a forged one too: an
+    // unsafe request must also carry the token only the page can read.
+    const bool safe = req.method == "GET" || req.method == "HEAD" || req.method == "OPTIONS";
+    if (who == Caller::browser && !safe && !common::text::constant_time_equals(req.header(kCsrfHeader), csrf))
+        return respond(
+            error_response(403, "HOST_CSRF", "the request did not carry this page's CSRF token; reload the page"));
 
-    // Host-side routes.
+    if (route == nullptr) return handle_host(req, respond);
+    // On the stack for any ordinary request (Beast limits the header to 16 KB anyway).
+    std::array<pb_http_header, 48> fixed;
+    std::vector<pb_http_header> many;
+    pb_http_header* headers = fixed.data();
+    if (req.headers.size() > fixed.size()) {
+        many.resize(req.headers.size());
+        headers = many.data();
+    }
+    for (std::size_t i = 0; i < req.headers.size(); ++i)
+        headers[i] = {view(req.headers[i].first), view(req.headers[i].second)};
+    pb_http_request r{};
+    r.struct_size = sizeof r;
+    r.method = view(req.method);
+    r.path = view(req.path);
+    r.query = view(req.query);
+    r.headers = headers;
+    r.header_count = req.headers.size();
+    r.body = view(req.body);
+    r.remote_address = view(req.remote_address);
+    auto* pending = new Pending{std::move(respond)};
+    route->handler(route->ctx, &r, reinterpret_cast<pb_responder*>(pending));
+}
+
+void Host::login(httpserver::Request& req, httpserver::Responder& respond) {
+    if (int wait = browsers_.wait_before_login(req.remote_address); wait > 0) {
+        auto r = error_response(
+            429, "HOST_TOO_MANY_ATTEMPTS",
+            "Too many wrong API keys from this address; try again in " + std::to_string(wait) + " seconds.");
+        r.headers.emplace_back("Retry-After", std::to_string(wait));
+        return respond(std::move(r));
+    }
+    auto v = common::json::parse_lenient(req.body);
+    auto key = v ? common::json::get_string(*v, "apikey") : std::nullopt;
+    if (!key || key->empty()) return respond(error_response(400, "HOST_BAD_REQUEST", "expected {\"apikey\": \"...\"}"));
+    if (!common::text::constant_time_equals(*key, apikey_)) {
+        browsers_.login_failed(req.remote_address);
+        return respond(error_response(401, "HOST_UNAUTHORIZED",
+                                      "That is not this host's API key. It was printed when the host first "
+                                      "started and is stored in host-apikey in its data directory."));
+    }
+    browsers_.login_succeeded(req.remote_address);
+    auto l = browsers_.open();
+    httpserver::Response r{204, "", {}, ""};
+    r.headers.emplace_back("Set-Cookie",
+                           std::string(kSessionCookie) + "=" + l.session + "; Path=/; HttpOnly; SameSite=Strict");
+    // Readable by the page's scripts on purpose: they echo it in kCsrfHeader.
+    r.headers.emplace_back("Set-Cookie", std::string(kCsrfCookie) + "=" + l.csrf + "; Path=/; SameSite=Strict");
+    r.headers.emplace_back("Cache-Control", "no-store");
+    respond(std::move(r));
+}
+
+void Host::handle_host(httpserver::Request& req, httpserver::Responder& respond) {
+    // The host's pages: / (the plugins and their forms), /login, /host/<file>.
+    if (req.method == "GET" && (req.path == "/" || req.path == "/login" || req.path.rfind("/host/", 0) == 0)) {
+        std::string name = req.path == "/" ? "index.html" : req.path == "/login" ? "login.html" : req.path.substr(6);
+        const common::web::File* f = common::web::find(web::files(), name);
+        if (f == nullptr || name.empty()) return respond(error_response(404, "HOST_NOT_FOUND", "no page " + req.path));
+        httpserver::Response r{200, std::string(f->content_type), {}, std::string(f->body)};
+        for (auto& h : common::web::page_headers(f->etag)) r.headers.push_back(std::move(h));
+        if (common::web::etag_matches(req.header("If-None-Match"), f->etag)) r.status = 304, r.body.clear();
+        return respond(std::move(r));
+    }
+    if (req.path == "/api/host/login" && req.method == "POST") return login(req, respond);
+    if (req.path == "/api/host/logout" && req.method == "POST") {
+        browsers_.close(cookie_value(req.header("Cookie"), kSessionCookie));
+        httpserver::Response r{204, "", {}, ""};
+        r.headers.emplace_back("Set-Cookie",
+                               std::string(kSessionCookie) + "=; Path=/; Max-Age=0; HttpOnly; SameSite=Strict");
+        r.headers.emplace_back("Set-Cookie", std::string(kCsrfCookie) + "=; Path=/; Max-Age=0; SameSite=Strict");
+        return respond(std::move(r));
+    }
+    if (req.path == "/api/host/plugins" && req.method == "GET") {
+        bj::object p{{"id", str(plugin_.plugin_id)},
+                     {"name", str(plugin_.plugin_id)},
+                     {"version", str(plugin_.plugin_version)},
+                     {"settings", "/api/settings/plex"},
+                     {"page", page_ ? bj::value(bj::object{{"title", page_->title}, {"path", page_->path}})
+                                    : bj::value(nullptr)}};
+        return respond(json_response(200, bj::object{{"data", bj::array{p}}}));
+    }
     if (req.path == "/api/settings/plex" && req.method == "GET")
         return respond(json_response(200, bj::object{{"data", settings_.masked()}, {"schema", settings_.schema()}}));
     if (req.path == "/api/settings/plex" && (req.method == "PATCH" || req.method == "POST")) {
@@ -438,8 +547,18 @@ void Host::handle(httpserver::Request&& req, httpserver::Responder respond) {
             it = it->value().is_string() && it->value().get_string() == "********" ? patch.erase(it) : std::next(it);
         std::string candidate = bj::serialize(settings_.preview(patch));
         std::string err;
-        if (plugin_.validate_settings(plugin_.plugin_ctx, view(candidate), sink_to_string, &err) != PB_OK)
-            return respond(error_response(400, "PLEX_INVALID_SETTING", err));
+        if (plugin_.validate_settings(plugin_.plugin_ctx, view(candidate), sink_to_string, &err) != PB_OK) {
+            // The ABI's convention: "name: why" when one setting is at fault,
+            // so the form can show the message next to that field.
+            auto r = error_response(400, "PLEX_INVALID_SETTING", err);
+            auto colon = err.find(": ");
+            if (colon != std::string::npos && settings_.knows(err.substr(0, colon))) {
+                auto o = bj::parse(r.body).as_object();
+                o["field"] = err.substr(0, colon);
+                r.body = bj::serialize(o);
+            }
+            return respond(std::move(r));
+        }
         std::string werr;
         if (write_settings(bj::serialize(patch), sink_to_string, &werr) != PB_OK)
             return respond(error_response(500, "HOST_STORAGE", "could not store the settings: " + werr));

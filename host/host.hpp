@@ -16,6 +16,7 @@
 #include <thread>
 #include <vector>
 
+#include "browser.hpp"
 #include "common/version.hpp"
 #include "httpserver/http_server.hpp"
 #include "plexbridge_plugin.h"
@@ -57,6 +58,7 @@ public:
     boost::json::object snapshot() const;  // every registered key
     boost::json::object masked() const;    // secrets shown as "********" when set
     boost::json::array schema() const;
+    bool knows(const std::string& name) const;  // a registered setting
     // Merges `patch` and writes the file; on failure nothing changes.
     bool merge(const boost::json::object& patch, std::string* error);
     // Candidate object after a merge, without storing it.
@@ -123,13 +125,19 @@ public:
     pb_status add_setting(const pb_setting_desc& d);
     pb_status add_route(const pb_route_desc& d);
     pb_status add_subscription(std::string name);
+    pb_status add_page(const pb_page_desc& d);
     pb_status read_settings(pb_str_sink sink, void* ctx);
     pb_status write_settings(std::string_view patch, pb_str_sink error_sink, void* error_ctx);
     pb_search_outcome search(const pb_search_request& r);
 
 private:
     void handle(httpserver::Request&& req, httpserver::Responder respond);
-    bool authorized(const httpserver::Request& req) const;
+    // Who is calling: a program with the API key, a signed-in browser, or nobody.
+    enum class Caller : uint8_t { nobody = 1, api_key, browser };
+    Caller caller(const httpserver::Request& req, std::string* csrf) const;
+    // The host's own routes: its pages, the browser sign-in, settings, events.
+    void handle_host(httpserver::Request& req, httpserver::Responder& respond);
+    void login(httpserver::Request& req, httpserver::Responder& respond);
     const RouteEntry* find_route(std::string_view method, std::string_view path) const;
 
     HostOptions opts_;
@@ -151,6 +159,11 @@ private:
     std::optional<Catalog> catalog_;
     std::vector<RouteEntry> routes_;
     std::vector<std::string> subscriptions_;
+    struct Page {
+        std::string title, path;
+    };
+    std::optional<Page> page_;  // the plugin's own settings page, if it has one
+    mutable BrowserSessions browsers_;
 
     mutable std::mutex mu_;
     std::deque<SearchRecord> searches_;

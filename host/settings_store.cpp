@@ -55,6 +55,11 @@ bj::array SettingsStore::schema() const {
     return schema_;
 }
 
+bool SettingsStore::knows(const std::string& name) const {
+    std::lock_guard lock(mu_);
+    return values_.contains(name);
+}
+
 bj::object SettingsStore::preview(const bj::object& patch) const {
     std::lock_guard lock(mu_);
     bj::object out = values_;

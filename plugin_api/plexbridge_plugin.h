@@ -119,7 +119,7 @@ typedef struct pb_http_header {
 typedef struct pb_http_request {
     uint32_t struct_size;
     pb_str method; /* "GET", "POST", ... */
-    pb_str path;   /* as registered, "/api" prefix included */
+    pb_str path;   /* the path as requested, still percent-encoded */
     pb_str query;  /* raw, without '?', still percent-encoded */
     const pb_http_header* headers;
     size_t header_count;
@@ -150,8 +150,14 @@ typedef struct pb_route_desc {
     uint32_t struct_size;
     pb_str method; /* "GET", "POST", "PUT", "PATCH", "DELETE" */
     /* Path under the host's root, e.g. "/api/plex/oauth/pin/{pinId}/check".
-     * A "{name}" segment matches one non-empty path segment. */
+     * A "{name}" segment matches one non-empty path segment. 1.1: a last
+     * segment "{name*}" matches the rest of the path, slashes included,
+     * possibly empty ("/plugins/plexbridge/{file*}"). API routes live under
+     * "/api/"; from 1.1 a page's files live under "/plugins/<plugin_id>/". */
     pb_str path_pattern;
+    /* Routes under "/plugins/" are opened by a browser: with
+     * PB_ROUTE_AUTH_HOST_APIKEY the host accepts its own browser session
+     * there (and on "/api/" routes the page calls), not only its API key. */
     pb_route_auth auth;
     uint64_t max_body_bytes; /* host answers 413 above this; 0: 64 KiB */
     pb_route_handler handler;
@@ -204,6 +210,21 @@ typedef struct pb_setting_desc {
     pb_str shown_when_json;   /* drawn only when another setting has a value: {"setting": "...", "equals": "..."} */
     pb_str fields_json;       /* a JSON list of objects: [{"name": "host", "type": "string", "label": "..."}] */
 } pb_setting_desc;
+
+/* ---- the settings page (1.1) ------------------------------------------ */
+
+/* A page the plugin serves itself (with its own routes under
+ * "/plugins/<plugin_id>/") for what a form drawn from the settings cannot
+ * do: signing in, picking a server. The host links to it from its settings
+ * page, same origin, after authenticating the browser. The page's unsafe
+ * requests carry the header X-XSRF-TOKEN with the value of the cookie
+ * XSRF-TOKEN (the convention of Angular and Django): a host that uses
+ * cookies sets that cookie and checks the header. */
+typedef struct pb_page_desc {
+    uint32_t struct_size;
+    pb_str title;      /* "Plex": the page's name in the host's menu */
+    pb_str entry_path; /* "/plugins/plexbridge/": where a browser opens it */
+} pb_page_desc;
 
 /* ---- events and searches -------------------------------------------- */
 
@@ -278,6 +299,11 @@ typedef struct pb_host_api {
     /* Asks the host to search subtitles. Returns quickly (the host queues
      * the search), never calls back into the plugin. */
     pb_search_outcome (*request_search)(void* host_ctx, const pb_search_request* request);
+
+    /* 1.1, optional (NULL: the host shows no plugin pages, only the form it
+     * draws from the settings). Registration: only during the entry call.
+     * The host copies the strings. */
+    pb_status (*register_page)(void* host_ctx, const pb_page_desc* page);
 } pb_host_api;
 
 /* ---- the plugin's table --------------------------------------------- */
@@ -298,8 +324,10 @@ typedef struct pb_plugin_api {
     /* A subscribed event. Returns at once: the work is queued. Any thread. */
     void (*on_event)(void* plugin_ctx, const pb_event* event);
     /* Checks a candidate settings object before the host stores it.
-     * Returns PB_OK or PB_ERR_INVALID_ARGUMENT with a message naming the
-     * field given to error_sink. Any thread; no I/O. */
+     * Returns PB_OK or PB_ERR_INVALID_ARGUMENT with a message given to
+     * error_sink. When one setting is at fault the message starts with its
+     * name and ": " ("port: must be from 1 to 65535"), so a form can show it
+     * next to that field. Any thread; no I/O. */
     pb_status (*validate_settings)(void* plugin_ctx, pb_str candidate_json, pb_str_sink error_sink, void* error_ctx);
     /* The stored settings changed (whole object). Any thread. */
     void (*settings_changed)(void* plugin_ctx, pb_str settings_json);

@@ -8,12 +8,15 @@ PACKAGES=(
   libboost1.81-dev libboost-json1.81-dev
   libpugixml-dev libsodium-dev libspdlog-dev libssl-dev
   libgtest-dev libbenchmark-dev
+  chromium fonts-dejavu-core
 )
 
 missing=()
 for p in "${PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
+# chromium runs the settings page's browser tests (tests/browser), driven by
+# playwright-core from npm: no browser is ever downloaded.
 # Node and npm run the client-library test (tests/client_library). A machine
 # that already has npm (an image may bring its own node, which Debian's npm
 # package conflicts with) keeps its own.

@@ -191,6 +191,34 @@ void Simulator::State::handle_plextv(Request&& req, Responder respond) {
             lock.unlock();
             return reply(Response{404, "application/json", {}, R"({"error":"no such PIN code"})"});
         }
+        // Test controls over HTTP, for tests that drive the simulator from
+        // outside the process (the browser tests): what the C++ methods of
+        // the same names do. POST only; loopback only, like the simulator.
+        if (req.method == "POST" && common::text::starts_with(req.path, "/sim/control/")) {
+            std::string what = req.path.substr(13);
+            auto arg = [&](const char* k) { return common::text::query_get(params, k).value_or(""); };
+            auto index = static_cast<std::size_t>(std::atoll(arg("index").c_str()));
+            bool ok = true;
+            if (what == "pin-expires-in")
+                pin_expires_in = std::atoi(arg("seconds").c_str());
+            else if (what == "revoke-token")
+                revoked[account.token] = arg("status") == "422" ? 422 : 401;
+            else if (what == "plex-pass")
+                account.plex_pass = arg("on") != "0";
+            else if (what == "server" && index < servers.size()) {
+                if (!arg("name").empty()) servers[index].name = arg("name");
+                if (!arg("shared_by").empty()) {
+                    servers[index].owned = false;
+                    servers[index].source_title = arg("shared_by");
+                    // A friend's server has its own token, never the account's.
+                    servers[index].access_token = "sim-shared-server-token-" + std::to_string(index);
+                }
+            } else
+                ok = false;
+            lock.unlock();
+            return reply(ok ? Response{204, "application/json", {}, ""}
+                            : Response{404, "application/json", {}, R"({"error":"no such control"})"});
+        }
         if (req.path == "/sim/auth") {
             // Stands in for app.plex.tv/auth: the PIN code is in the URL
             // fragment, which only the browser sees, so a script reads it.

@@ -28,6 +28,7 @@ Auth::Auth(session::Session& session, route::Registry& routes)
     routes.add("POST", "/api/plex/encrypt-apikey", member_handler(this, &Auth::encrypt_apikey));
     routes.add("POST", "/api/plex/rotate-key", member_handler(this, &Auth::rotate_key));
     routes.add("POST", "/api/plex/forget", member_handler(this, &Auth::forget));
+    routes.add("GET", "/api/plex/migration", member_handler(this, &Auth::migration));
     // Forgetting everything removes the legacy migration's files too.
     session_.on_leave([this](session::Leaving how, const std::string&, auto next) {
         std::vector<std::string> done;
@@ -53,12 +54,27 @@ std::string Auth::auth_url(const std::string& auth_app_url, const std::string& c
            url_encode("context[device][deviceName]") + "=" + url_encode(device_name);
 }
 
-void Auth::create_pin(Call&, Reply reply) {
-    boost::asio::post(session_.io(), [this, reply] {
+void Auth::create_pin(Call& call, Reply reply) {
+    // {"kind": "link"} asks for a short code to type at plex.tv/link (the
+    // page's way out when the browser blocked the sign-in window); anything
+    // else, or no body, is the usual strong PIN.
+    using Kind = plexapi::PlexTv::PinKind;
+    Kind kind = Kind::strong;
+    if (!call.body.empty()) {
+        auto v = common::json::parse_lenient(call.body);
+        if (!v || !v->is_object()) return reply.fail(Error(Errc::bad_request, "the body must be a JSON object"));
+        auto k = common::json::get_string(*v, "kind");
+        if (k && *k != "link" && *k != "strong")
+            return reply.fail(Error(Errc::bad_request, "kind must be \"strong\" or \"link\""));
+        if (k && *k == "link") kind = Kind::short_code;
+    }
+    boost::asio::post(session_.io(), [this, reply, kind] {
         auto tv = session_.plextv();
         auto id = tv.identity();
         auto auth_app = session_.settings().snapshot()->auth_app_url;
-        tv.create_pin([this, reply, id, auth_app](plexapi::ApiResult<plexapi::Pin> r) {
+        // Where a short code is typed: plex.tv/link on the real service.
+        auto link_url = session_.settings().snapshot()->plextv_url + "/link";
+        tv.create_pin(kind, [this, reply, id, auth_app, kind, link_url](plexapi::ApiResult<plexapi::Pin> r) {
             if (!r) {
                 session_.log().warn("could not create a sign-in PIN: {}", r.error().message);
                 return reply.fail(r.error().context("Could not start the Plex sign-in"));
@@ -66,13 +82,14 @@ void Auth::create_pin(Call&, Reply reply) {
             const auto& pin = *r;
             std::string state = common::text::random_hex(16);
             pins_->add(pin.id, pin.code, state, pin.expires_in_s);
-            reply.data(bj::object{
-                {"pinId", pin.id},
-                {"code", pin.code},
-                {"clientId", id.client_identifier},
-                {"state", state},
-                {"expiresIn", pin.expires_in_s},
-                {"authUrl", auth_url(auth_app, id.client_identifier, pin.code, id.product, id.device_name)}});
+            bj::object out{{"pinId", pin.id},
+                           {"code", pin.code},
+                           {"clientId", id.client_identifier},
+                           {"state", state},
+                           {"expiresIn", pin.expires_in_s},
+                           {"authUrl", auth_url(auth_app, id.client_identifier, pin.code, id.product, id.device_name)}};
+            if (kind == Kind::short_code) out["linkUrl"] = link_url;
+            reply.data(out);
         });
     });
 }
@@ -118,6 +135,17 @@ void Auth::check_pin(Call& call, Reply reply) {
                 });
         });
     });
+}
+
+// The last attempt to move legacy settings to Sign in with Plex, as
+// recorded (`at`, `result`, `error`), or null when none was made.
+void Auth::migration(Call&, Reply reply) {
+    auto text = common::fs::read_file(common::fs::join(session_.data_dir(), Migration::kRecordFile));
+    if (!text) return reply.data(nullptr);
+    auto v = common::json::parse_lenient(*text);
+    if (!v || !v->is_object()) return reply.data(nullptr);
+    v->get_object().erase("fingerprint");  // a hash of the legacy settings: of no use to a reader
+    reply.data(std::move(*v));
 }
 
 void Auth::validate(Call&, Reply reply) {

@@ -123,6 +123,15 @@ bool match_path(std::string_view pattern, std::string_view path,
         std::size_t se = std::min(path.find('/', si), path.size());
         std::string_view p = pattern.substr(pi, pe - pi);
         std::string_view s = path.substr(si, se - si);
+        if (p.size() > 3 && p.front() == '{' && p.substr(p.size() - 2) == "*}") {
+            // "{name*}" ends a pattern and takes the rest of the path, slashes
+            // included, possibly empty ("/plugins/x/{file*}" matches "/plugins/x/").
+            if (pe != pattern.size()) return no();
+            if (params)
+                params->emplace_back(std::string(p.substr(1, p.size() - 3)),
+                                     url_decode(path.substr(si), Plus::literal));
+            return true;
+        }
         if (p.size() > 2 && p.front() == '{' && p.back() == '}') {
             if (s.empty()) return no();
             if (params) params->emplace_back(std::string(p.substr(1, p.size() - 2)), url_decode(s, Plus::literal));

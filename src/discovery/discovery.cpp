@@ -48,32 +48,59 @@ static void fail_listing(const Reply& reply, const Error& e) {
     reply.fail(e.context("Could not list your Plex servers"));
 }
 
-void Discovery::servers(Call&, Reply reply) {
-    boost::asio::post(session_.io(), [this, reply] {
-        session_.resources(Freshness::fresh, [this, reply](plexapi::ApiResult<std::vector<plexapi::Resource>> r) {
-            if (!r) return fail_listing(reply, r.error());
-            race(session_.client(), std::move(*r), session_.race_options(), {},
-                 [reply](const std::vector<ServerReport>& reports) {
-                     bj::array out;
-                     for (const auto& rep : reports) {
-                         bj::array conns;
-                         for (const auto& o : rep.outcomes) conns.push_back(connection_json(o));
-                         bj::object j{{"name", rep.server.name},
-                                      {"machineIdentifier", rep.server.client_identifier},
-                                      {"version", rep.server.product_version},
-                                      {"platform", rep.server.platform},
-                                      {"device", rep.server.device},
-                                      {"owned", rep.server.owned},
-                                      {"presence", rep.server.presence},
-                                      {"connections", conns},
-                                      {"bestConnection", rep.best ? bj::value(connection_json(rep.outcomes[*rep.best]))
-                                                                  : bj::value(nullptr)}};
-                         if (!rep.server.owned) j["sharedBy"] = rep.server.source_title;
-                         out.push_back(std::move(j));
-                     }
-                     reply.data(out);
-                 });
-        });
+// One server as the route lists it; `best` null when none answered (or
+// none was probed yet).
+static bj::object server_json(const plexapi::Resource& server, bj::array connections, bj::value best) {
+    bj::object j{{"name", server.name},
+                 {"machineIdentifier", server.client_identifier},
+                 {"version", server.product_version},
+                 {"platform", server.platform},
+                 {"device", server.device},
+                 {"owned", server.owned},
+                 {"presence", server.presence},
+                 {"connections", std::move(connections)},
+                 {"bestConnection", std::move(best)}};
+    if (!server.owned) j["sharedBy"] = server.source_title;
+    return j;
+}
+
+void Discovery::servers(Call& call, Reply reply) {
+    // ?probe=0: the list as plex.tv gives it, at once, every connection
+    // "available": null; the page shows it while the probes run.
+    const bool probe = call.param("probe").value_or("1") != "0";
+    boost::asio::post(session_.io(), [this, reply, probe] {
+        session_.resources(
+            Freshness::fresh, [this, reply, probe](plexapi::ApiResult<std::vector<plexapi::Resource>> r) {
+                if (!r) return fail_listing(reply, r.error());
+                if (!probe) {
+                    bj::array out;
+                    for (const auto& server : *r) {
+                        bj::array conns;
+                        for (const auto& c : server.connections) {
+                            session::ProbeOutcome o;
+                            o.connection = c;
+                            auto j = connection_json(o);
+                            j["available"] = nullptr;
+                            j["reason"] = "not probed yet";
+                            conns.push_back(std::move(j));
+                        }
+                        out.push_back(server_json(server, std::move(conns), nullptr));
+                    }
+                    return reply.data(out);
+                }
+                race(session_.client(), std::move(*r), session_.race_options(), {},
+                     [reply](const std::vector<ServerReport>& reports) {
+                         bj::array out;
+                         for (const auto& rep : reports) {
+                             bj::array conns;
+                             for (const auto& o : rep.outcomes) conns.push_back(connection_json(o));
+                             out.push_back(server_json(
+                                 rep.server, std::move(conns),
+                                 rep.best ? bj::value(connection_json(rep.outcomes[*rep.best])) : bj::value(nullptr)));
+                         }
+                         reply.data(out);
+                     });
+            });
     });
 }
 

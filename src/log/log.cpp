@@ -6,6 +6,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <deque>
 
 #include "common/text.hpp"
 
@@ -45,9 +46,18 @@ struct HostLog::Forwarder final : spdlog::sinks::base_sink<std::mutex> {
             case spdlog::level::warn: level = Level::warning; break;
             default: level = Level::error; break;
         }
+        // Kept for the diagnostics bundle, stamped: it is read after the fact.
+        recent.push_back(pb::common::text::iso8601_utc(std::chrono::system_clock::to_time_t(msg.time)) + " " +
+                         std::string(spdlog::level::to_string_view(msg.level).data()) + " " + text);
+        if (recent.size() > kRecentLines) recent.pop_front();
         out(level, text);
     }
     void flush_() override {}
+    std::deque<std::string> recent;
+    std::vector<std::string> recent_copy() {
+        std::lock_guard lock(mutex_);
+        return {recent.begin(), recent.end()};
+    }
     void detach() {
         std::lock_guard lock(mutex_);
         out = nullptr;
@@ -63,6 +73,14 @@ HostLog::HostLog(log::Sink sink, std::shared_ptr<SecretRegistry> secrets)
 HostLog::~HostLog() { detach(); }
 
 void HostLog::detach() { sink_->detach(); }
+
+std::vector<std::string> HostLog::recent_lines() const { return sink_->recent_copy(); }
+
+void HostLog::set_level(Level level) {
+    static constexpr spdlog::level::level_enum to_spd[] = {
+        spdlog::level::debug, spdlog::level::debug, spdlog::level::info, spdlog::level::warn, spdlog::level::err};
+    logger_->set_level(to_spd[static_cast<int>(level) <= 4 ? static_cast<int>(level) : 4]);
+}
 
 std::shared_ptr<spdlog::logger> null_logger() {
     static auto l = std::make_shared<spdlog::logger>("null", std::make_shared<spdlog::sinks::null_sink_mt>());

@@ -75,8 +75,8 @@ static void call(const std::shared_ptr<http::Client>& client, http::Request req,
     });
 }
 
-void PlexTv::create_pin(ApiCallback<Pin> cb) {
-    auto req = make("POST", "/api/v2/pins?strong=true", "", Accept::json);
+void PlexTv::create_pin(PinKind kind, ApiCallback<Pin> cb) {
+    auto req = make("POST", kind == PinKind::strong ? "/api/v2/pins?strong=true" : "/api/v2/pins", "", Accept::json);
     call<Pin>(client_, std::move(req), parse_pin, std::move(cb), options_.on_token_rejected);
 }
 

@@ -6,6 +6,7 @@
 #include <cstring>
 
 #include "common/json.hpp"
+#include "page/page.hpp"
 #include "settings/schema.hpp"
 #include "settings/settings.hpp"
 
@@ -156,6 +157,11 @@ pb_status Plugin::init() {
     refresher_ = refresh::Refresher::create(*session_, routes_);
     refresher_->load();
     webhooks_ = std::make_unique<webhooks::Webhooks>(*session_, routes_, *this);
+    page::add_routes(routes_);
+    routes_.add("GET", "/api/plex/diagnostics", route::member_handler(this, &Plugin::diagnostics));
+    routes_.add("GET", "/api/plex/settings", route::member_handler(this, &Plugin::page_settings_get));
+    routes_.add("PATCH", "/api/plex/settings", route::member_handler(this, &Plugin::page_settings_patch));
+    apply_log_level();
     return register_with_host();
 }
 
@@ -174,6 +180,16 @@ pb_status Plugin::register_with_host() {
             log().error("not loaded: the host refused the route {} {}", r.method, r.pattern);
             return st;
         }
+    }
+    // 1.1: the page, for a host that shows plugin pages (else it draws the form).
+    if (PB_HAS_FIELD(&host_, pb_host_api, register_page) && host_.register_page != nullptr) {
+        pb_page_desc page{};
+        page.struct_size = sizeof page;
+        page.title = view(page::kTitle);
+        page.entry_path = view(page::kPath);
+        if (pb_status st = host_.register_page(host_.host_ctx, &page); st != PB_OK)
+            log().warn("the host refused the settings page ({}); its own form still configures the plugin",
+                       static_cast<int>(st));
     }
     for (const auto& ev : refresh::kEvents) {
         if (pb_status st = host_.subscribe_event(host_.host_ctx, view(ev.name)); st != PB_OK) {
@@ -272,14 +288,15 @@ void Plugin::route_trampoline(void* ctx, const pb_http_request* req, pb_responde
     } catch (const std::exception& e) {
         self->log().error("route {} failed: {}", route.pattern, e.what());
         auto a = route::render(common::Error(common::Errc::internal, "internal error"));
-        self->answer(responder, a.status, "application/json", a.body);
+        self->answer(responder, a.status, "application/json", a.body, {});
     } catch (...) {
         auto a = route::render(common::Error(common::Errc::internal, "internal error"));
-        self->answer(responder, a.status, "application/json", a.body);
+        self->answer(responder, a.status, "application/json", a.body, {});
     }
 }
 
-void Plugin::answer(void* responder, int status, std::string_view content_type, std::string_view body) {
+void Plugin::answer(void* responder, int status, std::string_view content_type, std::string_view body,
+                    const route::Headers& headers) {
     {
         std::lock_guard lock(pending_mu_);
         if (pending_.erase(responder) == 0) return;  // answered already (or at destroy)
@@ -289,6 +306,11 @@ void Plugin::answer(void* responder, int status, std::string_view content_type, 
     resp.status = static_cast<uint16_t>(status);
     resp.content_type = view(content_type);
     resp.body = view(body);
+    std::vector<pb_http_header> extra;
+    extra.reserve(headers.size());
+    for (const auto& [name, value] : headers) extra.push_back({view(name), view(value)});
+    resp.headers = extra.data();
+    resp.header_count = extra.size();
     host_.respond(host_.host_ctx, static_cast<pb_responder*>(responder), &resp);
 }
 
@@ -338,6 +360,15 @@ void Plugin::settings_changed(std::string_view js) {
         return;
     }
     if (refresher_) refresher_->settings_changed();
+    apply_log_level();
+}
+
+void Plugin::apply_log_level() {
+    const std::string& level = session_->settings().snapshot()->log_level;
+    log_->set_level(level == "debug"     ? log::Level::debug
+                    : level == "warning" ? log::Level::warning
+                    : level == "error"   ? log::Level::error
+                                         : log::Level::info);
 }
 
 }  // namespace pb::plugin

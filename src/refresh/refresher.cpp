@@ -739,7 +739,9 @@ void Refresher::finish(const Job& job, Outcome outcome, const std::string& error
     schedule();
 }
 
-void Refresher::status(route::Call&, route::Reply reply) {
+void Refresher::status(route::Call&, route::Reply reply) { reply.data(status_json()); }
+
+boost::json::object Refresher::status_json() const {
     auto s = session_.settings().snapshot();
     bool signed_in = !s->stored_token().empty();
     bj::object out{{"enabled", s->use_plex},
@@ -782,7 +784,7 @@ void Refresher::status(route::Call&, route::Reply reply) {
                               {"message", index_words}};
     out["last_refresh"] = last_refresh_.empty() ? bj::value(nullptr) : bj::value(last_refresh_);
     out["last_error"] = last_error_.empty() ? bj::value(nullptr) : bj::value(last_error_);
-    reply.data(out);
+    return out;
 }
 
 }  // namespace pb::refresh

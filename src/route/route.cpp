@@ -17,7 +17,7 @@ struct Reply::State {
     ~State() {
         if (answered.exchange(true)) return;
         auto a = render(common::Error(common::Errc::internal, "the request was dropped without an answer"));
-        answerer->answer(token, a.status, "application/json", a.body);
+        answerer->answer(token, a.status, "application/json", a.body, {});
     }
 };
 
@@ -26,9 +26,9 @@ Reply::Reply(Answerer* answerer, void* token) : state_(std::make_shared<State>()
     state_->token = token;
 }
 
-void Reply::raw(int status, std::string_view content_type, std::string_view body) const {
+void Reply::raw(int status, std::string_view content_type, std::string_view body, const Headers& headers) const {
     if (state_->answered.exchange(true)) return;
-    state_->answerer->answer(state_->token, status, content_type, body);
+    state_->answerer->answer(state_->token, status, content_type, body, headers);
 }
 
 void Reply::json(int status, const boost::json::value& body) const {

@@ -7,6 +7,7 @@
 
 #include "common/json.hpp"
 #include "common/text.hpp"
+#include "http/url.hpp"
 #include "multipart.hpp"
 #include "payload.hpp"
 
@@ -315,17 +316,39 @@ static Error explain(const Error& e, std::string_view doing, const std::string& 
     return e.context(doing);
 }
 
+// Why Plex Media Server may not reach the address, in words, or "".
+// A loopback address works only when Plex runs on this very machine, not
+// in a container of its own: the usual first-time mistake.
+static std::string reachability_warning(const std::string& base_url) {
+    auto url = http::parse_url(base_url);
+    if (!url) return {};
+    std::string host = common::text::to_lower(url->host);
+    if (host == "localhost" || common::text::starts_with(host, "127.") || host == "::1" || host == "[::1]" ||
+        host == "0.0.0.0")
+        return "Plex Media Server calls " + base_url +
+               ", a loopback address: it reaches this application only when Plex runs on this same machine "
+               "and not in a container. Use an address Plex can reach (this machine's LAN address).";
+    return {};
+}
+
 void Webhooks::list(Call&, Reply reply) {
     boost::asio::post(session_.io(), [this, reply] {
         auto token = session_.account_token();
         if (!token) return reply.fail(token.error());
-        std::string account = session_.settings().snapshot()->username;
+        auto s = session_.settings().snapshot();
+        std::string account = s->username;
+        // The address Plex will call (key masked), and whether it is in the list.
+        std::string ours = s->webhook_base_url.empty() ? std::string() : webhook_url();
+        std::string warning = reachability_warning(s->webhook_base_url);
         session_.plextv().get_webhooks(
-            token->str(), [reply, account](plexapi::ApiResult<std::vector<plexapi::Webhook>> r) {
+            token->str(), [reply, account, ours, warning](plexapi::ApiResult<std::vector<plexapi::Webhook>> r) {
                 if (!r) return reply.fail(explain(r.error(), "Could not read your webhooks from plex.tv", account));
                 bj::array hooks;
-                for (const auto& w : *r) hooks.push_back(bj::object{{"url", mask(w.url)}});
-                reply.data(bj::object{{"webhooks", hooks}, {"count", hooks.size()}});
+                for (const auto& w : *r) hooks.push_back(bj::object{{"url", mask(w.url)}, {"ours", w.url == ours}});
+                reply.data(bj::object{{"webhooks", hooks},
+                                      {"count", hooks.size()},
+                                      {"address", ours.empty() ? bj::value(nullptr) : bj::value(mask(ours))},
+                                      {"warning", warning.empty() ? bj::value(nullptr) : bj::value(warning)}});
             });
     });
 }

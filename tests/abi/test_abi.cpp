@@ -34,6 +34,9 @@ struct FakeHost {
     int responses = 0;
     int last_status = 0;
     std::string last_body;
+    std::string last_content_type;
+    std::vector<std::pair<std::string, std::string>> last_headers;
+    std::vector<std::pair<std::string, std::string>> pages;  // title, entry path
     int calls_after_destroy = 0;
     bool destroyed = false;
     pb_plugin_api plugin{};
@@ -101,10 +104,24 @@ struct FakeHost {
             self->responses++;
             self->last_status = r->status;
             self->last_body = S(r->body);
+            self->last_content_type = S(r->content_type);
+            self->last_headers.clear();
+            for (std::size_t i = 0; i < r->header_count; ++i)
+                self->last_headers.emplace_back(S(r->headers[i].name), S(r->headers[i].value));
             self->cv.notify_all();
         };
         h.request_search = [](void*, const pb_search_request*) { return PB_SEARCH_QUEUED; };
+        h.register_page = [](void* c, const pb_page_desc* d) {
+            static_cast<FakeHost*>(c)->pages.emplace_back(S(d->title), S(d->entry_path));
+            return PB_OK;
+        };
         return h;
+    }
+
+    std::string header(const std::string& name) {
+        for (auto& [k, v] : last_headers)
+            if (k == name) return v;
+        return {};
     }
 
     bool logged(const std::string& needle) {
@@ -180,8 +197,12 @@ TEST_F(Abi, NegotiationMatrix) {
         {M, 0, 0, PB_OK, nullptr},                   // a 1.0 host: it reads the 1.0 part of each setting descriptor
         {M + 1, 0, 0, PB_ERR_ABI, "needs ABI 1.x"},  // another major
         {M - 1, 9, 0, PB_ERR_ABI, "needs ABI 1.x"},
-        {M, PB_ABI_VERSION_MINOR, static_cast<int32_t>(sizeof(void*)), PB_ERR_ABI,
-         "smaller than ABI"},  // truncated table
+        // A table that ends before request_search, the last function the plugin needs.
+        {M, PB_ABI_VERSION_MINOR, static_cast<int32_t>(sizeof(pb_host_api) - offsetof(pb_host_api, request_search)),
+         PB_ERR_ABI, "smaller than ABI"},
+        // register_page is optional: a table that ends before it loads (with no page).
+        {M, PB_ABI_VERSION_MINOR, static_cast<int32_t>(sizeof(pb_host_api) - offsetof(pb_host_api, register_page)),
+         PB_OK, nullptr},
     };
     for (const auto& c : cases) {
         SCOPED_TRACE(std::to_string(c.major) + "." + std::to_string(c.minor) + " -" + std::to_string(c.size_delta));
@@ -285,6 +306,52 @@ TEST_F(Abi, RoutesAnswerThroughRespondAndNothingAfterDestroy) {
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
     std::lock_guard l(host.mu);
     EXPECT_EQ(host.calls_after_destroy, 0);
+}
+
+TEST_F(Abi, ThePluginDeclaresItsPageAndServesItsFilesWithTheirHeaders) {
+    ASSERT_EQ(load(host.table()), PB_OK);
+    ASSERT_EQ(host.pages.size(), 1u);
+    EXPECT_EQ(host.pages[0], (std::pair<std::string, std::string>{"Plex", "/plugins/plexbridge/"}));
+    const pb_route_desc* files = find_route(host, "/plugins/plexbridge/{file*}");
+    ASSERT_NE(files, nullptr);
+    EXPECT_EQ(files->auth, PB_ROUTE_AUTH_HOST_APIKEY) << "the host authenticates the browser first";
+    auto get = [&](std::string path, std::string if_none_match = {}) {
+        pb_http_header h{{"If-None-Match", 13}, {if_none_match.data(), if_none_match.size()}};
+        pb_http_request req;
+        PB_STRUCT_INIT(req);
+        req.method = pb_str{"GET", 3};
+        req.path = pb_str{path.data(), path.size()};
+        req.headers = &h;
+        req.header_count = if_none_match.empty() ? 0 : 1;
+        files->handler(files->route_ctx, &req, reinterpret_cast<pb_responder*>(0x3));
+        return host.last_status;
+    };
+    // The entry path is the page itself, with a strict policy: no inline
+    // script, nothing from elsewhere, framed only by the host.
+    ASSERT_EQ(get("/plugins/plexbridge/"), 200);
+    EXPECT_EQ(host.last_content_type, "text/html; charset=utf-8");
+    EXPECT_NE(host.last_body.find("<script type=\"module\" src=\"app.js\">"), std::string::npos);
+    EXPECT_EQ(host.last_body.find("<script>"), std::string::npos) << "no inline script";
+    std::string csp = host.header("Content-Security-Policy");
+    EXPECT_NE(csp.find("script-src 'self'"), std::string::npos) << csp;
+    EXPECT_NE(csp.find("frame-ancestors 'self'"), std::string::npos) << csp;
+    EXPECT_EQ(csp.find("unsafe-inline"), std::string::npos) << csp;
+    EXPECT_EQ(host.header("X-Content-Type-Options"), "nosniff");
+    std::string etag = host.header("ETag");
+    ASSERT_FALSE(etag.empty());
+    // A module, as a module: the right type, or browsers refuse to run it.
+    ASSERT_EQ(get("/plugins/plexbridge/app.js"), 200);
+    EXPECT_EQ(host.last_content_type, "text/javascript; charset=utf-8");
+    EXPECT_NE(host.header("ETag"), etag) << "each file has its own tag";
+    // Revalidation: the same tag is 304 with no body; a stale one the file.
+    EXPECT_EQ(get("/plugins/plexbridge/", etag), 304);
+    EXPECT_TRUE(host.last_body.empty());
+    EXPECT_EQ(get("/plugins/plexbridge/", "\"stale\""), 200);
+    // Only the embedded files exist: no path reaches the disk.
+    EXPECT_EQ(get("/plugins/plexbridge/../../etc/passwd"), 404);
+    EXPECT_EQ(get("/plugins/plexbridge/%2e%2e/CMakeLists.txt"), 404);
+    EXPECT_EQ(get("/plugins/plexbridge/nope.js"), 404);
+    host.plugin.destroy(host.plugin.plugin_ctx);
 }
 
 TEST_F(Abi, PendingRequestsAreAnsweredAtDestroy) {

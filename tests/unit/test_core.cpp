@@ -54,6 +54,20 @@ TEST(Text, MatchPathBySegment) {
     EXPECT_EQ(params.size(), 1u) << "a failed match leaves the caller's list as it was";
 }
 
+TEST(Text, MatchPathRestOfPath) {
+    std::vector<std::pair<std::string, std::string>> params;
+    EXPECT_TRUE(common::text::match_path("/plugins/plexbridge/{file*}", "/plugins/plexbridge/js/app%20x.js", &params));
+    ASSERT_EQ(params.size(), 1u);
+    EXPECT_EQ(params[0], (std::pair<std::string, std::string>{"file", "js/app x.js"}));
+    params.clear();
+    EXPECT_TRUE(common::text::match_path("/plugins/plexbridge/{file*}", "/plugins/plexbridge/", &params));
+    EXPECT_EQ(params.at(0).second, "") << "the entry page: the rest is empty";
+    EXPECT_FALSE(common::text::match_path("/plugins/plexbridge/{file*}", "/plugins/plexbridge"));
+    EXPECT_FALSE(common::text::match_path("/plugins/plexbridge/{file*}", "/plugins/other/app.js"));
+    EXPECT_FALSE(common::text::match_path("/plugins/{file*}/x", "/plugins/a/x"))
+        << "only a last segment takes the rest";
+}
+
 TEST(Text, ConstantTimeEquals) {
     EXPECT_TRUE(common::text::constant_time_equals("abc123", "abc123"));
     EXPECT_FALSE(common::text::constant_time_equals("abc123", "abc124"));
@@ -369,5 +383,7 @@ TEST(Negotiation, OlderMinorThanNeededIsRefusedInWords) {
     EXPECT_FALSE(pb::plugin::check_host_compat(PB_MAKE_ABI_VERSION(1, 2), full, 2));
     EXPECT_FALSE(pb::plugin::check_host_compat(PB_MAKE_ABI_VERSION(1, 3), full, 2));
     EXPECT_TRUE(pb::plugin::check_host_compat(PB_MAKE_ABI_VERSION(2, 0), full));
-    EXPECT_TRUE(pb::plugin::check_host_compat(PB_MAKE_ABI_VERSION(1, 0), full - 8));
+    EXPECT_TRUE(pb::plugin::check_host_compat(PB_MAKE_ABI_VERSION(1, 0), offsetof(pb_host_api, request_search)));
+    EXPECT_FALSE(pb::plugin::check_host_compat(PB_MAKE_ABI_VERSION(1, 1), offsetof(pb_host_api, register_page)))
+        << "register_page (1.1) is optional";
 }

@@ -29,6 +29,7 @@ private:
     void create_pin(route::Call& call, route::Reply reply);
     void check_pin(route::Call& call, route::Reply reply);
     void validate(route::Call& call, route::Reply reply);
+    void migration(route::Call& call, route::Reply reply);
     void logout(route::Call& call, route::Reply reply);
     void store_apikey(route::Call& call, route::Reply reply);
     void encrypt_apikey(route::Call& call, route::Reply reply);

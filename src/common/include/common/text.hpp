@@ -42,7 +42,9 @@ void for_each_part(std::string_view s, char sep, F&& f) {
 bool starts_with(std::string_view s, std::string_view prefix);
 
 // Matches a route pattern ("/api/plex/oauth/pin/{pinId}/check") against a
-// path: literal segments equal, "{name}" matches one non-empty segment.
+// path: literal segments equal, "{name}" matches one non-empty segment, and
+// a last segment "{name*}" matches the rest of the path (ABI 1.1), slashes
+// included, possibly empty. Values come percent-decoded.
 // The ABI defines this syntax; host and plugin both use this one function.
 bool match_path(std::string_view pattern, std::string_view path,
                 std::vector<std::pair<std::string, std::string>>* params = nullptr);

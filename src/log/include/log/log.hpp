@@ -45,6 +45,12 @@ public:
     SecretRegistry& secrets() { return *secrets_; }
     std::shared_ptr<SecretRegistry> secrets_shared() { return secrets_; }
     void detach();
+    // Lines below `level` are dropped (the "log level" setting). Any thread.
+    void set_level(Level level);
+    // The last kRecentLines lines, oldest first, redacted and timestamped:
+    // what a diagnostics bundle carries. Any thread.
+    std::vector<std::string> recent_lines() const;
+    static constexpr std::size_t kRecentLines = 200;
 
 private:
     std::shared_ptr<SecretRegistry> secrets_;

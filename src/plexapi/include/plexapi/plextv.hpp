@@ -36,7 +36,11 @@ class PlexTv {
 public:
     PlexTv(std::shared_ptr<http::Client> client, ClientIdentity identity, PlexTvOptions options);
 
-    void create_pin(ApiCallback<Pin> cb);
+    // A strong PIN (25 characters) is linked through the sign-in page
+    // (app.plex.tv/auth); a short one (4 characters) is typed by the user at
+    // plex.tv/link, for when the sign-in window cannot open.
+    enum class PinKind : uint8_t { strong = 1, short_code };
+    void create_pin(PinKind kind, ApiCallback<Pin> cb);
     void get_pin(int64_t pin_id, ApiCallback<Pin> cb);
     void get_account(const std::string& token, ApiCallback<Account> cb);
     // GET /api/v2/ping: a cheap "is this token still good" (2xx: yes).

@@ -52,7 +52,8 @@ public:
     void settings_changed(std::string_view json);
 
     // route::Answerer: hands an answer to the host, once per responder.
-    void answer(void* responder, int status, std::string_view content_type, std::string_view body) override;
+    void answer(void* responder, int status, std::string_view content_type, std::string_view body,
+                const route::Headers& headers) override;
     // webhooks::SearchHost: asks the host to search subtitles.
     webhooks::SearchOutcome request_search(const webhooks::Media& media, std::string_view title,
                                            std::string_view reason) override;
@@ -60,6 +61,12 @@ public:
 private:
     static void route_trampoline(void* ctx, const pb_http_request* req, pb_responder* responder) noexcept;
     pb_status register_with_host();
+    void diagnostics(route::Call& call, route::Reply reply);  // diagnostics.cpp
+    // page_settings.cpp: the settings the plugin's page reads and changes.
+    void page_settings_get(route::Call& call, route::Reply reply);
+    void page_settings_patch(route::Call& call, route::Reply reply);
+    common::Result<boost::json::object> stored_settings() const;
+    void apply_log_level();
     spdlog::logger& log() { return log_->logger(); }
 
     pb_host_api host_{};

@@ -85,6 +85,8 @@ public:
     void start();                                                        // io thread: schedule
     void on_event(const std::string& name, const std::string& payload);  // any thread
     void settings_changed();                                             // any thread
+    // The status the page and the diagnostics bundle show (GET /api/plex/status). Any thread.
+    boost::json::object status_json() const;
     // At unload, after the io thread stopped and before the io_context goes:
     // the timer must not outlive it.
     void shutdown() { timer_.reset(); }
@@ -102,7 +104,7 @@ private:
     // A job's answer from the server: done (nullopt), or the outcome and why.
     std::optional<std::pair<Outcome, std::string>> judge(int status, std::string_view what) const;
     void persist();
-    void status(route::Call& call, route::Reply reply);
+    void status(route::Call& call, route::Reply reply);  // GET /api/plex/status: status_json()
     // Calls `then` once the index is built (or failed), building it if it
     // is not. One build runs at a time, in the background of the io thread.
     void ensure_index(std::function<void(std::string error, int http_status)> then);

@@ -40,10 +40,15 @@ struct Call {
 
 // Where answers go: the plugin hands them to the host. `token` identifies
 // the request (the host's responder). Called at most once per token.
+// Extra response headers (name, value), for the answers that need them:
+// the page's caching and security headers.
+using Headers = std::vector<std::pair<std::string, std::string>>;
+
 class Answerer {
 public:
     virtual ~Answerer() = default;
-    virtual void answer(void* token, int status, std::string_view content_type, std::string_view body) = 0;
+    virtual void answer(void* token, int status, std::string_view content_type, std::string_view body,
+                        const Headers& headers) = 0;
 };
 
 // Answers one request, from any thread. A copyable handle: the first answer
@@ -56,7 +61,7 @@ public:
     void data(const boost::json::value& data, int status = 200) const;  // {"data": ...}
     // {"error": message, "code": name}, status and name from the error table.
     void fail(const common::Error& error) const;
-    void raw(int status, std::string_view content_type, std::string_view body) const;
+    void raw(int status, std::string_view content_type, std::string_view body, const Headers& headers = {}) const;
     void no_content() const { raw(204, "application/json", ""); }
 
 private:

@@ -86,6 +86,10 @@ inline constexpr Choice kAuthMethods[] = {{"oauth", "Sign in with Plex"},
                                           {"apikey", "Server address and token (legacy)"}};
 std::string_view to_string(AuthMethod m);
 
+// How much the plugin logs (and keeps for the diagnostics bundle).
+inline constexpr Choice kLogLevels[] = {
+    {"debug", "Debug (everything)"}, {"info", "Info"}, {"warning", "Warnings and errors"}, {"error", "Errors only"}};
+
 // A host folder and where Plex sees it (Docker, another machine).
 struct PathMapping {
     std::string host;  // "/movies"

@@ -1,0 +1,56 @@
+// Calls to the plugin's routes (/api/plex/...), through the host that
+// serves this page. The host authenticated the browser with a cookie; an
+// unsafe request also carries the CSRF token the host put in the
+// XSRF-TOKEN cookie (the convention in plexbridge_plugin.h, pb_page_desc).
+// No API key ever lives in this page.
+
+export class ApiError extends Error {
+  constructor(status, code, message, field) {
+    super(message);
+    this.status = status;
+    this.code = code;
+    this.field = field;
+  }
+}
+
+function csrfToken() {
+  const m = document.cookie.match(/(?:^|;\s*)XSRF-TOKEN=([^;]*)/);
+  return m ? decodeURIComponent(m[1]) : '';
+}
+
+export async function api(method, path, body) {
+  const headers = { Accept: 'application/json' };
+  if (method !== 'GET') {
+    const token = csrfToken();
+    if (token) headers['X-XSRF-TOKEN'] = token;
+  }
+  if (body !== undefined) headers['Content-Type'] = 'application/json';
+  let res;
+  try {
+    res = await fetch(path, {
+      method, headers, credentials: 'same-origin', cache: 'no-store',
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+  } catch {
+    throw new ApiError(0, 'NETWORK', 'Could not reach the server. Check that it is running, then try again.');
+  }
+  let json = null;
+  try {
+    json = await res.json();
+  } catch {
+    json = null;
+  }
+  if (res.ok) return json ? json.data : null;
+  const message = json && typeof json.error === 'string' ? json.error : `The server answered HTTP ${res.status}.`;
+  const code = json && typeof json.code === 'string' ? json.code : `HTTP_${res.status}`;
+  // The host's own refusal (its session ended), not the plugin's: the
+  // page says so and offers to sign in to the host again.
+  if ((res.status === 401 || res.status === 403) && !code.startsWith('PLEX_')) {
+    document.dispatchEvent(new CustomEvent('pb-host-session-ended', { detail: message }));
+  }
+  throw new ApiError(res.status, code, message, json && json.field);
+}
+
+export const get = (path) => api('GET', path);
+export const post = (path, body) => api('POST', path, body ?? {});
+export const patch = (path, body) => api('PATCH', path, body);

@@ -1,0 +1,120 @@
+// The plugin's settings page: loads the settings and the status, draws each
+// section, and redraws when something changes. Each section lives in its
+// own module; this one holds what they share (ctx).
+import { get, patch } from './api.js';
+import { h, replace, announce, toggle } from './dom.js';
+import * as status from './status.js';
+import * as signin from './signin.js';
+import * as servers from './servers.js';
+import * as libraries from './libraries.js';
+import * as webhooks from './webhooks.js';
+
+const body = (id) => document.querySelector(`#${id} .body`);
+const section = (id) => document.getElementById(id);
+
+const ctx = {
+  values: {},   // the settings the page may show (secrets masked)
+  schema: {},   // name -> description: label, help, choices
+  status: null, // GET /api/plex/status
+  refresh,
+  save,
+  label: (name) => ctx.schema[name]?.label ?? name,
+  help: (name) => ctx.schema[name]?.description ?? '',
+  signedIn: () => !!ctx.status?.signed_in,
+  legacy: () => ctx.values.auth_method === 'apikey',
+  hasServer: () => !!ctx.status?.server?.name || (ctx.legacy() && !!ctx.values.ip),
+};
+
+// Saves some settings; the answer is the settings as stored. A refusal
+// names the field: the caller shows it next to that control.
+async function save(changes) {
+  const data = await patch('/api/plex/settings', changes);
+  ctx.values = data.values;
+  return data.values;
+}
+
+async function load() {
+  const [settings, st] = await Promise.all([get('/api/plex/settings'), get('/api/plex/status')]);
+  ctx.values = settings.values;
+  ctx.schema = Object.fromEntries(settings.schema.map((s) => [s.name, s]));
+  ctx.status = st;
+}
+
+// Reloads and redraws; `what` names sections that must also fetch again
+// from Plex (servers, libraries, webhooks).
+async function refresh(what = {}) {
+  try {
+    await load();
+  } catch (e) {
+    replace(body('status'), h('p', { class: 'error', role: 'alert' }, e.message));
+    return;
+  }
+  draw(what);
+}
+
+function draw(what) {
+  status.render(body('status'), ctx);
+  signin.render(body('account'), ctx);
+  const connected = ctx.values.use_plex && (ctx.signedIn() || ctx.legacy());
+  section('servers').hidden = !connected;
+  section('libraries').hidden = !connected || !ctx.hasServer();
+  section('webhooks').hidden = !ctx.values.use_plex || !ctx.signedIn() || ctx.legacy();
+  if (!section('servers').hidden) servers.render(body('servers'), ctx, what.servers);
+  if (!section('libraries').hidden) libraries.render(body('libraries'), ctx, what.libraries);
+  if (!section('webhooks').hidden) webhooks.render(body('webhooks'), ctx, what.webhooks);
+  drawDiagnostics(body('diagnostics'));
+  document.getElementById('main').setAttribute('aria-busy', 'false');
+}
+
+function drawDiagnostics(el) {
+  const level = ctx.schema.log_level;
+  const id = 'log-level';
+  const select = h('select', { id, 'aria-describedby': `${id}-help` },
+    (level?.choices ?? []).map((c) => h('option', { value: c.value, selected: c.value === ctx.values.log_level }, c.label)));
+  const message = h('p', { class: 'error', id: `${id}-error`, role: 'alert', hidden: true });
+  select.addEventListener('change', async () => {
+    message.hidden = true;
+    try {
+      await save({ log_level: select.value });
+      announce(`Log level set to ${select.selectedOptions[0].textContent}.`);
+    } catch (e) {
+      message.textContent = e.message;
+      message.hidden = false;
+    }
+  });
+  replace(el,
+    h('div', { class: 'field' },
+      h('label', { for: id }, ctx.label('log_level')), select,
+      h('p', { class: 'help', id: `${id}-help` }, ctx.help('log_level')), message),
+    h('p', {}, 'A diagnostics file holds the versions, the settings without secrets, the status and the last log ' +
+      'lines, with tokens removed: attach it to a bug report.'),
+    h('p', {}, h('a', { class: 'button', href: '/api/plex/diagnostics', download: '' }, 'Download diagnostics')));
+}
+
+// The host's session ended (signed out elsewhere, host restarted).
+document.addEventListener('pb-host-session-ended', (e) => {
+  const banner = document.getElementById('session-ended');
+  replace(banner, `${e.detail} `, h('a', { href: location.pathname }, 'Sign in again'));
+  banner.hidden = false;
+});
+
+// The Use Plex switch, drawn by the account section.
+ctx.usePlexSwitch = function usePlexSwitch() {
+  return toggle({
+    name: 'use_plex', label: ctx.label('use_plex'), help: ctx.help('use_plex'), checked: ctx.values.use_plex,
+    onchange: async (on, input) => {
+      input.disabled = true;
+      try {
+        await save({ use_plex: on });
+        announce(on ? 'Plex is on.' : 'Plex is off.');
+        await refresh({ servers: true, libraries: true, webhooks: true });
+      } catch (e) {
+        input.checked = !on;
+        input.disabled = false;
+        announce(e.message);
+      }
+    },
+  });
+};
+
+refresh({ servers: true, libraries: true, webhooks: true });

@@ -1,0 +1,166 @@
+// Servers: every server of the account with each of its addresses, filled
+// in as the probes answer; the one in use marked with why; a manual
+// address for set-ups discovery cannot see (Docker, another network).
+import { get, post } from './api.js';
+import { h, replace, announce, uid } from './dom.js';
+
+let list = null;      // the servers as last listed (GET /api/plex/oauth/servers)
+let listError = null; // why they could not be listed
+let tests = {};       // uri -> {success, latency_ms, error} | 'checking'
+let generation = 0;   // a newer discovery wins over an older one still answering
+
+export function render(el, ctx, rediscover) {
+  if (ctx.legacy()) return renderLegacy(el, ctx);
+  if (rediscover || list === null) discover(el, ctx);
+  draw(el, ctx);
+}
+
+function tier(c) {
+  return c.relay ? 'relay' : c.local ? 'local' : 'remote';
+}
+
+async function discover(el, ctx) {
+  const mine = ++generation;
+  tests = {};
+  listError = null;
+  try {
+    // The list at once, as plex.tv has it; then every address is tried at
+    // once and each row fills in when its answer comes.
+    list = await get('/api/plex/oauth/servers?probe=0');
+  } catch (e) {
+    if (mine !== generation) return;
+    list = [];
+    listError = e.message;
+    return draw(el, ctx);
+  }
+  if (mine !== generation) return;
+  for (const s of list) for (const c of s.connections) tests[c.uri] = 'checking';
+  draw(el, ctx);
+  const probes = list.flatMap((s) => s.connections.map((c) => testConnection(el, ctx, c.uri, mine)));
+  // The policy's choice (and its reasons) comes from the full listing.
+  const full = get('/api/plex/oauth/servers').then((servers) => {
+    if (mine !== generation) return;
+    list = servers;
+    for (const s of servers) for (const c of s.connections)
+      tests[c.uri] = { success: c.available, latency_ms: c.latency_ms, error: c.error };
+    draw(el, ctx);
+  }).catch((e) => { if (mine === generation) { listError = e.message; draw(el, ctx); } });
+  await Promise.allSettled([...probes, full]);
+  if (mine !== generation) return;
+  announce(`${list.length} Plex server${list.length === 1 ? '' : 's'} found.`);
+  // One server and nothing chosen yet: there is nothing to choose.
+  const best = list.length === 1 ? list[0].bestConnection : null;
+  if (best && !ctx.status.server?.name) await use(el, ctx, list[0], `${list[0].name} is your only server: selected.`);
+}
+
+async function testConnection(el, ctx, uri, mine) {
+  tests[uri] = 'checking';
+  if (mine === undefined) render(el, ctx);
+  try {
+    const r = await post('/api/plex/test-connection', { uri });
+    if (mine !== undefined && mine !== generation) return;
+    tests[uri] = r;
+  } catch (e) {
+    tests[uri] = { success: false, latency_ms: null, error: e.message };
+  }
+  render(el, ctx);
+}
+
+async function use(el, ctx, server, message) {
+  const c = server.bestConnection;
+  if (!c) return;
+  try {
+    await post('/api/plex/select-server',
+      { machineIdentifier: server.machineIdentifier, name: server.name, uri: c.uri, local: c.local });
+    announce(message || `${server.name} selected.`);
+    await ctx.refresh({ libraries: true });
+  } catch (e) {
+    announce(e.message);
+    listError = e.message;
+    draw(el, ctx);
+  }
+}
+
+function result(c) {
+  const t = tests[c.uri];
+  if (t === 'checking' || t === undefined) return h('span', { class: 'muted' }, 'Checking…');
+  if (t.success) return h('span', { class: 'ok' }, `Answers in ${t.latency_ms} ms`);
+  return h('span', { class: 'bad' }, t.error || 'Does not answer');
+}
+
+function draw(el, ctx) {
+  const current = ctx.status.server || {};
+  const parts = [];
+  if (current.name) {
+    const chosen = list?.find((s) => s.name === current.name)?.bestConnection;
+    parts.push(h('p', {}, 'In use: ', h('strong', {}, current.name), ` at ${current.url}`,
+      chosen?.reason ? h('span', { class: 'muted' }, ` (${chosen.reason})`) : null));
+  }
+  parts.push(h('div', { class: 'row' },
+    h('button', { type: 'button', id: 'rediscover', onclick: () => discover(el, ctx) }, 'Refresh the list')));
+  if (listError) parts.push(h('p', { class: 'error', role: 'alert' }, listError));
+  if (list === null) parts.push(h('p', { class: 'muted' }, 'Looking for your servers…'));
+  else if (list.length === 0 && !listError)
+    parts.push(h('p', {}, 'This Plex account has no Plex Media Server. Set one up, or type its address below.'));
+  for (const s of list || []) parts.push(serverCard(el, ctx, s, s.name === current.name));
+  parts.push(manualAddress(el, ctx));
+  replace(el, parts);
+}
+
+function serverCard(el, ctx, s, inUse) {
+  const headingId = uid('server');
+  const conns = s.connections.map((c) => h('li', { class: 'conn' },
+    h('span', { class: 'uri' }, c.uri),
+    h('span', {}, h('span', { class: 'chip' }, tier(c)), ' ', h('span', { class: 'chip' }, c.protocol === 'https' ? 'https' : 'http')),
+    h('span', { class: 'result' }, result(c), ' ',
+      h('button', { type: 'button', 'aria-label': `Test ${c.uri}`, onclick: () => testConnection(el, ctx, c.uri) }, 'Test'))));
+  return h('article', { class: `server${inUse ? ' chosen' : ''}`, 'aria-labelledby': headingId },
+    h('div', { class: 'server-head' },
+      h('h3', { id: headingId }, s.name),
+      inUse ? h('span', { class: 'chip' }, 'in use') : null,
+      s.owned ? null : h('span', { class: 'chip' }, s.sharedBy ? `shared by ${s.sharedBy}` : 'shared'),
+      h('span', { class: 'muted' }, [s.platform, s.version].filter(Boolean).join(' · '))),
+    s.owned ? null : h('p', { class: 'muted' }, 'A friend shares this server with you: subtitles can be found for it, ' +
+      'but Plex lets only its owner refresh items.'),
+    h('ul', { class: 'plain' }, conns),
+    inUse ? null : h('div', { class: 'row' },
+      h('button', { type: 'button', class: 'primary', disabled: !s.bestConnection, 'aria-label': `Use ${s.name}`,
+        onclick: () => use(el, ctx, s) }, 'Use this server'),
+      s.bestConnection ? null : h('span', { class: 'muted' }, 'No address answers yet.')));
+}
+
+function manualAddress(el, ctx) {
+  const id = 'manual-server-url';
+  const input = h('input', { type: 'text', inputmode: 'url', id, value: ctx.values.manual_server_url || '',
+    placeholder: 'http://192.168.1.20:32400', 'aria-describedby': `${id}-help ${id}-error`, autocomplete: 'off' });
+  const error = h('p', { class: 'error', id: `${id}-error`, role: 'alert' });
+  const saveIt = async () => {
+    error.textContent = '';
+    input.removeAttribute('aria-invalid');
+    try {
+      await ctx.save({ manual_server_url: input.value.trim() });
+      announce(input.value.trim() ? 'Manual address saved: it is used from now on.' : 'Manual address removed.');
+      await ctx.refresh();
+    } catch (e) {
+      error.textContent = e.message;
+      input.setAttribute('aria-invalid', 'true');
+      input.focus();
+    }
+  };
+  return h('details', { open: !!ctx.values.manual_server_url },
+    h('summary', {}, 'Type the address by hand (Docker, another network)'),
+    h('div', { class: 'field' },
+      h('label', { for: id }, ctx.label('manual_server_url')), input,
+      h('p', { class: 'help', id: `${id}-help` }, ctx.help('manual_server_url')), error),
+    h('div', { class: 'row' }, h('button', { type: 'button', onclick: saveIt }, 'Save address')));
+}
+
+function renderLegacy(el, ctx) {
+  const v = ctx.values;
+  const uri = `${v.ssl ? 'https' : 'http'}://${v.ip}:${v.port}`;
+  replace(el,
+    h('p', {}, 'Legacy mode reaches Plex Media Server at ', h('span', { class: 'uri' }, uri), '.'),
+    h('ul', { class: 'plain' }, h('li', { class: 'conn' }, h('span', { class: 'uri' }, uri), h('span'),
+      h('span', { class: 'result' }, tests[uri] ? result({ uri }) : null, ' ',
+        h('button', { type: 'button', onclick: () => testConnection(el, ctx, uri) }, 'Test')))));
+}

@@ -1,0 +1,87 @@
+// Webhooks: the address Plex Media Server will call, creating and deleting
+// ours on plex.tv, the account's webhooks with their keys masked.
+import { get, post } from './api.js';
+import { h, replace, announce } from './dom.js';
+
+let state = null; // GET /api/plex/webhook/list
+let problem = null; // { message, code }
+
+export function render(el, ctx, reread) {
+  if (reread || state === null) load(el, ctx);
+  draw(el, ctx);
+}
+
+async function load(el, ctx) {
+  try {
+    state = await get('/api/plex/webhook/list');
+    problem = null;
+  } catch (e) {
+    state = { webhooks: [], address: null };
+    problem = { message: e.message, code: e.code };
+  }
+  draw(el, ctx);
+}
+
+async function act(el, ctx, doing) {
+  try {
+    const r = await doing();
+    state = { ...state, webhooks: r.webhooks, count: r.count };
+    problem = null;
+    await load(el, ctx);
+    return true;
+  } catch (e) {
+    problem = { message: e.message, code: e.code };
+    draw(el, ctx);
+    return false;
+  }
+}
+
+function baseUrlField(el, ctx) {
+  const id = 'webhook-base-url';
+  const input = h('input', { type: 'text', inputmode: 'url', id, value: ctx.values.webhook_base_url || '',
+    placeholder: 'http://192.168.1.10:6767', autocomplete: 'off', 'aria-describedby': `${id}-help ${id}-error` });
+  const error = h('p', { class: 'error', id: `${id}-error`, role: 'alert' });
+  const saveIt = async () => {
+    error.textContent = '';
+    input.removeAttribute('aria-invalid');
+    try {
+      await ctx.save({ webhook_base_url: input.value.trim() });
+      announce('Address saved.');
+      await load(el, ctx);
+    } catch (e) {
+      error.textContent = e.message;
+      input.setAttribute('aria-invalid', 'true');
+      input.focus();
+    }
+  };
+  return h('div', {},
+    h('div', { class: 'field' },
+      h('label', { for: id }, ctx.label('webhook_base_url')), input,
+      h('p', { class: 'help', id: `${id}-help` }, ctx.help('webhook_base_url')), error),
+    h('div', { class: 'row' }, h('button', { type: 'button', onclick: saveIt }, 'Save address')));
+}
+
+function draw(el, ctx) {
+  const parts = [baseUrlField(el, ctx)];
+  if (state?.address) parts.push(h('p', {}, 'Plex will call ', h('span', { class: 'uri' }, state.address)));
+  if (state?.warning) parts.push(h('p', { class: 'notice', role: 'note' }, state.warning));
+  if (problem?.code === 'PLEX_PASS_REQUIRED')
+    parts.push(h('div', { class: 'notice', role: 'alert' }, h('p', {}, problem.message),
+      h('p', {}, 'Plex sends webhooks only for Plex Pass accounts. Everything else here works without it.')));
+  else if (problem) parts.push(h('p', { class: 'error', role: 'alert' }, problem.message));
+  const ours = state?.webhooks?.some((w) => w.ours);
+  parts.push(h('div', { class: 'row' },
+    h('button', { type: 'button', class: 'primary', disabled: !ctx.values.webhook_base_url || ours,
+      onclick: async () => { if (await act(el, ctx, () => post('/api/plex/webhook/create'))) announce('Webhook created.'); } },
+    ours ? 'Webhook in place' : 'Create the webhook')));
+  const hooks = state?.webhooks || [];
+  parts.push(h('h3', {}, 'Webhooks of this Plex account'));
+  if (state === null) parts.push(h('p', { class: 'muted' }, 'Reading them from plex.tv…'));
+  else if (!hooks.length) parts.push(h('p', { class: 'muted' }, 'None.'));
+  else parts.push(h('ul', { class: 'plain', id: 'webhook-list' }, hooks.map((w) => h('li', { class: 'conn' },
+    h('span', { class: 'uri' }, w.url, w.ours ? h('span', { class: 'chip' }, 'this application') : null),
+    h('button', { type: 'button', class: 'danger', 'aria-label': `Delete the webhook ${w.url}`,
+      onclick: async () => { if (await act(el, ctx, () => post('/api/plex/webhook/delete', { webhook_url: w.url }))) announce('Webhook deleted.'); } },
+    'Delete')))));
+  replace(el, parts);
+}
