@@ -139,11 +139,10 @@ int main(int argc, char** argv) {
     std::signal(SIGTERM, on_signal);
     std::string base = "http://" + opts.listen.substr(0, opts.listen.rfind(':')) + ":" + std::to_string(host.port());
     std::cout << "plexbridge-host listening on " << base << "\n"
-              << "  settings: " << base << "/api/settings/plex?apikey=" << host.apikey() << "\n";
+              << "  settings page: open " << base << "/ and sign in with the API key " << host.apikey() << "\n";
     if (sim) {
         std::cout << "  demo: Plex simulator (plex.tv and one server) at " << sim->plextv_url() << "\n"
-                  << "  sign in: curl -X POST -H 'X-API-KEY: " << host.apikey() << "' " << base
-                  << "/api/plex/oauth/pin, open the authUrl it returns and press Link\n";
+                  << "  then press Connect to Plex: the simulator's sign-in page stands in for plex.tv\n";
     }
     std::cout.flush();
     while (!g_stop) std::this_thread::sleep_for(std::chrono::milliseconds(100));

@@ -335,7 +335,10 @@ export function renderForm(container, { schema, data }, save) {
     const f = fields.get(name);
     const target = f && !f.wrap.hidden && f.focusTarget();
     if (!target || target.disabled) return showTopError(text);
-    f.error.textContent = text || 'This value was not accepted.';
+    // Next to its field the message need not repeat the setting's name
+    // (plugins start it with "name: ", the ABI's convention).
+    const said = text && text.startsWith(`${name}: `) ? text.slice(name.length + 2) : text;
+    f.error.textContent = said ? said.charAt(0).toUpperCase() + said.slice(1) : 'This value was not accepted.';
     f.error.hidden = false;
     f.setInvalid(true);
     target.focus();

@@ -245,11 +245,12 @@ test('a token Plex no longer accepts asks the person to sign in again', async ()
     await signInToPlex(host);
     await sim(host, 'revoke-token?status=401');
     await openPluginPage(page, host);
-    // The servers listing hears plex.tv refuse the token; the status says it.
-    await page.locator('#servers').getByRole('alert').waitFor();
-    await page.reload();
+    // The servers listing hears plex.tv refuse the token; the status says
+    // it once, and the sections that cannot work step aside.
     const again = page.locator('#status').getByRole('button', { name: 'Sign in again' });
     await again.waitFor();
+    await page.locator('#servers').waitFor({ state: 'hidden' });
+    assert.equal(await page.locator('#webhooks').isVisible(), false);
     await state(page, '09-plugin-token-dead');
     const popupOpened = page.waitForEvent('popup');
     await again.click();
@@ -285,7 +286,7 @@ test('the host draws the plain form from the schema alone and shows a refusal ne
     const manual = page.getByLabel('Server address (manual)');
     await manual.fill('nas.local:32400 please');
     await page.getByRole('button', { name: 'Save' }).click();
-    const message = page.locator('[role="alert"]', { hasText: 'manual_server_url' });
+    const message = page.locator('[role="alert"]', { hasText: 'Must be empty or an http(s) URL' });
     await message.waitFor();
     assert.equal(await manual.getAttribute('aria-invalid'), 'true');
     assert.ok((await manual.getAttribute('aria-describedby')).includes(await message.getAttribute('id')));

@@ -152,3 +152,102 @@ TEST(HostProcess, ExplainsAMissingPlugin) {
         bad_threads.start({"--threads", "0", "--data-dir", pbtest::temp_dir("proc"), "--listen", "127.0.0.1:0"}));
     EXPECT_EQ(bad_threads.stop(), 2) << "a usage error, before anything starts";
 }
+
+// The reference host's browser sign-in: the API key is typed once and
+// exchanged for a cookie scripts cannot read, and a cookie alone (which a
+// forged cross-site request also carries) never changes anything without
+// the page's CSRF token.
+TEST(HostProcess, ABrowserSignsInOnceAndEveryUnsafeRequestCarriesTheCsrfToken) {
+    auto dir = pbtest::temp_dir("proc-browser");
+    Process p;
+    std::string base = p.start_host(dir, "k-browser");
+    ASSERT_FALSE(base.empty()) << p.first_line;
+    pbtest::Caller c;
+    // A person without a session is sent to sign in, and brought back after.
+    auto page = c.call("GET", base + "/plugins/plexbridge/", "", {{"Accept", "text/html"}});
+    ASSERT_TRUE(page.ok());
+    EXPECT_EQ(page->status, 303);
+    EXPECT_EQ(page->header("Location").value_or(""), "/login?next=%2Fplugins%2Fplexbridge%2F");
+    auto login_page = c.call("GET", base + "/login");
+    EXPECT_EQ(login_page->status, 200);
+    EXPECT_NE(login_page->header("Content-Security-Policy").value_or("").find("script-src 'self'"), std::string::npos);
+
+    EXPECT_EQ(c.call("POST", base + "/api/host/login", R"({"apikey": "wrong"})")->status, 401);
+    auto in = c.call("POST", base + "/api/host/login", R"({"apikey": "k-browser"})");
+    ASSERT_EQ(in->status, 204) << in->body;
+    std::string session, csrf;
+    for (const auto& [k, v] : in->headers) {
+        if (!pb::common::text::iequals(k, "Set-Cookie")) continue;
+        auto value = v.substr(v.find('=') + 1, v.find(';') - v.find('=') - 1);
+        if (v.rfind("pb_session=", 0) == 0) {
+            session = value;
+            EXPECT_NE(v.find("HttpOnly"), std::string::npos) << v;
+            EXPECT_NE(v.find("SameSite=Strict"), std::string::npos) << v;
+        }
+        if (v.rfind("XSRF-TOKEN=", 0) == 0) {
+            csrf = value;
+            EXPECT_EQ(v.find("HttpOnly"), std::string::npos) << "the page must read it: " << v;
+        }
+    }
+    ASSERT_EQ(session.size(), 32u);
+    ASSERT_EQ(csrf.size(), 32u);
+    EXPECT_EQ(in->body.find("k-browser"), std::string::npos);
+    const pb::http::Headers cookie = {{"Cookie", "other=1; pb_session=" + session}};
+    EXPECT_EQ(c.call("GET", base + "/api/plex/settings", "", cookie)->status, 200);
+    auto entry = c.call("GET", base + "/plugins/plexbridge/", "", cookie);
+    EXPECT_EQ(entry->status, 200);
+    EXPECT_EQ(entry->header("X-Content-Type-Options").value_or(""), "nosniff");
+
+    // Unsafe with the cookie alone, or a wrong token: refused, nothing stored.
+    const std::string change = R"({"manual_server_url": "http://10.0.0.5:32400"})";
+    auto forged = c.call("PATCH", base + "/api/plex/settings", change, cookie);
+    EXPECT_EQ(forged->status, 403);
+    EXPECT_NE(forged->body.find("HOST_CSRF"), std::string::npos);
+    auto wrong = cookie;
+    wrong.emplace_back("X-XSRF-TOKEN", std::string(32, '0'));
+    EXPECT_EQ(c.call("PATCH", base + "/api/plex/settings", change, wrong)->status, 403);
+    auto stored = [&] {
+        auto r = c.call("GET", base + "/api/settings/plex?apikey=k-browser");
+        return boost::json::parse(r->body).at("data").at("manual_server_url").as_string();
+    };
+    EXPECT_EQ(stored(), "");
+    auto right = cookie;
+    right.emplace_back("X-XSRF-TOKEN", csrf);
+    auto saved = c.call("PATCH", base + "/api/plex/settings", change, right);
+    EXPECT_EQ(saved->status, 200) << saved->body;
+    EXPECT_EQ(stored(), "http://10.0.0.5:32400");
+
+    // The page changes only what a user may: internal settings are refused,
+    // and a refusal names its field for the form.
+    auto internal = c.call("PATCH", base + "/api/plex/settings", R"({"client_identifier": "x"})", right);
+    EXPECT_EQ(internal->status, 400);
+    EXPECT_NE(internal->body.find("client_identifier: not a setting this page can change"), std::string::npos);
+    auto bad = c.call("PATCH", base + "/api/plex/settings", R"({"manual_server_url": "nope"})", right);
+    EXPECT_EQ(bad->status, 400);
+    EXPECT_EQ(boost::json::parse(bad->body).at("field").as_string(), "manual_server_url") << bad->body;
+    auto host_bad = c.call("PATCH", base + "/api/settings/plex", R"({"port": 0})", right);
+    EXPECT_EQ(host_bad->status, 400);
+    EXPECT_EQ(boost::json::parse(host_bad->body).at("field").as_string(), "port") << host_bad->body;
+
+    // Signing out ends the session for good.
+    EXPECT_EQ(c.call("POST", base + "/api/host/logout", "", right)->status, 204);
+    EXPECT_EQ(c.call("GET", base + "/api/plex/settings", "", cookie)->status, 401);
+}
+
+TEST(HostProcess, GuessingTheKeyIsSlowedDown) {
+    auto dir = pbtest::temp_dir("proc-guess");
+    Process p;
+    std::string base = p.start_host(dir, "k-guess");
+    ASSERT_FALSE(base.empty()) << p.first_line;
+    pbtest::Caller c;
+    for (int i = 0; i < 10; ++i)
+        EXPECT_EQ(c.call("POST", base + "/api/host/login", R"({"apikey": "no"})")->status, 401);
+    auto wait = c.call("POST", base + "/api/host/login", R"({"apikey": "k-guess"})");
+    EXPECT_EQ(wait->status, 429) << "even the right key waits once ten wrong ones came from this address";
+    int seconds = std::atoi(wait->header("Retry-After").value_or("0").c_str());
+    EXPECT_GT(seconds, 200);
+    EXPECT_LE(seconds, 300);
+    EXPECT_NE(wait->body.find("try again in"), std::string::npos);
+    // Programs with the key are not affected.
+    EXPECT_EQ(c.call("GET", base + "/api/settings/plex", "", {{"X-API-KEY", "k-guess"}})->status, 200);
+}

@@ -55,10 +55,13 @@ async function refresh(what = {}) {
 function draw(what) {
   status.render(body('status'), ctx);
   signin.render(body('account'), ctx);
-  const connected = ctx.values.use_plex && (ctx.signedIn() || ctx.legacy());
+  // A token plex.tv refuses makes every Plex section fail the same way:
+  // the status says it once, with "Sign in again".
+  const rejected = ctx.status?.account?.state === 'rejected';
+  const connected = ctx.values.use_plex && ((ctx.signedIn() && !rejected) || ctx.legacy());
   section('servers').hidden = !connected;
   section('libraries').hidden = !connected || !ctx.hasServer();
-  section('webhooks').hidden = !ctx.values.use_plex || !ctx.signedIn() || ctx.legacy();
+  section('webhooks').hidden = !connected || ctx.legacy();
   if (!section('servers').hidden) servers.render(body('servers'), ctx, what.servers);
   if (!section('libraries').hidden) libraries.render(body('libraries'), ctx, what.libraries);
   if (!section('webhooks').hidden) webhooks.render(body('webhooks'), ctx, what.webhooks);

@@ -72,3 +72,12 @@ export function when(iso) {
   const d = new Date(iso);
   return Number.isNaN(d.getTime()) ? String(iso) : d.toLocaleString();
 }
+
+// A refusal shown next to its own field need not repeat the setting's name
+// ("manual_server_url: must be ..." becomes "Must be ...").
+export function fieldMessage(error, name) {
+  const m = error.message || '';
+  if (error.field !== name || !m.startsWith(`${name}: `)) return m;
+  const rest = m.slice(name.length + 2);
+  return rest.charAt(0).toUpperCase() + rest.slice(1);
+}

@@ -2,7 +2,7 @@
 // in as the probes answer; the one in use marked with why; a manual
 // address for set-ups discovery cannot see (Docker, another network).
 import { get, post } from './api.js';
-import { h, replace, announce, uid } from './dom.js';
+import { h, replace, announce, uid, fieldMessage } from './dom.js';
 
 let list = null;      // the servers as last listed (GET /api/plex/oauth/servers)
 let listError = null; // why they could not be listed
@@ -31,6 +31,8 @@ async function discover(el, ctx) {
     if (mine !== generation) return;
     list = [];
     listError = e.message;
+    // plex.tv refused the token just now: the status learns it too.
+    if (e.code === 'PLEX_TOKEN_INVALID') return ctx.refresh();
     return draw(el, ctx);
   }
   if (mine !== generation) return;
@@ -142,7 +144,7 @@ function manualAddress(el, ctx) {
       announce(input.value.trim() ? 'Manual address saved: it is used from now on.' : 'Manual address removed.');
       await ctx.refresh();
     } catch (e) {
-      error.textContent = e.message;
+      error.textContent = fieldMessage(e, 'manual_server_url');
       input.setAttribute('aria-invalid', 'true');
       input.focus();
     }

@@ -22,11 +22,9 @@ export function render(el, ctx) {
   } else if (s.signed_in) {
     const email = ctx.values.email ? ` (${ctx.values.email})` : '';
     parts.push(h('p', { id: 'signed-in-as' }, `Signed in as ${ctx.values.username || 'a Plex user'}${email}.`));
-    const row = h('div', { class: 'row' });
-    if (s.account?.state === 'rejected')
-      row.append(h('button', { type: 'button', class: 'primary', onclick: () => connect(el, ctx) }, 'Sign in again'));
-    row.append(h('button', { type: 'button', class: 'danger', onclick: () => signOut(el, ctx) }, 'Sign out'));
-    parts.push(row);
+    // (A refused token's "Sign in again" is in the status, above.)
+    parts.push(h('div', { class: 'row' },
+      h('button', { type: 'button', class: 'danger', onclick: () => signOut(el, ctx) }, 'Sign out')));
   } else {
     parts.push(
       h('p', {}, 'Sign in with your Plex account: a Plex window opens, you allow plexbridge, and the window closes.'),

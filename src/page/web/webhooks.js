@@ -1,7 +1,7 @@
 // Webhooks: the address Plex Media Server will call, creating and deleting
 // ours on plex.tv, the account's webhooks with their keys masked.
 import { get, post } from './api.js';
-import { h, replace, announce } from './dom.js';
+import { h, replace, announce, fieldMessage } from './dom.js';
 
 let state = null; // GET /api/plex/webhook/list
 let problem = null; // { message, code }
@@ -49,7 +49,7 @@ function baseUrlField(el, ctx) {
       announce('Address saved.');
       await load(el, ctx);
     } catch (e) {
-      error.textContent = e.message;
+      error.textContent = fieldMessage(e, 'webhook_base_url');
       input.setAttribute('aria-invalid', 'true');
       input.focus();
     }
