@@ -17,19 +17,20 @@ std::string cookie_value(std::string_view header, std::string_view name) {
     return found;
 }
 
-BrowserSessions::Login BrowserSessions::open() {
+std::optional<BrowserSessions::Login> BrowserSessions::open() {
     // 128 bits each from the CSPRNG (libsodium): unguessable.
     Login l{common::text::random_hex(16), common::text::random_hex(16)};
+    if (l.session.size() != 32 || l.csrf.size() != 32) return std::nullopt;
     std::lock_guard lock(mu_);
     const auto now = Clock::now();
-    std::erase_if(sessions_, [&](const auto& s) { return now - s.second.last_used > kIdle; });
+    std::erase_if(sessions_, [&](const auto& s) { return s.second.expired(now); });
     if (sessions_.size() >= kMax) {
         auto oldest = std::min_element(sessions_.begin(), sessions_.end(), [](const auto& a, const auto& b) {
             return a.second.last_used < b.second.last_used;
         });
         sessions_.erase(oldest);
     }
-    sessions_[l.session] = Live{l.csrf, now};
+    sessions_[l.session] = Live{l.csrf, now, now};
     return l;
 }
 
@@ -39,7 +40,7 @@ std::optional<std::string> BrowserSessions::check(std::string_view session) {
     auto it = sessions_.find(session);
     if (it == sessions_.end()) return std::nullopt;
     const auto now = Clock::now();
-    if (now - it->second.last_used > kIdle) {
+    if (it->second.expired(now)) {
         sessions_.erase(it);
         return std::nullopt;
     }
@@ -67,9 +68,18 @@ int BrowserSessions::wait_before_login(const std::string& address) {
 
 void BrowserSessions::login_failed(const std::string& address) {
     std::lock_guard lock(mu_);
-    if (failures_.size() > 4096) failures_.clear();  // bounded: a scan from many addresses
+    const auto now = Clock::now();
+    if (failures_.size() > 4096) {
+        // Bounded, without forgiving anyone early: the stale go first, then
+        // the oldest (a scan from many addresses cannot reset the others).
+        std::erase_if(failures_, [&](const auto& f) { return now - f.second.first > kFailureWindow; });
+        while (failures_.size() > 4096)
+            failures_.erase(std::min_element(failures_.begin(), failures_.end(), [](const auto& a, const auto& b) {
+                return a.second.first < b.second.first;
+            }));
+    }
     auto& f = failures_[address];
-    if (f.count == 0) f.first = Clock::now();
+    if (f.count == 0) f.first = now;
     ++f.count;
 }
 

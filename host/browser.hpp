@@ -30,9 +30,10 @@ public:
     // Thread-safe. A session unused for kIdle ends; at most kMax live at
     // once (the oldest goes first), so a flood of logins cannot grow memory.
     static constexpr auto kIdle = std::chrono::hours(12);
+    static constexpr auto kLifetime = std::chrono::hours(24 * 7);  // then sign in again, however busy
     static constexpr std::size_t kMax = 256;
 
-    Login open();
+    std::optional<Login> open();  // nullopt: no randomness to draw from
     // The session's CSRF token when the session is live (and refreshes its
     // idle time), nullopt otherwise.
     std::optional<std::string> check(std::string_view session);
@@ -50,7 +51,8 @@ public:
 private:
     struct Live {
         std::string csrf;
-        Clock::time_point last_used;
+        Clock::time_point opened, last_used;
+        bool expired(Clock::time_point now) const { return now - last_used > kIdle || now - opened > kLifetime; }
     };
     struct Failures {
         int count = 0;

@@ -137,6 +137,7 @@ void Host::log(pb_log_level level, std::string_view message) {
 }
 
 pb_status Host::add_setting(const pb_setting_desc& in) {
+    if (!registering_) return PB_ERR_INVALID_ARGUMENT;
     pb_setting_desc d{};
     std::memcpy(&d, &in, std::min<std::size_t>(in.struct_size, sizeof d));
     std::string name = str(d.name);
@@ -180,6 +181,7 @@ pb_status Host::add_setting(const pb_setting_desc& in) {
 }
 
 pb_status Host::add_route(const pb_route_desc& in) {
+    if (!registering_) return PB_ERR_INVALID_ARGUMENT;
     pb_route_desc d{};
     std::memcpy(&d, &in, std::min<std::size_t>(in.struct_size, sizeof d));
     RouteEntry e{str(d.method), str(d.path_pattern), d.auth, d.max_body_bytes ? d.max_body_bytes : 64 * 1024,
@@ -197,12 +199,14 @@ pb_status Host::add_route(const pb_route_desc& in) {
 }
 
 pb_status Host::add_subscription(std::string name) {
+    if (!registering_) return PB_ERR_INVALID_ARGUMENT;
     if (name.empty()) return PB_ERR_INVALID_ARGUMENT;
     subscriptions_.push_back(std::move(name));
     return PB_OK;
 }
 
 pb_status Host::add_page(const pb_page_desc& in) {
+    if (!registering_) return PB_ERR_INVALID_ARGUMENT;
     pb_page_desc d{};
     std::memcpy(&d, &in, std::min<std::size_t>(in.struct_size, sizeof d));
     Page p{str(d.title), str(d.entry_path)};
@@ -320,7 +324,9 @@ bool Host::start(std::string* error) {
     host_api_.request_search = c_search;
     host_api_.register_page = c_register_page;
     PB_STRUCT_INIT(plugin_);
+    registering_ = true;  // registrations count only during the entry call (the ABI's rule)
     pb_status st = entry_fn(&host_api_, &plugin_);
+    registering_ = false;
     if (st != PB_OK) return fail("the plugin refused to load (status " + std::to_string(st) + "); see the log above");
     plugin_loaded_ = true;
 
@@ -401,7 +407,12 @@ void Host::stop() {
 Host::Caller Host::caller(const httpserver::Request& req, std::string* csrf) const {
     std::string key = req.header("X-API-KEY");
     if (key.empty()) key = common::text::query_get(common::text::parse_query(req.query), "apikey").value_or("");
-    if (!key.empty()) return common::text::constant_time_equals(key, apikey_) ? Caller::api_key : Caller::nobody;
+    if (!key.empty()) {
+        if (common::text::constant_time_equals(key, apikey_)) return Caller::api_key;
+        // A wrong key counts against the address, wherever it was tried.
+        browsers_.login_failed(req.remote_address);
+        return Caller::nobody;
+    }
     if (auto token = browsers_.check(cookie_value(req.header("Cookie"), kSessionCookie))) {
         *csrf = std::move(*token);
         return Caller::browser;
@@ -428,33 +439,79 @@ bool Host::fire_event(const std::string& name, const std::string& payload, std::
     return true;
 }
 
+// The host's own paths: no plugin route is ever matched there, whatever
+// its pattern, so a plugin cannot stand in for the sign-in or the settings.
+static bool host_path(std::string_view path) {
+    using common::text::starts_with;
+    return path == "/" || path == "/login" || starts_with(path, "/host/") || starts_with(path, "/api/host/") ||
+           starts_with(path, "/api/settings/");
+}
+
+static httpserver::Response too_many_attempts(int wait) {
+    auto r =
+        error_response(429, "HOST_TOO_MANY_ATTEMPTS",
+                       "Too many wrong API keys from this address; try again in " + std::to_string(wait) + " seconds.");
+    r.headers.emplace_back("Retry-After", std::to_string(wait));
+    return r;
+}
+
 void Host::handle(httpserver::Request&& req, httpserver::Responder respond) {
-    const RouteEntry* route = find_route(req.method, req.path);
+    const RouteEntry* route = host_path(req.path) ? nullptr : find_route(req.method, req.path);
+    // A route the plugin authenticates itself (Plex's webhooks, whose
+    // ?apikey= is the plugin's own key, not ours) goes straight to it.
+    if (route != nullptr && route->auth == PB_ROUTE_AUTH_NONE) return dispatch(*route, req, std::move(respond));
+    // An address that guessed wrong ten times waits, whichever way it
+    // presents a key (header, parameter or the sign-in page).
+    const bool presents_key = !req.header("X-API-KEY").empty() || req.query.find("apikey=") != std::string::npos ||
+                              (req.method == "POST" && req.path == "/api/host/login");
+    if (presents_key)
+        if (int wait = browsers_.wait_before_login(req.remote_address); wait > 0)
+            return respond(too_many_attempts(wait));
     std::string csrf;
     const Caller who = caller(req, &csrf);
-    // Public: the sign-in page and what it loads, the sign-in itself, and
-    // routes the plugin authenticates itself (Plex's webhooks).
-    const bool is_public = route
-                               ? route->auth == PB_ROUTE_AUTH_NONE
-                               : (req.method == "GET" && (req.path == "/login" || req.path.rfind("/host/", 0) == 0)) ||
-                                     (req.method == "POST" && req.path == "/api/host/login");
+    const bool sign_in = req.method == "POST" && req.path == "/api/host/login";
+    // Public: the sign-in page and what it loads, and the sign-in itself
+    // (the key in its body is its authentication).
+    const bool is_public =
+        route == nullptr &&
+        ((req.method == "GET" && (req.path == "/login" || common::text::starts_with(req.path, "/host/"))) || sign_in);
+    const bool wants_page = req.method == "GET" && req.header("Accept").find("text/html") != std::string::npos;
     if (!is_public && who == Caller::nobody) {
         // A person opening a page is sent to sign in and brought back; a program gets 401.
-        if (req.method == "GET" && req.header("Accept").find("text/html") != std::string::npos)
+        if (wants_page) {
+            std::string back = req.path + (req.query.empty() ? "" : "?" + req.query);
             return respond(httpserver::Response{
-                303, "text/plain", {{"Location", "/login?next=" + common::text::url_encode(req.path)}}, ""});
+                303, "text/plain", {{"Location", "/login?next=" + common::text::url_encode(back)}}, ""});
+        }
         return respond(error_response(401, "HOST_UNAUTHORIZED",
                                       "missing or wrong API key (X-API-KEY header or apikey parameter), or no "
                                       "browser session (sign in at /login)"));
     }
-    // A browser's cookie rides along on any request, a forged one too: an
-    // unsafe request must also carry the token only the page can read.
+    // SameSite=Strict keeps the cookie off other sites' requests, but not
+    // off requests from other ports of this host name (another web app on
+    // the same machine): an unsafe request must also carry the token only
+    // this host's pages can read.
     const bool safe = req.method == "GET" || req.method == "HEAD" || req.method == "OPTIONS";
-    if (who == Caller::browser && !safe && !common::text::constant_time_equals(req.header(kCsrfHeader), csrf))
+    if (who == Caller::browser && !safe && !sign_in &&
+        !common::text::constant_time_equals(req.header(kCsrfHeader), csrf))
         return respond(
             error_response(403, "HOST_CSRF", "the request did not carry this page's CSRF token; reload the page"));
+    if (who == Caller::browser && wants_page) {
+        // Each page a signed-in browser opens gets the token again, so a
+        // lost or overwritten cookie heals with a reload.
+        respond = [inner = std::move(respond), cookie = csrf_cookie(csrf)](httpserver::Response r) {
+            r.headers.emplace_back("Set-Cookie", cookie);
+            inner(std::move(r));
+        };
+    }
+    if (route == nullptr && who != Caller::nobody && req.method == "GET" && page_ && req.path + "/" == page_->path)
+        return respond(httpserver::Response{308, "text/plain", {{"Location", page_->path}}, ""});
 
     if (route == nullptr) return handle_host(req, respond);
+    dispatch(*route, req, std::move(respond));
+}
+
+void Host::dispatch(const RouteEntry& route, httpserver::Request& req, httpserver::Responder respond) {
     // On the stack for any ordinary request (Beast limits the header to 16 KB anyway).
     std::array<pb_http_header, 48> fixed;
     std::vector<pb_http_header> many;
@@ -475,17 +532,15 @@ void Host::handle(httpserver::Request&& req, httpserver::Responder respond) {
     r.body = view(req.body);
     r.remote_address = view(req.remote_address);
     auto* pending = new Pending{std::move(respond)};
-    route->handler(route->ctx, &r, reinterpret_cast<pb_responder*>(pending));
+    route.handler(route.ctx, &r, reinterpret_cast<pb_responder*>(pending));
+}
+
+std::string Host::csrf_cookie(const std::string& token) {
+    // Readable by the page's scripts on purpose: they echo it in kCsrfHeader.
+    return std::string(kCsrfCookie) + "=" + token + "; Path=/; SameSite=Strict";
 }
 
 void Host::login(httpserver::Request& req, httpserver::Responder& respond) {
-    if (int wait = browsers_.wait_before_login(req.remote_address); wait > 0) {
-        auto r = error_response(
-            429, "HOST_TOO_MANY_ATTEMPTS",
-            "Too many wrong API keys from this address; try again in " + std::to_string(wait) + " seconds.");
-        r.headers.emplace_back("Retry-After", std::to_string(wait));
-        return respond(std::move(r));
-    }
     auto v = common::json::parse_lenient(req.body);
     auto key = v ? common::json::get_string(*v, "apikey") : std::nullopt;
     if (!key || key->empty()) return respond(error_response(400, "HOST_BAD_REQUEST", "expected {\"apikey\": \"...\"}"));
@@ -496,25 +551,31 @@ void Host::login(httpserver::Request& req, httpserver::Responder& respond) {
                                       "started and is stored in host-apikey in its data directory."));
     }
     browsers_.login_succeeded(req.remote_address);
+    // A new session each time: one the browser brought is not reused.
+    browsers_.close(cookie_value(req.header("Cookie"), kSessionCookie));
     auto l = browsers_.open();
+    if (!l) return respond(error_response(500, "HOST_INTERNAL", "could not start a session: no random numbers"));
     httpserver::Response r{204, "", {}, ""};
     r.headers.emplace_back("Set-Cookie",
-                           std::string(kSessionCookie) + "=" + l.session + "; Path=/; HttpOnly; SameSite=Strict");
-    // Readable by the page's scripts on purpose: they echo it in kCsrfHeader.
-    r.headers.emplace_back("Set-Cookie", std::string(kCsrfCookie) + "=" + l.csrf + "; Path=/; SameSite=Strict");
+                           std::string(kSessionCookie) + "=" + l->session + "; Path=/; HttpOnly; SameSite=Strict");
+    r.headers.emplace_back("Set-Cookie", csrf_cookie(l->csrf));
     r.headers.emplace_back("Cache-Control", "no-store");
     respond(std::move(r));
 }
 
 void Host::handle_host(httpserver::Request& req, httpserver::Responder& respond) {
     // The host's pages: / (the plugins and their forms), /login, /host/<file>.
-    if (req.method == "GET" && (req.path == "/" || req.path == "/login" || req.path.rfind("/host/", 0) == 0)) {
+    if (req.method == "GET" &&
+        (req.path == "/" || req.path == "/login" || common::text::starts_with(req.path, "/host/"))) {
         std::string name = req.path == "/" ? "index.html" : req.path == "/login" ? "login.html" : req.path.substr(6);
         const common::web::File* f = common::web::find(web::files(), name);
         if (f == nullptr || name.empty()) return respond(error_response(404, "HOST_NOT_FOUND", "no page " + req.path));
         httpserver::Response r{200, std::string(f->content_type), {}, std::string(f->body)};
         for (auto& h : common::web::page_headers(f->etag)) r.headers.push_back(std::move(h));
-        if (common::web::etag_matches(req.header("If-None-Match"), f->etag)) r.status = 304, r.body.clear();
+        if (common::web::etag_matches(req.header("If-None-Match"), f->etag)) {
+            r.status = 304;
+            r.body.clear();
+        }
         return respond(std::move(r));
     }
     if (req.path == "/api/host/login" && req.method == "POST") return login(req, respond);
@@ -550,14 +611,11 @@ void Host::handle_host(httpserver::Request& req, httpserver::Responder& respond)
         if (plugin_.validate_settings(plugin_.plugin_ctx, view(candidate), sink_to_string, &err) != PB_OK) {
             // The ABI's convention: "name: why" when one setting is at fault,
             // so the form can show the message next to that field.
-            auto r = error_response(400, "PLEX_INVALID_SETTING", err);
+            bj::object body{{"error", err}, {"code", "PLEX_INVALID_SETTING"}};
             auto colon = err.find(": ");
-            if (colon != std::string::npos && settings_.knows(err.substr(0, colon))) {
-                auto o = bj::parse(r.body).as_object();
-                o["field"] = err.substr(0, colon);
-                r.body = bj::serialize(o);
-            }
-            return respond(std::move(r));
+            if (colon != std::string::npos && settings_.knows(err.substr(0, colon)))
+                body["field"] = err.substr(0, colon);
+            return respond(json_response(400, body));
         }
         std::string werr;
         if (write_settings(bj::serialize(patch), sink_to_string, &werr) != PB_OK)

@@ -138,6 +138,9 @@ private:
     // The host's own routes: its pages, the browser sign-in, settings, events.
     void handle_host(httpserver::Request& req, httpserver::Responder& respond);
     void login(httpserver::Request& req, httpserver::Responder& respond);
+    // Hands a request to the plugin's handler (the caller authenticated it).
+    void dispatch(const RouteEntry& route, httpserver::Request& req, httpserver::Responder respond);
+    static std::string csrf_cookie(const std::string& token);
     const RouteEntry* find_route(std::string_view method, std::string_view path) const;
 
     HostOptions opts_;
@@ -153,6 +156,7 @@ private:
     pb_host_api host_api_{};
     pb_plugin_api plugin_{};
     bool plugin_loaded_ = false;
+    bool registering_ = false;  // true only while the plugin's entry runs (host thread)
     std::string host_name_ = "plexbridge-host " + std::string(common::kVersion);
 
     SettingsStore settings_;

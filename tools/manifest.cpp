@@ -36,6 +36,7 @@ constexpr std::string_view kDescription =
 struct Recorder {
     bj::array routes;
     bj::array events;
+    bj::value page;  // the plugin's own settings page, when it declares one
     bj::object stored;
 
     pb_host_api table(const std::string& data_dir) {
@@ -77,6 +78,12 @@ struct Recorder {
         };
         h.respond = [](void*, pb_responder*, const pb_http_response*) {};
         h.request_search = [](void*, const pb_search_request*) { return PB_SEARCH_REFUSED; };
+        h.register_page = [](void* c, const pb_page_desc* d) {
+            static_cast<Recorder*>(c)->page =
+                bj::object{{"title", std::string_view(d->title.data, d->title.len)},
+                           {"path", std::string_view(d->entry_path.data, d->entry_path.len)}};
+            return PB_OK;
+        };
         return h;
     }
 };
@@ -147,6 +154,7 @@ int main(int argc, char** argv) {
                  {"description", kDescription},
                  {"settings_version", settings::current_version()},
                  {"settings", settings},
+                 {"page", rec.page},
                  {"routes", rec.routes},
                  {"events", rec.events}};
     std::string text;

@@ -11,7 +11,18 @@ let firstRoute = true;
 
 // Plugin-supplied links and endpoints must be paths on this host: never
 // "javascript:", another site, or a protocol-relative "//elsewhere".
-const safePath = (p) => (typeof p === 'string' && p.startsWith('/') && !p.startsWith('//') && !p.includes('\\') ? p : null);
+// A path on this host, as the browser will read it: "/\t/evil.com" is
+// another site once tabs and backslashes are normalised, so the check is
+// on the resolved origin, not the text.
+const safePath = (p) => {
+  if (typeof p !== 'string' || !p.startsWith('/')) return null;
+  try {
+    const u = new URL(p, location.origin);
+    return u.origin === location.origin ? u.pathname + u.search + u.hash : null;
+  } catch {
+    return null;
+  }
+};
 const formHref = (id) => `#form/${encodeURIComponent(id)}`;
 const titleOf = (p) => (p.page && p.page.title) || p.name || p.id;
 

@@ -1,6 +1,8 @@
-// GET /api/plex/diagnostics: what a user attaches to a bug report. It is
-// built to be safe to post publicly: secrets masked, log lines redacted
-// (again: a line written before a secret was known may still hold it).
+// GET /api/plex/diagnostics: what a user attaches to a bug report. No
+// secret is in it: secrets are masked, the e-mail and account id left out,
+// log lines redacted (again: a line written before a secret was known may
+// still hold it). It does hold the Plex user name, server names and
+// addresses, which a bug report usually needs; the page says so.
 #include <boost/json.hpp>
 
 #include <ctime>
@@ -24,6 +26,8 @@ void Plugin::diagnostics(route::Call&, route::Reply reply) {
     bj::object settings;
     if (auto v = common::json::parse_lenient(stored); v && v->is_object()) settings = v->get_object();
     std::vector<std::string> secrets = log_->secrets().snapshot();
+    for (const char* personal : {"email", "user_id"})
+        if (auto it = settings.find(personal); it != settings.end()) it->value() = "(left out)";
     for (const auto& s : settings::table()) {
         auto it = settings.find(s.name);
         if (it == settings.end() || !s.secret) continue;

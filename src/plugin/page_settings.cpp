@@ -70,8 +70,16 @@ void Plugin::page_settings_patch(route::Call& call, route::Reply reply) {
             return reply.fail(Error(Errc::bad_request, std::string(key) + ": not a setting this page can change"));
         // A masked secret sent back unchanged means "keep it".
         if (spec->secret && value.is_string() && value.get_string() == kMasked) continue;
+        // A secret goes through the route that seals it before it is stored.
+        if (spec->secret)
+            return reply.fail(Error(Errc::bad_request, std::string(key) +
+                                                           ": a secret; store it with POST /api/plex/apikey, "
+                                                           "which encrypts it"));
         patch[key] = value;
     }
+    // Read, check and write as one: two saves at once must not each pass
+    // against a state the other is about to change.
+    std::lock_guard lock(page_settings_mu_);
     auto stored = stored_settings();
     if (!stored) return reply.fail(stored.error());
     bj::object candidate = *stored;
@@ -79,8 +87,8 @@ void Plugin::page_settings_patch(route::Call& call, route::Reply reply) {
     std::string why;
     if (validate_settings(bj::serialize(candidate), &why) != PB_OK) {
         // "name: why": the page shows it next to that field.
-        auto answer = route::render(Error(Errc::bad_request, why));
-        bj::object body = bj::parse(answer.body).as_object();
+        auto answer = common::route_answer(Error(Errc::bad_request, why));
+        bj::object body{{"error", why}, {"code", answer.name}};
         auto colon = why.find(": ");
         if (colon != std::string::npos && find_spec(why.substr(0, colon))) body["field"] = why.substr(0, colon);
         return reply.json(answer.status, body);

@@ -157,7 +157,9 @@ pb_status Plugin::init() {
     refresher_ = refresh::Refresher::create(*session_, routes_);
     refresher_->load();
     webhooks_ = std::make_unique<webhooks::Webhooks>(*session_, routes_, *this);
-    page::add_routes(routes_);
+    // The page's files only for a host that shows pages (1.1, register_page
+    // set): a 1.0 host refuses routes outside /api/, and would refuse the plugin.
+    if (host_shows_pages()) page::add_routes(routes_);
     routes_.add("GET", "/api/plex/diagnostics", route::member_handler(this, &Plugin::diagnostics));
     routes_.add("GET", "/api/plex/settings", route::member_handler(this, &Plugin::page_settings_get));
     routes_.add("PATCH", "/api/plex/settings", route::member_handler(this, &Plugin::page_settings_patch));
@@ -182,7 +184,7 @@ pb_status Plugin::register_with_host() {
         }
     }
     // 1.1: the page, for a host that shows plugin pages (else it draws the form).
-    if (PB_HAS_FIELD(&host_, pb_host_api, register_page) && host_.register_page != nullptr) {
+    if (host_shows_pages()) {
         pb_page_desc page{};
         page.struct_size = sizeof page;
         page.title = view(page::kTitle);
@@ -361,6 +363,11 @@ void Plugin::settings_changed(std::string_view js) {
     }
     if (refresher_) refresher_->settings_changed();
     apply_log_level();
+}
+
+bool Plugin::host_shows_pages() const {
+    return PB_ABI_MINOR(host_.abi_version) >= 1 && PB_HAS_FIELD(&host_, pb_host_api, register_page) &&
+           host_.register_page != nullptr;
 }
 
 void Plugin::apply_log_level() {

@@ -39,6 +39,7 @@ struct FakeHost {
     std::vector<std::pair<std::string, std::string>> pages;  // title, entry path
     int calls_after_destroy = 0;
     bool destroyed = false;
+    bool api_routes_only = false;
     pb_plugin_api plugin{};
 
     pb_host_api table(uint32_t abi_version = PB_ABI_VERSION) {
@@ -67,7 +68,10 @@ struct FakeHost {
             return PB_OK;
         };
         h.register_route = [](void* c, const pb_route_desc* d) {
-            static_cast<FakeHost*>(c)->routes.emplace_back(S(d->method), S(d->path_pattern), *d);
+            auto* self = static_cast<FakeHost*>(c);
+            // As the 1.0 reference host did: API routes only.
+            if (self->api_routes_only && S(d->path_pattern).rfind("/api/", 0) != 0) return PB_ERR_INVALID_ARGUMENT;
+            self->routes.emplace_back(S(d->method), S(d->path_pattern), *d);
             return PB_OK;
         };
         h.subscribe_event = [](void* c, pb_str n) {
@@ -210,6 +214,12 @@ TEST_F(Abi, NegotiationMatrix) {
         h2.data_dir = host.data_dir;
         auto t = h2.table(PB_MAKE_ABI_VERSION(c.major, c.minor));
         t.struct_size -= c.size_delta;
+        if (c.minor == 0) {
+            // A 1.0 host: its table ends before register_page, and it
+            // refuses routes outside /api/ (the plugin must not offer its page).
+            t.struct_size = std::min<uint32_t>(t.struct_size, offsetof(pb_host_api, register_page));
+            h2.api_routes_only = true;
+        }
         std::memset(&h2.plugin, 0, sizeof h2.plugin);
         h2.plugin.struct_size = sizeof h2.plugin;
         pb_status st = entry(&t, &h2.plugin);

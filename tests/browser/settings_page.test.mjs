@@ -192,7 +192,11 @@ test('a blocked sign-in window gives a link and a code to type at plex.tv/link',
   const errors = watchPage(page);
   try {
     await openPluginPage(page, host);
-    await page.getByRole('button', { name: 'Connect to Plex' }).click();
+    // By keyboard alone: Tab to the button, Enter.
+    for (let i = 0; i < 25 && (await page.evaluate(() => document.activeElement?.id)) !== 'connect'; i++)
+      await page.keyboard.press('Tab');
+    assert.equal(await page.evaluate(() => document.activeElement?.id), 'connect', 'Connect is reachable with Tab');
+    await page.keyboard.press('Enter');
     await page.getByText('Your browser blocked the Plex window.').waitFor();
     const link = page.getByRole('link', { name: 'Open the Plex sign-in' });
     assert.match(await link.getAttribute('href'), /\/sim\/auth#\?clientID=/);
@@ -297,6 +301,53 @@ test('the host draws the plain form from the schema alone and shows a refusal ne
     await page.getByRole('button', { name: 'Save' }).click();
     await page.getByText('Saved.').waitFor();
     assert.equal((await hostSettings(host)).port, 32401);
+    assert.deepEqual(unexpected(errors), []);
+  } finally {
+    await context.close();
+    await host.stop();
+  }
+});
+
+test('legacy mode is shown as such and moves to Sign in with Plex', async () => {
+  const host = await startHost({
+    extraArgs: ['--set', 'plex.auth_method=apikey', '--set', 'plex.ip=192.168.1.20', '--set', 'plex.port=32400'],
+  });
+  const context = await newContext(browser);
+  const page = await context.newPage();
+  const errors = watchPage(page);
+  try {
+    await openPluginPage(page, host);
+    await page.locator('#account').getByText('Legacy mode:').waitFor();
+    await page.getByText('http://192.168.1.20:32400', { exact: false }).first().waitFor();
+    await state(page, '13-plugin-legacy');
+    const popupOpened = page.waitForEvent('popup');
+    await page.getByRole('button', { name: 'Move to Sign in with Plex' }).click();
+    const popup = await popupOpened;
+    await popup.waitForURL(/\/sim\/auth#/);
+    await popup.getByRole('button', { name: 'Link this device' }).click();
+    await page.locator('#signed-in-as').waitFor({ timeout: 15000 });
+    assert.equal((await hostSettings(host)).auth_method, 'oauth');
+    assert.deepEqual(unexpected(errors), []);
+  } finally {
+    await context.close();
+    await host.stop();
+  }
+});
+
+test('an account without Plex Pass is told so before trying to create a webhook', async () => {
+  const host = await startHost();
+  const context = await newContext(browser);
+  const page = await context.newPage();
+  const errors = watchPage(page);
+  try {
+    await signInToPlex(host);
+    await sim(host, 'plex-pass?on=0');
+    await openPluginPage(page, host);
+    const notice = page.locator('#plex-pass-notice');
+    await notice.waitFor();
+    assert.match(await notice.innerText(), /Plex Pass/);
+    assert.equal(await page.locator('#create-webhook').isDisabled(), true);
+    await state(page, '14-plugin-no-plex-pass');
     assert.deepEqual(unexpected(errors), []);
   } finally {
     await context.close();

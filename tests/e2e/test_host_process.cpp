@@ -248,6 +248,36 @@ TEST(HostProcess, GuessingTheKeyIsSlowedDown) {
     EXPECT_GT(seconds, 200);
     EXPECT_LE(seconds, 300);
     EXPECT_NE(wait->body.find("try again in"), std::string::npos);
-    // Programs with the key are not affected.
-    EXPECT_EQ(c.call("GET", base + "/api/settings/plex", "", {{"X-API-KEY", "k-guess"}})->status, 200);
+    // Every way of presenting a key waits, or the header would be a way around.
+    EXPECT_EQ(c.call("GET", base + "/api/settings/plex", "", {{"X-API-KEY", "k-guess"}})->status, 429);
+    EXPECT_EQ(c.call("GET", base + "/api/settings/plex?apikey=k-guess")->status, 429);
+}
+
+TEST(HostProcess, WrongKeysInTheHeaderCountToo) {
+    auto dir = pbtest::temp_dir("proc-guess-header");
+    Process p;
+    std::string base = p.start_host(dir, "k-guess");
+    ASSERT_FALSE(base.empty()) << p.first_line;
+    pbtest::Caller c;
+    for (int i = 0; i < 10; ++i)
+        EXPECT_EQ(c.call("GET", base + "/api/host/plugins", "", {{"X-API-KEY", "guess-" + std::to_string(i)}})->status,
+                  401);
+    EXPECT_EQ(c.call("POST", base + "/api/host/login", R"({"apikey": "k-guess"})")->status, 429);
+}
+
+// Plex's webhooks carry the plugin's own key (?apikey=), not the host's: the
+// host neither checks nor counts it, so a busy Plex never gets locked out.
+TEST(HostProcess, WebhooksAreNotCountedAsWrongKeys) {
+    auto dir = pbtest::temp_dir("proc-webhooks");
+    Process p;
+    std::string base = p.start_host(dir, "k-hooks");
+    ASSERT_FALSE(base.empty()) << p.first_line;
+    pbtest::Caller c;
+    for (int i = 0; i < 12; ++i) {
+        auto r = c.call("POST", base + "/api/webhooks/plex?apikey=not-the-host-key", "{}",
+                        {{"Content-Type", "application/json"}});
+        ASSERT_TRUE(r.ok());
+        EXPECT_NE(r->status, 429) << r->body;
+    }
+    EXPECT_EQ(c.call("POST", base + "/api/host/login", R"({"apikey": "k-hooks"})")->status, 204);
 }

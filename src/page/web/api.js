@@ -15,7 +15,12 @@ export class ApiError extends Error {
 
 function csrfToken() {
   const m = document.cookie.match(/(?:^|;\s*)XSRF-TOKEN=([^;]*)/);
-  return m ? decodeURIComponent(m[1]) : '';
+  if (!m) return '';
+  try {
+    return decodeURIComponent(m[1]);
+  } catch {
+    return m[1]; // not percent-encoded after all: send it as it is
+  }
 }
 
 export async function api(method, path, body) {

@@ -27,14 +27,23 @@ const ctx = {
 
 // Saves some settings; the answer is the settings as stored. A refusal
 // names the field: the caller shows it next to that control.
-async function save(changes) {
-  const data = await patch('/api/plex/settings', changes);
-  ctx.values = data.values;
-  return data.values;
+// One save at a time, in the order asked: two quick changes must reach the
+// plugin in the order the person made them.
+let saving = Promise.resolve();
+function save(changes) {
+  const run = async () => {
+    const data = await patch('/api/plex/settings', changes);
+    ctx.values = data.values;
+    return data.values;
+  };
+  const next = saving.then(run, run);
+  saving = next.catch(() => {});
+  return next;
 }
 
 async function load() {
   const [settings, st] = await Promise.all([get('/api/plex/settings'), get('/api/plex/status')]);
+  if (!settings || !st) throw new Error('the plugin gave an empty answer');
   ctx.values = settings.values;
   ctx.schema = Object.fromEntries(settings.schema.map((s) => [s.name, s]));
   ctx.status = st;
@@ -42,14 +51,19 @@ async function load() {
 
 // Reloads and redraws; `what` names sections that must also fetch again
 // from Plex (servers, libraries, webhooks).
+let refreshing = 0; // the newest refresh: an older one answering late is not drawn
+
 async function refresh(what = {}) {
+  const mine = ++refreshing;
   try {
     await load();
   } catch (e) {
-    replace(body('status'), h('p', { class: 'error', role: 'alert' }, e.message));
+    if (mine !== refreshing) return;
+    document.getElementById('main').setAttribute('aria-busy', 'false');
+    replace(body('status'), h('p', { class: 'error', role: 'alert' }, `The settings could not be read: ${e.message}`));
     return;
   }
-  draw(what);
+  if (mine === refreshing) draw(what);
 }
 
 function draw(what) {
@@ -90,15 +104,17 @@ function drawDiagnostics(el) {
       h('label', { for: id }, ctx.label('log_level')), select,
       h('p', { class: 'help', id: `${id}-help` }, ctx.help('log_level')), message),
     h('p', {}, 'A diagnostics file holds the versions, the settings without secrets, the status and the last log ' +
-      'lines, with tokens removed: attach it to a bug report.'),
+      'lines, with tokens removed: attach it to a bug report. It names your Plex account and your servers and ' +
+      'their addresses; look it over before you post it publicly.'),
     h('p', {}, h('a', { class: 'button', href: '/api/plex/diagnostics', download: '' }, 'Download diagnostics')));
 }
 
 // The host's session ended (signed out elsewhere, host restarted).
 document.addEventListener('pb-host-session-ended', (e) => {
   const banner = document.getElementById('session-ended');
-  replace(banner, `${e.detail} `, h('a', { href: location.pathname }, 'Sign in again'));
+  // Shown first, then filled: an alert region announces what arrives in it.
   banner.hidden = false;
+  replace(banner, `${e.detail} `, h('a', { href: location.pathname }, 'Sign in again'));
 });
 
 // The Use Plex switch, drawn by the account section.

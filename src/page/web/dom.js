@@ -10,8 +10,13 @@ export function h(tag, props = {}, ...children) {
   for (const [key, v] of Object.entries(props)) {
     if (v === undefined || v === null || v === false) continue;
     if (key === 'class') el.className = v;
+    else if (key === 'dataset') Object.assign(el.dataset, v);
     else if (key.startsWith('on')) el.addEventListener(key.slice(2), v);
-    else if (PROPERTIES.has(key)) el[key] = v;
+    else if (key === 'value' && el instanceof HTMLInputElement) {
+      // The default too: redraw() tells typed text from the stored value by it.
+      el.defaultValue = v;
+      el.value = v;
+    } else if (PROPERTIES.has(key)) el[key] = v;
     else el.setAttribute(key, v === true ? '' : String(v));
   }
   append(el, children);
@@ -29,6 +34,26 @@ export function append(el, children) {
 export function replace(el, ...children) {
   el.replaceChildren();
   return append(el, children);
+}
+
+// Redraws a section without losing what the person is doing there: text
+// typed but not saved yet, which <details> are open, and the focus (the
+// controls that matter have ids, stable from one drawing to the next).
+export function redraw(el, ...children) {
+  const active = document.activeElement;
+  const focusId = active && active !== el && el.contains(active) ? active.id : '';
+  const typed = new Map();
+  for (const input of el.querySelectorAll('input[id]:not([type=checkbox])'))
+    if (input.value !== input.defaultValue) typed.set(input.id, input.value);
+  const details = new Map([...el.querySelectorAll('details[id]')].map((d) => [d.id, d.open]));
+  replace(el, ...children);
+  for (const [id, value] of typed) {
+    const input = document.getElementById(id);
+    if (input && el.contains(input)) input.value = value;
+  }
+  for (const d of el.querySelectorAll('details[id]')) if (details.has(d.id)) d.open = details.get(d.id);
+  if (focusId) document.getElementById(focusId)?.focus();
+  return el;
 }
 
 // Only http(s) addresses become links: never javascript: or data:.
@@ -49,7 +74,7 @@ export function uid(prefix) {
 
 // A labelled switch (checkbox), its help linked for screen readers.
 export function toggle({ label, help, checked, disabled, onchange, name }) {
-  const id = uid(name || 'switch');
+  const id = name ? `setting-${name}` : uid('switch'); // stable: redraw() restores focus by it
   const helpId = help ? `${id}-help` : undefined;
   return h('div', { class: 'field switch' },
     h('input', { type: 'checkbox', id, name, checked: !!checked, disabled, 'aria-describedby': helpId,

@@ -2,7 +2,7 @@
 // in as the probes answer; the one in use marked with why; a manual
 // address for set-ups discovery cannot see (Docker, another network).
 import { get, post } from './api.js';
-import { h, replace, announce, uid, fieldMessage } from './dom.js';
+import { h, redraw, announce, fieldMessage } from './dom.js';
 
 let list = null;      // the servers as last listed (GET /api/plex/oauth/servers)
 let listError = null; // why they could not be listed
@@ -23,10 +23,11 @@ async function discover(el, ctx) {
   const mine = ++generation;
   tests = {};
   listError = null;
+  let listed;
   try {
     // The list at once, as plex.tv has it; then every address is tried at
     // once and each row fills in when its answer comes.
-    list = await get('/api/plex/oauth/servers?probe=0');
+    listed = await get('/api/plex/oauth/servers?probe=0');
   } catch (e) {
     if (mine !== generation) return;
     list = [];
@@ -36,6 +37,7 @@ async function discover(el, ctx) {
     return draw(el, ctx);
   }
   if (mine !== generation) return;
+  list = listed;
   for (const s of list) for (const c of s.connections) tests[c.uri] = 'checking';
   draw(el, ctx);
   const probes = list.flatMap((s) => s.connections.map((c) => testConnection(el, ctx, c.uri, mine)));
@@ -55,16 +57,18 @@ async function discover(el, ctx) {
   if (best && !ctx.status.server?.name) await use(el, ctx, list[0], `${list[0].name} is your only server: selected.`);
 }
 
-async function testConnection(el, ctx, uri, mine) {
+// `mine`: the discovery this test belongs to (none: the person pressed Test).
+async function testConnection(el, ctx, uri, mine = generation) {
   tests[uri] = 'checking';
-  if (mine === undefined) render(el, ctx);
+  render(el, ctx);
+  let result;
   try {
-    const r = await post('/api/plex/test-connection', { uri });
-    if (mine !== undefined && mine !== generation) return;
-    tests[uri] = r;
+    result = await post('/api/plex/test-connection', { uri });
   } catch (e) {
-    tests[uri] = { success: false, latency_ms: null, error: e.message };
+    result = { success: false, latency_ms: null, error: e.message };
   }
+  if (mine !== generation) return; // a newer discovery started meanwhile
+  tests[uri] = result;
   render(el, ctx);
 }
 
@@ -104,18 +108,19 @@ function draw(el, ctx) {
   if (list === null) parts.push(h('p', { class: 'muted' }, 'Looking for your servers…'));
   else if (list.length === 0 && !listError)
     parts.push(h('p', {}, 'This Plex account has no Plex Media Server. Set one up, or type its address below.'));
-  for (const s of list || []) parts.push(serverCard(el, ctx, s, s.name === current.name));
+  (list || []).forEach((s, i) => parts.push(serverCard(el, ctx, s, s.name === current.name, i)));
   parts.push(manualAddress(el, ctx));
-  replace(el, parts);
+  redraw(el, parts);
 }
 
-function serverCard(el, ctx, s, inUse) {
-  const headingId = uid('server');
-  const conns = s.connections.map((c) => h('li', { class: 'conn' },
+function serverCard(el, ctx, s, inUse, i) {
+  const headingId = `server-${i}`;
+  const conns = s.connections.map((c, j) => h('li', { class: 'conn' },
     h('span', { class: 'uri' }, c.uri),
     h('span', {}, h('span', { class: 'chip' }, tier(c)), ' ', h('span', { class: 'chip' }, c.protocol === 'https' ? 'https' : 'http')),
     h('span', { class: 'result' }, result(c), ' ',
-      h('button', { type: 'button', 'aria-label': `Test ${c.uri}`, onclick: () => testConnection(el, ctx, c.uri) }, 'Test'))));
+      h('button', { type: 'button', id: `test-${i}-${j}`, 'aria-label': `Test ${c.uri}`,
+        onclick: () => testConnection(el, ctx, c.uri) }, 'Test'))));
   return h('article', { class: `server${inUse ? ' chosen' : ''}`, 'aria-labelledby': headingId },
     h('div', { class: 'server-head' },
       h('h3', { id: headingId }, s.name),
@@ -126,7 +131,7 @@ function serverCard(el, ctx, s, inUse) {
       'but Plex lets only its owner refresh items.'),
     h('ul', { class: 'plain' }, conns),
     inUse ? null : h('div', { class: 'row' },
-      h('button', { type: 'button', class: 'primary', disabled: !s.bestConnection, 'aria-label': `Use ${s.name}`,
+      h('button', { type: 'button', class: 'primary', id: `use-${i}`, disabled: !s.bestConnection, 'aria-label': `Use ${s.name}`,
         onclick: () => use(el, ctx, s) }, 'Use this server'),
       s.bestConnection ? null : h('span', { class: 'muted' }, 'No address answers yet.')));
 }
@@ -149,20 +154,20 @@ function manualAddress(el, ctx) {
       input.focus();
     }
   };
-  return h('details', { open: !!ctx.values.manual_server_url },
+  return h('details', { id: 'manual-address', open: !!ctx.values.manual_server_url },
     h('summary', {}, 'Type the address by hand (Docker, another network)'),
     h('div', { class: 'field' },
       h('label', { for: id }, ctx.label('manual_server_url')), input,
       h('p', { class: 'help', id: `${id}-help` }, ctx.help('manual_server_url')), error),
-    h('div', { class: 'row' }, h('button', { type: 'button', onclick: saveIt }, 'Save address')));
+    h('div', { class: 'row' }, h('button', { type: 'button', id: 'save-manual-address', onclick: saveIt }, 'Save address')));
 }
 
 function renderLegacy(el, ctx) {
   const v = ctx.values;
   const uri = `${v.ssl ? 'https' : 'http'}://${v.ip}:${v.port}`;
-  replace(el,
+  redraw(el,
     h('p', {}, 'Legacy mode reaches Plex Media Server at ', h('span', { class: 'uri' }, uri), '.'),
     h('ul', { class: 'plain' }, h('li', { class: 'conn' }, h('span', { class: 'uri' }, uri), h('span'),
       h('span', { class: 'result' }, tests[uri] ? result({ uri }) : null, ' ',
-        h('button', { type: 'button', onclick: () => testConnection(el, ctx, uri) }, 'Test')))));
+        h('button', { type: 'button', id: 'test-legacy', onclick: () => testConnection(el, ctx, uri) }, 'Test')))));
 }

@@ -69,6 +69,9 @@ async function signOut(el, ctx) {
 function connect(el, ctx) {
   if (flow) flow.cancel();
   const popup = window.open('', 'plexbridge-sign-in', 'popup,width=600,height=700');
+  // (The window keeps its opener: without it Chromium moves the window to
+  // another browsing-context group once it leaves for plex.tv, and the
+  // page could no longer close it when the sign-in is done.)
   const view = h('div', { id: 'sign-in-flow' });
   replace(el, view);
   let stopped = false;
@@ -94,22 +97,24 @@ function connect(el, ctx) {
         h('button', { type: 'button', onclick: () => ctx.refresh() }, 'Back')));
   };
 
-  // Polls one PIN until it is linked, expires or the flow stops.
-  const poll = async (pin) => {
+  // Polls one PIN until it is linked, expires or the flow stops. `gone`
+  // says what its end means: the main PIN's ends the sign-in; the short
+  // code's only takes the code away (the link may still be used).
+  const expired = 'The sign-in code expired before it was used. Start again to get a new one.';
+  const poll = async (pin, gone = fail) => {
     const deadline = Date.now() + (pin.expiresIn || 900) * 1000;
     while (!stopped) {
       await new Promise((r) => setTimeout(r, POLL_MS));
       if (stopped) return;
-      if (Date.now() > deadline)
-        return fail('The sign-in code expired before it was used. Start again to get a new one.');
+      if (Date.now() > deadline) return gone(expired);
       try {
         const r = await get(`/api/plex/oauth/pin/${encodeURIComponent(pin.pinId)}/check?state=${encodeURIComponent(pin.state)}`);
+        if (stopped) return;
         if (r.authenticated) return finish(`Signed in as ${r.username}.`);
       } catch (e) {
         if (stopped) return;
-        if (e.code === 'PLEX_PIN_EXPIRED' || e.code === 'PLEX_PIN_NOT_FOUND')
-          return fail('The sign-in code expired before it was used. Start again to get a new one.');
-        if (e.status >= 400 && e.status < 500 && e.code !== 'PLEX_RATE_LIMITED') return fail(e.message);
+        if (e.code === 'PLEX_PIN_EXPIRED' || e.code === 'PLEX_PIN_NOT_FOUND') return gone(expired);
+        if (e.status >= 400 && e.status < 500 && e.code !== 'PLEX_RATE_LIMITED') return gone(e.message);
         // plex.tv slow or down for a moment: keep trying until the code expires.
       }
     }
@@ -125,7 +130,8 @@ function connect(el, ctx) {
     }
     if (stopped) return;
     const href = safeHref(pin.authUrl);
-    if (popup && !popup.closed && href) {
+    if (!href) return fail('The plex.tv sign-in address is not an http(s) address: check the "Plex sign-in page" setting.');
+    if (popup && !popup.closed) {
       popup.location.href = href;
       replace(view,
         h('p', { role: 'status' }, 'Waiting for you to allow plexbridge in the Plex window…'),
@@ -139,8 +145,8 @@ function connect(el, ctx) {
     // so it opens) and a short code to type at plex.tv/link.
     const shown = [
       h('p', { role: 'alert' }, 'Your browser blocked the Plex window.'),
-      href ? h('p', {}, h('a', { class: 'button primary', href, target: '_blank', rel: 'noopener', id: 'sign-in-link' },
-        'Open the Plex sign-in')) : null,
+      h('p', {}, h('a', { class: 'button primary', href, target: '_blank', rel: 'noopener', id: 'sign-in-link' },
+        'Open the Plex sign-in')),
     ];
     replace(view, shown, h('div', { class: 'row' }, cancel));
     polls.push(poll(pin));
@@ -148,11 +154,13 @@ function connect(el, ctx) {
       const short = await post('/api/plex/oauth/pin', { kind: 'link' });
       if (stopped) return;
       const link = safeHref(short.linkUrl);
-      view.insertBefore(h('div', { class: 'notice' },
+      const notice = h('div', { class: 'notice' },
         h('p', {}, 'Or, on any device, go to ', link ? h('a', { href: link, target: '_blank', rel: 'noopener' }, short.linkUrl)
           : short.linkUrl, ' and type this code:'),
-        h('p', { class: 'code', id: 'link-code' }, short.code)), view.lastChild);
-      polls.push(poll(short));
+        h('p', { class: 'code', id: 'link-code' }, short.code));
+      view.insertBefore(notice, view.lastChild);
+      polls.push(poll(short, () => notice.replaceChildren(h('p', { class: 'muted' },
+        'The short code expired; the link above still works.'))));
     } catch {
       // The link above is enough on its own.
     }

@@ -67,6 +67,8 @@ private:
     void page_settings_patch(route::Call& call, route::Reply reply);
     common::Result<boost::json::object> stored_settings() const;
     void apply_log_level();
+    bool host_shows_pages() const;  // ABI 1.1 with register_page
+    std::mutex page_settings_mu_;   // one read-validate-write of the page's settings at a time
     spdlog::logger& log() { return log_->logger(); }
 
     pb_host_api host_{};
