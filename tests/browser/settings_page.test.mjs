@@ -57,300 +57,247 @@ async function openPluginPage(page, host) {
   await page.locator('#main[aria-busy="false"]').waitFor();
 }
 
-test('a person connects Plex, picks a server and libraries, manages webhooks and signs out', async () => {
-  const host = await startHost();
-  const context = await newContext(browser);
-  const page = await context.newPage();
-  const errors = watchPage(page);
-  try {
-    // The host sends a visitor without a session to its sign-in page.
-    await page.goto(`${host.url}/plugins/plexbridge/`);
-    assert.match(page.url(), /\/login\?next=/);
-    await page.getByLabel('API key').fill('not-the-key');
-    await page.getByRole('button', { name: 'Sign in', exact: true }).click();
-    await page.getByRole('alert').filter({ hasText: 'not this host' }).waitFor();
-    await state(page, '01-host-login');
-
-    await signIn(page, host);
-    await page.getByRole('link', { name: 'Open settings' }).waitFor();
-    await state(page, '02-host-plugins');
-    // The browser holds a session cookie scripts cannot read, never the key.
-    const cookies = await context.cookies();
-    const session = cookies.find((c) => c.name === 'pb_session');
-    assert.ok(session?.httpOnly && session.sameSite === 'Strict', JSON.stringify(cookies));
-    const visible = await page.evaluate(() => JSON.stringify({ ...localStorage }) + JSON.stringify({ ...sessionStorage }) +
-      document.cookie + document.documentElement.outerHTML);
-    assert.ok(!visible.includes(host.apikey), 'the API key is nowhere the page can read');
-
-    await page.getByRole('link', { name: 'Open settings' }).click();
-    await page.locator('#main[aria-busy="false"]').waitFor();
-    await page.getByRole('button', { name: 'Connect to Plex' }).waitFor();
-    await state(page, '03-plugin-signed-out');
-
-    // Connect: the Plex window opens, the person allows, the window closes.
-    const popupOpened = page.waitForEvent('popup');
-    await page.getByRole('button', { name: 'Connect to Plex' }).click();
-    const popup = await popupOpened;
-    await popup.waitForURL(/\/sim\/auth#/);
-    assert.deepEqual(popup.viewportSize(), { width: 600, height: 700 });
-    await popup.getByRole('button', { name: 'Link this device' }).click();
-    await popup.waitForEvent('close', { timeout: 15000 });
-    await page.locator('#signed-in-as').filter({ hasText: 'Signed in as plexuser' }).waitFor();
-
-    // Servers: the only one is chosen by itself, each address with its result.
-    const servers = page.locator('#servers');
-    await servers.getByText('In use:').waitFor();
-    await servers.locator('.server.chosen h3', { hasText: 'Living Room' }).waitFor();
-    await servers.getByText(/Answers in \d+ ms/).first().waitFor();
-    assert.ok(await servers.getByText('local').count() >= 2);
-    assert.equal((await hostSettings(host)).server_name, 'Living Room');
-    await page.getByRole('button', { name: /^Test https:/ }).click();
-    await servers.getByText(/Answers in \d+ ms/).first().waitFor();
-
-    // Libraries, saved through the plugin: the host's stored settings show them.
-    const libraries = page.locator('#libraries');
-    await libraries.getByLabel(/^Movies/).check();
-    await libraries.getByLabel(/^TV Shows/).check();
-    await libraries.getByLabel('Refresh movies').check();
-    await libraries.getByLabel('Mark episodes as recently added').check();
-    await page.waitForFunction(() => document.getElementById('announce').textContent.includes('recently added'));
-    const stored = await hostSettings(host);
-    assert.deepEqual(stored.movie_library, ['1']);
-    assert.deepEqual(stored.series_library, ['2']);
-    assert.equal(stored.update_movie_library, true);
-    assert.equal(stored.set_episode_added, true);
-    await state(page, '04-plugin-signed-in');
-
-    // Webhooks: a loopback address is said to be unreachable for a Plex in
-    // Docker; created, listed with its key masked, deleted.
-    const hooks = page.locator('#webhooks');
-    await hooks.getByLabel('Address Plex calls').fill('http://127.0.0.1:6767');
-    await hooks.getByRole('button', { name: 'Save address' }).click();
-    await hooks.getByText('a loopback address').waitFor();
-    await hooks.getByRole('button', { name: 'Create the webhook' }).click();
-    const ours = hooks.locator('#webhook-list li', { hasText: 'this application' });
-    await ours.waitFor();
-    const key = (await hostSettings(host)).webhook_key;
-    assert.ok(!(await hooks.innerText()).includes(key) || key === '********', 'the webhook key is masked');
-    await state(page, '05-plugin-webhook');
-    await ours.getByRole('button', { name: /^Delete the webhook/ }).click();
-    await hooks.getByText('None.').waitFor();
-
-    // Diagnostics: a file to attach to a bug report, without the token.
-    const downloading = page.waitForEvent('download');
-    await page.getByRole('link', { name: 'Download diagnostics' }).click();
-    const download = await downloading;
-    const bundle = JSON.parse(await readFile(await download.path(), 'utf8'));
-    assert.equal(bundle.plugin.id, 'plexbridge');
-    assert.equal(bundle.status.signed_in, true);
-    assert.ok(bundle.log.length > 0);
-    assert.ok(!JSON.stringify(bundle).includes('sim-account-token'), 'no Plex token in the bundle');
-
-    // Sign out: back to the start.
-    await page.getByRole('button', { name: 'Sign out' }).click();
-    await page.getByRole('button', { name: 'Connect to Plex' }).waitFor();
-    assert.equal((await hostSettings(host)).username, '');
-    assert.deepEqual(unexpected(errors), []);
-    assert.deepEqual(errors.dialogs, []);
-  } finally {
-    await context.close();
-    await host.stop();
-  }
-});
-
-test('a server name from Plex is shown as text and runs nothing', async () => {
-  const host = await startHost();
-  const context = await newContext(browser, { width: 360, height: 800 });
-  const page = await context.newPage();
-  const errors = watchPage(page);
-  try {
-    const evil = '<img src=x onerror=alert(1)>';
-    await sim(host, `server?index=0&name=${encodeURIComponent(evil)}&shared_by=${encodeURIComponent('<b>Bob</b>')}`);
-    await signInToPlex(host);
-    await openPluginPage(page, host);
-    const card = page.locator('#servers .server h3', { hasText: evil });
-    await card.waitFor();
-    assert.equal(await card.textContent(), evil);
-    await page.locator('#servers').getByText('shared by <b>Bob</b>').waitFor();
-    assert.equal(await page.locator('img').count(), 0, 'no element was made from the name');
-    await state(page, '06-plugin-hostile-names');
-    assert.deepEqual(errors.dialogs, [], 'no script ran');
-    assert.deepEqual(unexpected(errors), []);
-    // Nothing wider than the screen at 360 px.
-    assert.ok(await page.evaluate(() => document.documentElement.scrollWidth <= 360));
-  } finally {
-    await context.close();
-    await host.stop();
-  }
-});
-
-test('a blocked sign-in window gives a link and a code to type at plex.tv/link', async () => {
-  const host = await startHost();
-  const context = await newContext(browser);
-  await context.addInitScript(() => { window.open = () => null; }); // what a popup blocker does
-  const page = await context.newPage();
-  const errors = watchPage(page);
-  try {
-    await openPluginPage(page, host);
-    // By keyboard alone: Tab to the button, Enter.
-    for (let i = 0; i < 25 && (await page.evaluate(() => document.activeElement?.id)) !== 'connect'; i++)
-      await page.keyboard.press('Tab');
-    assert.equal(await page.evaluate(() => document.activeElement?.id), 'connect', 'Connect is reachable with Tab');
-    await page.keyboard.press('Enter');
-    await page.getByText('Your browser blocked the Plex window.').waitFor();
-    const link = page.getByRole('link', { name: 'Open the Plex sign-in' });
-    assert.match(await link.getAttribute('href'), /\/sim\/auth#\?clientID=/);
-    const code = (await page.locator('#link-code').textContent()).trim();
-    assert.equal(code.length, 4, 'a short code a person can type');
-    await state(page, '07-plugin-popup-blocked');
-    // The person types the code at plex.tv/link on their phone.
-    await fetch(`${host.simUrl}/sim/link?code=${code}`, { method: 'POST' });
-    await page.locator('#signed-in-as').waitFor({ timeout: 15000 });
-    assert.deepEqual(unexpected(errors), []);
-  } finally {
-    await context.close();
-    await host.stop();
-  }
-});
-
-test('an expired sign-in code says so and starts again', async () => {
-  const host = await startHost();
-  const context = await newContext(browser);
-  const page = await context.newPage();
-  const errors = watchPage(page);
-  try {
-    await sim(host, 'pin-expires-in?seconds=1');
-    await openPluginPage(page, host);
-    const popupOpened = page.waitForEvent('popup');
-    await page.getByRole('button', { name: 'Connect to Plex' }).click();
-    await popupOpened;
-    await page.getByText('The sign-in code expired before it was used.').waitFor({ timeout: 15000 });
-    await state(page, '08-plugin-pin-expired');
-    await sim(host, 'pin-expires-in?seconds=0');
-    const again = page.waitForEvent('popup');
-    await page.getByRole('button', { name: 'Start again' }).click();
-    const popup = await again;
-    await popup.waitForURL(/\/sim\/auth#/);
-    await popup.getByRole('button', { name: 'Link this device' }).click();
-    await page.locator('#signed-in-as').waitFor({ timeout: 15000 });
-    assert.deepEqual(unexpected(errors), []);
-  } finally {
-    await context.close();
-    await host.stop();
-  }
-});
-
-test('a token Plex no longer accepts asks the person to sign in again', async () => {
-  const host = await startHost();
-  const context = await newContext(browser);
-  const page = await context.newPage();
-  const errors = watchPage(page);
-  try {
-    await signInToPlex(host);
-    await sim(host, 'revoke-token?status=401');
-    await openPluginPage(page, host);
-    // The servers listing hears plex.tv refuse the token; the status says
-    // it once, and the sections that cannot work step aside.
-    const again = page.locator('#status').getByRole('button', { name: 'Sign in again' });
-    await again.waitFor();
-    await page.locator('#servers').waitFor({ state: 'hidden' });
-    assert.equal(await page.locator('#webhooks').isVisible(), false);
-    await state(page, '09-plugin-token-dead');
-    const popupOpened = page.waitForEvent('popup');
-    await again.click();
-    await popupOpened;
-    assert.deepEqual(unexpected(errors), []);
-  } finally {
-    await context.close();
-    await host.stop();
-  }
-});
-
-test('the host draws the plain form from the schema alone and shows a refusal next to its field', async () => {
-  const host = await startHost();
-  const context = await newContext(browser);
-  const page = await context.newPage();
-  const errors = watchPage(page);
-  try {
-    await signIn(page, host);
-    await page.getByRole('link', { name: 'All settings (plain form)' }).click();
-    const port = page.getByLabel('Server port');
-    // Legacy fields are drawn only in legacy mode (shown_when).
-    await page.getByLabel('How to connect').waitFor();
-    assert.equal(await port.isVisible(), false);
-    await page.getByLabel('How to connect').selectOption('apikey');
-    await port.waitFor();
-    // Internal settings are never drawn; read-only ones cannot be edited.
-    assert.equal(await page.getByLabel('Client identifier').count(), 0);
-    assert.equal(await page.getByLabel('Known addresses').count(), 0);
-    assert.ok(await page.getByLabel('Signed in as').isDisabled() || await page.getByLabel('Signed in as').getAttribute('readonly') !== null);
-    await state(page, '10-host-form');
-    // The plugin refuses an address that is not one; the form puts its
-    // words next to that field, and nothing is stored.
-    const manual = page.getByLabel('Server address (manual)');
-    await manual.fill('nas.local:32400 please');
-    await page.getByRole('button', { name: 'Save' }).click();
-    const message = page.locator('[role="alert"]', { hasText: 'Must be empty or an http(s) URL' });
-    await message.waitFor();
-    assert.equal(await manual.getAttribute('aria-invalid'), 'true');
-    assert.ok((await manual.getAttribute('aria-describedby')).includes(await message.getAttribute('id')));
-    await state(page, '11-host-form-refused');
-    assert.equal((await hostSettings(host)).manual_server_url, '', 'nothing was stored');
-    await manual.fill('');
-    await port.fill('32401');
-    await page.getByRole('button', { name: 'Save' }).click();
-    await page.getByText('Saved.').waitFor();
-    assert.equal((await hostSettings(host)).port, 32401);
-    assert.deepEqual(unexpected(errors), []);
-  } finally {
-    await context.close();
-    await host.stop();
-  }
-});
-
-test('legacy mode is shown as such and moves to Sign in with Plex', async () => {
-  const host = await startHost({
-    extraArgs: ['--set', 'plex.auth_method=apikey', '--set', 'plex.ip=192.168.1.20', '--set', 'plex.port=32400'],
+// One test: a fresh host with its simulator, a browser context and page.
+// What the page reported unexpectedly, or a dialog (an injected script),
+// fails it at the end.
+function scenario(name, { hostArgs = [], viewport, init } = {}, body) {
+  test(name, async () => {
+    const host = await startHost({ extraArgs: hostArgs });
+    const context = await newContext(browser, viewport);
+    if (init) await context.addInitScript(init);
+    const page = await context.newPage();
+    const errors = watchPage(page);
+    try {
+      await body({ host, page, context, errors });
+      assert.deepEqual(unexpected(errors), []);
+      assert.deepEqual(errors.dialogs, [], 'no dialog opened: no script ran');
+    } finally {
+      await context.close();
+      await host.stop();
+    }
   });
-  const context = await newContext(browser);
-  const page = await context.newPage();
-  const errors = watchPage(page);
-  try {
-    await openPluginPage(page, host);
-    await page.locator('#account').getByText('Legacy mode:').waitFor();
-    await page.getByText('http://192.168.1.20:32400', { exact: false }).first().waitFor();
-    await state(page, '13-plugin-legacy');
-    const popupOpened = page.waitForEvent('popup');
-    await page.getByRole('button', { name: 'Move to Sign in with Plex' }).click();
-    const popup = await popupOpened;
-    await popup.waitForURL(/\/sim\/auth#/);
-    await popup.getByRole('button', { name: 'Link this device' }).click();
-    await page.locator('#signed-in-as').waitFor({ timeout: 15000 });
-    assert.equal((await hostSettings(host)).auth_method, 'oauth');
-    assert.deepEqual(unexpected(errors), []);
-  } finally {
-    await context.close();
-    await host.stop();
-  }
+}
+
+scenario('a person connects Plex, picks a server and libraries, manages webhooks and signs out', {},
+  async ({ host, page, context }) => {
+  // The host sends a visitor without a session to its sign-in page.
+  await page.goto(`${host.url}/plugins/plexbridge/`);
+  assert.match(page.url(), /\/login\?next=/);
+  await page.getByLabel('API key').fill('not-the-key');
+  await page.getByRole('button', { name: 'Sign in', exact: true }).click();
+  await page.getByRole('alert').filter({ hasText: 'not this host' }).waitFor();
+  await state(page, '01-host-login');
+
+  await signIn(page, host);
+  await page.getByRole('link', { name: 'Open settings' }).waitFor();
+  await state(page, '02-host-plugins');
+  // The browser holds a session cookie scripts cannot read, never the key.
+  const cookies = await context.cookies();
+  const session = cookies.find((c) => c.name === 'pb_session');
+  assert.ok(session?.httpOnly && session.sameSite === 'Strict', JSON.stringify(cookies));
+  const visible = await page.evaluate(() => JSON.stringify({ ...localStorage }) + JSON.stringify({ ...sessionStorage }) +
+    document.cookie + document.documentElement.outerHTML);
+  assert.ok(!visible.includes(host.apikey), 'the API key is nowhere the page can read');
+
+  await page.getByRole('link', { name: 'Open settings' }).click();
+  await page.locator('#main[aria-busy="false"]').waitFor();
+  await page.getByRole('button', { name: 'Connect to Plex' }).waitFor();
+  await state(page, '03-plugin-signed-out');
+
+  // Connect: the Plex window opens, the person allows, the window closes.
+  const popupOpened = page.waitForEvent('popup');
+  await page.getByRole('button', { name: 'Connect to Plex' }).click();
+  const popup = await popupOpened;
+  await popup.waitForURL(/\/sim\/auth#/);
+  assert.deepEqual(popup.viewportSize(), { width: 600, height: 700 });
+  await popup.getByRole('button', { name: 'Link this device' }).click();
+  await popup.waitForEvent('close', { timeout: 15000 });
+  await page.locator('#signed-in-as').filter({ hasText: 'Signed in as plexuser' }).waitFor();
+
+  // Servers: the only one is chosen by itself, each address with its result.
+  const servers = page.locator('#servers');
+  await servers.getByText('In use:').waitFor();
+  await servers.locator('.server.chosen h3', { hasText: 'Living Room' }).waitFor();
+  await servers.getByText(/Answers in \d+ ms/).first().waitFor();
+  assert.ok(await servers.getByText('local').count() >= 2);
+  assert.equal((await hostSettings(host)).server_name, 'Living Room');
+  await page.getByRole('button', { name: /^Test https:/ }).click();
+  await servers.getByText(/Answers in \d+ ms/).first().waitFor();
+
+  // Libraries, saved through the plugin: the host's stored settings show them.
+  const libraries = page.locator('#libraries');
+  await libraries.getByLabel(/^Movies/).check();
+  await libraries.getByLabel(/^TV Shows/).check();
+  await libraries.getByLabel('Refresh movies').check();
+  await libraries.getByLabel('Mark episodes as recently added').check();
+  await page.waitForFunction(() => document.getElementById('announce').textContent.includes('recently added'));
+  const stored = await hostSettings(host);
+  assert.deepEqual(stored.movie_library, ['1']);
+  assert.deepEqual(stored.series_library, ['2']);
+  assert.equal(stored.update_movie_library, true);
+  assert.equal(stored.set_episode_added, true);
+  await state(page, '04-plugin-signed-in');
+
+  // Webhooks: a loopback address is said to be unreachable for a Plex in
+  // Docker; created, listed with its key masked, deleted.
+  const hooks = page.locator('#webhooks');
+  await hooks.getByLabel('Address Plex calls').fill('http://127.0.0.1:6767');
+  await hooks.getByRole('button', { name: 'Save address' }).click();
+  await hooks.getByText('a loopback address').waitFor();
+  await hooks.getByRole('button', { name: 'Create the webhook' }).click();
+  const ours = hooks.locator('#webhook-list li', { hasText: 'this application' });
+  await ours.waitFor();
+  const key = (await hostSettings(host)).webhook_key;
+  assert.ok(!(await hooks.innerText()).includes(key) || key === '********', 'the webhook key is masked');
+  await state(page, '05-plugin-webhook');
+  await ours.getByRole('button', { name: /^Delete the webhook/ }).click();
+  await hooks.getByText('None.').waitFor();
+
+  // Diagnostics: a file to attach to a bug report, without the token.
+  const downloading = page.waitForEvent('download');
+  await page.getByRole('link', { name: 'Download diagnostics' }).click();
+  const download = await downloading;
+  const bundle = JSON.parse(await readFile(await download.path(), 'utf8'));
+  assert.equal(bundle.plugin.id, 'plexbridge');
+  assert.equal(bundle.status.signed_in, true);
+  assert.ok(bundle.log.length > 0);
+  assert.ok(!JSON.stringify(bundle).includes('sim-account-token'), 'no Plex token in the bundle');
+
+  // Sign out: back to the start.
+  await page.getByRole('button', { name: 'Sign out' }).click();
+  await page.getByRole('button', { name: 'Connect to Plex' }).waitFor();
+  assert.equal((await hostSettings(host)).username, '');
 });
 
-test('an account without Plex Pass is told so before trying to create a webhook', async () => {
-  const host = await startHost();
-  const context = await newContext(browser);
-  const page = await context.newPage();
-  const errors = watchPage(page);
-  try {
-    await signInToPlex(host);
-    await sim(host, 'plex-pass?on=0');
-    await openPluginPage(page, host);
-    const notice = page.locator('#plex-pass-notice');
-    await notice.waitFor();
-    assert.match(await notice.innerText(), /Plex Pass/);
-    assert.equal(await page.locator('#create-webhook').isDisabled(), true);
-    await state(page, '14-plugin-no-plex-pass');
-    assert.deepEqual(unexpected(errors), []);
-  } finally {
-    await context.close();
-    await host.stop();
-  }
+scenario('a server name from Plex is shown as text and runs nothing', { viewport: { width: 360, height: 800 } },
+  async ({ host, page, errors }) => {
+  const evil = '<img src=x onerror=alert(1)>';
+  await sim(host, `server?index=0&name=${encodeURIComponent(evil)}&shared_by=${encodeURIComponent('<b>Bob</b>')}`);
+  await signInToPlex(host);
+  await openPluginPage(page, host);
+  const card = page.locator('#servers .server h3', { hasText: evil });
+  await card.waitFor();
+  assert.equal(await card.textContent(), evil);
+  await page.locator('#servers').getByText('shared by <b>Bob</b>').waitFor();
+  assert.equal(await page.locator('img').count(), 0, 'no element was made from the name');
+  await state(page, '06-plugin-hostile-names');
+  assert.deepEqual(errors.dialogs, [], 'no script ran');
+  // Nothing wider than the screen at 360 px.
+  assert.ok(await page.evaluate(() => document.documentElement.scrollWidth <= 360));
+});
+
+// What a popup blocker does: window.open gives nothing.
+const blockPopups = () => { window.open = () => null; };
+
+scenario('a blocked sign-in window gives a link and a code to type at plex.tv/link', { init: blockPopups },
+  async ({ host, page }) => {
+  await openPluginPage(page, host);
+  // By keyboard alone: Tab to the button, Enter.
+  for (let i = 0; i < 25 && (await page.evaluate(() => document.activeElement?.id)) !== 'connect'; i++)
+    await page.keyboard.press('Tab');
+  assert.equal(await page.evaluate(() => document.activeElement?.id), 'connect', 'Connect is reachable with Tab');
+  await page.keyboard.press('Enter');
+  await page.getByText('Your browser blocked the Plex window.').waitFor();
+  const link = page.getByRole('link', { name: 'Open the Plex sign-in' });
+  assert.match(await link.getAttribute('href'), /\/sim\/auth#\?clientID=/);
+  const code = (await page.locator('#link-code').textContent()).trim();
+  assert.equal(code.length, 4, 'a short code a person can type');
+  await state(page, '07-plugin-popup-blocked');
+  // The person types the code at plex.tv/link on their phone.
+  await fetch(`${host.simUrl}/sim/link?code=${code}`, { method: 'POST' });
+  await page.locator('#signed-in-as').waitFor({ timeout: 15000 });
+});
+
+scenario('an expired sign-in code says so and starts again', {}, async ({ host, page }) => {
+  await sim(host, 'pin-expires-in?seconds=1');
+  await openPluginPage(page, host);
+  const popupOpened = page.waitForEvent('popup');
+  await page.getByRole('button', { name: 'Connect to Plex' }).click();
+  await popupOpened;
+  await page.getByText('The sign-in code expired before it was used.').waitFor({ timeout: 15000 });
+  await state(page, '08-plugin-pin-expired');
+  await sim(host, 'pin-expires-in?seconds=0');
+  const again = page.waitForEvent('popup');
+  await page.getByRole('button', { name: 'Start again' }).click();
+  const popup = await again;
+  await popup.waitForURL(/\/sim\/auth#/);
+  await popup.getByRole('button', { name: 'Link this device' }).click();
+  await page.locator('#signed-in-as').waitFor({ timeout: 15000 });
+});
+
+scenario('a token Plex no longer accepts asks the person to sign in again', {}, async ({ host, page }) => {
+  await signInToPlex(host);
+  await sim(host, 'revoke-token?status=401');
+  await openPluginPage(page, host);
+  // The servers listing hears plex.tv refuse the token; the status says
+  // it once, and the sections that cannot work step aside.
+  const again = page.locator('#status').getByRole('button', { name: 'Sign in again' });
+  await again.waitFor();
+  await page.locator('#servers').waitFor({ state: 'hidden' });
+  assert.equal(await page.locator('#webhooks').isVisible(), false);
+  await state(page, '09-plugin-token-dead');
+  const popupOpened = page.waitForEvent('popup');
+  await again.click();
+  await popupOpened;
+});
+
+scenario('the host draws the plain form from the schema alone and shows a refusal next to its field', {},
+  async ({ host, page }) => {
+  await signIn(page, host);
+  await page.getByRole('link', { name: 'All settings (plain form)' }).click();
+  const port = page.getByLabel('Server port');
+  // Legacy fields are drawn only in legacy mode (shown_when).
+  await page.getByLabel('How to connect').waitFor();
+  assert.equal(await port.isVisible(), false);
+  await page.getByLabel('How to connect').selectOption('apikey');
+  await port.waitFor();
+  // Internal settings are never drawn; read-only ones cannot be edited.
+  assert.equal(await page.getByLabel('Client identifier').count(), 0);
+  assert.equal(await page.getByLabel('Known addresses').count(), 0);
+  assert.ok(await page.getByLabel('Signed in as').isDisabled() || await page.getByLabel('Signed in as').getAttribute('readonly') !== null);
+  await state(page, '10-host-form');
+  // The plugin refuses an address that is not one; the form puts its
+  // words next to that field, and nothing is stored.
+  const manual = page.getByLabel('Server address (manual)');
+  await manual.fill('nas.local:32400 please');
+  await page.getByRole('button', { name: 'Save' }).click();
+  const message = page.locator('[role="alert"]', { hasText: 'Must be empty or an http(s) URL' });
+  await message.waitFor();
+  assert.equal(await manual.getAttribute('aria-invalid'), 'true');
+  assert.ok((await manual.getAttribute('aria-describedby')).includes(await message.getAttribute('id')));
+  await state(page, '11-host-form-refused');
+  assert.equal((await hostSettings(host)).manual_server_url, '', 'nothing was stored');
+  await manual.fill('');
+  await port.fill('32401');
+  await page.getByRole('button', { name: 'Save' }).click();
+  await page.getByText('Saved.').waitFor();
+  assert.equal((await hostSettings(host)).port, 32401);
+});
+
+const legacy = ['--set', 'plex.auth_method=apikey', '--set', 'plex.ip=192.168.1.20', '--set', 'plex.port=32400'];
+
+scenario('legacy mode is shown as such and moves to Sign in with Plex', { hostArgs: legacy }, async ({ host, page }) => {
+  await openPluginPage(page, host);
+  await page.locator('#account').getByText('Legacy mode:').waitFor();
+  await page.getByText('http://192.168.1.20:32400', { exact: false }).first().waitFor();
+  await state(page, '13-plugin-legacy');
+  const popupOpened = page.waitForEvent('popup');
+  await page.getByRole('button', { name: 'Move to Sign in with Plex' }).click();
+  const popup = await popupOpened;
+  await popup.waitForURL(/\/sim\/auth#/);
+  await popup.getByRole('button', { name: 'Link this device' }).click();
+  await page.locator('#signed-in-as').waitFor({ timeout: 15000 });
+  assert.equal((await hostSettings(host)).auth_method, 'oauth');
+});
+
+scenario('an account without Plex Pass is told so before trying to create a webhook', {},
+  async ({ host, page }) => {
+  await signInToPlex(host);
+  await sim(host, 'plex-pass?on=0');
+  await openPluginPage(page, host);
+  const notice = page.locator('#plex-pass-notice');
+  await notice.waitFor();
+  assert.match(await notice.innerText(), /Plex Pass/);
+  assert.equal(await page.locator('#create-webhook').isDisabled(), true);
+  await state(page, '14-plugin-no-plex-pass');
 });

@@ -2,7 +2,8 @@
 // in as the probes answer; the one in use marked with why; a manual
 // address for set-ups discovery cannot see (Docker, another network).
 import { get, post } from './api.js';
-import { h, redraw, announce, fieldMessage } from './dom.js';
+import { h, redraw, announce } from './dom.js';
+import { addressField } from './fields.js';
 
 let list = null;      // the servers as last listed (GET /api/plex/oauth/servers)
 let listError = null; // why they could not be listed
@@ -137,29 +138,15 @@ function serverCard(el, ctx, s, inUse, i) {
 }
 
 function manualAddress(el, ctx) {
-  const id = 'manual-server-url';
-  const input = h('input', { type: 'text', inputmode: 'url', id, value: ctx.values.manual_server_url || '',
-    placeholder: 'http://192.168.1.20:32400', 'aria-describedby': `${id}-help ${id}-error`, autocomplete: 'off' });
-  const error = h('p', { class: 'error', id: `${id}-error`, role: 'alert' });
-  const saveIt = async () => {
-    error.textContent = '';
-    input.removeAttribute('aria-invalid');
-    try {
-      await ctx.save({ manual_server_url: input.value.trim() });
-      announce(input.value.trim() ? 'Manual address saved: it is used from now on.' : 'Manual address removed.');
-      await ctx.refresh();
-    } catch (e) {
-      error.textContent = fieldMessage(e, 'manual_server_url');
-      input.setAttribute('aria-invalid', 'true');
-      input.focus();
-    }
-  };
   return h('details', { id: 'manual-address', open: !!ctx.values.manual_server_url },
     h('summary', {}, 'Type the address by hand (Docker, another network)'),
-    h('div', { class: 'field' },
-      h('label', { for: id }, ctx.label('manual_server_url')), input,
-      h('p', { class: 'help', id: `${id}-help` }, ctx.help('manual_server_url')), error),
-    h('div', { class: 'row' }, h('button', { type: 'button', id: 'save-manual-address', onclick: saveIt }, 'Save address')));
+    addressField(ctx, {
+      name: 'manual_server_url', id: 'manual-server-url', placeholder: 'http://192.168.1.20:32400',
+      saved: async (value) => {
+        announce(value ? 'Manual address saved: it is used from now on.' : 'Manual address removed.');
+        await ctx.refresh();
+      },
+    }));
 }
 
 function renderLegacy(el, ctx) {

@@ -1,7 +1,8 @@
 // Webhooks: the address Plex Media Server will call, creating and deleting
 // ours on plex.tv, the account's webhooks with their keys masked.
 import { get, post } from './api.js';
-import { h, redraw, announce, fieldMessage } from './dom.js';
+import { h, redraw, announce } from './dom.js';
+import { addressField } from './fields.js';
 
 let state = null; // GET /api/plex/webhook/list
 let problem = null; // { message, code }
@@ -43,28 +44,13 @@ async function act(el, ctx, doing) {
 }
 
 function baseUrlField(el, ctx) {
-  const id = 'webhook-base-url';
-  const input = h('input', { type: 'text', inputmode: 'url', id, value: ctx.values.webhook_base_url || '',
-    placeholder: 'http://192.168.1.10:6767', autocomplete: 'off', 'aria-describedby': `${id}-help ${id}-error` });
-  const error = h('p', { class: 'error', id: `${id}-error`, role: 'alert' });
-  const saveIt = async () => {
-    error.textContent = '';
-    input.removeAttribute('aria-invalid');
-    try {
-      await ctx.save({ webhook_base_url: input.value.trim() });
+  return addressField(ctx, {
+    name: 'webhook_base_url', id: 'webhook-base-url', placeholder: 'http://192.168.1.10:6767',
+    saved: async () => {
       announce('Address saved.');
       await load(el, ctx);
-    } catch (e) {
-      error.textContent = fieldMessage(e, 'webhook_base_url');
-      input.setAttribute('aria-invalid', 'true');
-      input.focus();
-    }
-  };
-  return h('div', {},
-    h('div', { class: 'field' },
-      h('label', { for: id }, ctx.label('webhook_base_url')), input,
-      h('p', { class: 'help', id: `${id}-help` }, ctx.help('webhook_base_url')), error),
-    h('div', { class: 'row' }, h('button', { type: 'button', id: 'save-webhook-address', onclick: saveIt }, 'Save address')));
+    },
+  });
 }
 
 function draw(el, ctx) {
