@@ -363,6 +363,14 @@ void Plugin::settings_changed(std::string_view js) {
     }
     if (refresher_) refresher_->settings_changed();
     apply_log_level();
+    // A legacy token typed into a host's own form arrives in plain text:
+    // sealed at once, off this thread (the sealing writes the settings
+    // again, and comes back here to find nothing left to seal).
+    if (!stopping_)
+        boost::asio::post(*ioc_, [this] {
+            if (auto sealed = session_->seal_plaintext_secrets(); !sealed)
+                log().error("could not encrypt the Plex token: {}", sealed.error().message);
+        });
 }
 
 bool Plugin::host_shows_pages() const {

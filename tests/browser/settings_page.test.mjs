@@ -278,9 +278,15 @@ const legacy = ['--set', 'plex.auth_method=apikey', '--set', 'plex.ip=192.168.1.
 
 scenario('legacy mode is shown as such and moves to Sign in with Plex', { hostArgs: legacy }, async ({ host, page }) => {
   await openPluginPage(page, host);
-  await page.locator('#account').getByText('Legacy mode:').waitFor();
+  await page.locator('#account').getByText('Legacy mode:', { exact: true }).waitFor();
   await page.getByText('http://192.168.1.20:32400', { exact: false }).first().waitFor();
   await state(page, '13-plugin-legacy');
+  // The token typed by hand goes to the route that encrypts it.
+  await page.locator('#account').getByLabel('Plex token').fill('typed-by-hand-456');
+  await page.getByRole('button', { name: 'Save token' }).click();
+  await page.locator('#legacy-token').waitFor({ state: 'detached' });
+  const stored = await readFile(`${host.dataDir}/settings.json`, 'utf8');
+  assert.ok(!stored.includes('typed-by-hand-456'), 'stored encrypted');
   const popupOpened = page.waitForEvent('popup');
   await page.getByRole('button', { name: 'Move to Sign in with Plex' }).click();
   const popup = await popupOpened;

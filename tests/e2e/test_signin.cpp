@@ -185,6 +185,16 @@ TEST_F(SignIn, LegacyTokenRoutes) {
     EXPECT_EQ(data_str(enc, "already_encrypted"), "true");
 }
 
+// A host's own form stores what it is given; the plugin seals a legacy
+// token that arrives in plain text right away, not at the next start.
+TEST_F(SignIn, ATokenTypedIntoTheHostsFormIsEncryptedAtOnce) {
+    auto r = rig.api("PATCH", "/api/settings/plex", R"({"apikey": "typed-by-hand-123"})");
+    ASSERT_EQ(r.status, 200) << r.body;
+    EXPECT_TRUE(pbtest::eventually([&] { return rig.settings_file().find("typed-by-hand-123") == std::string::npos; }))
+        << rig.settings_file();
+    EXPECT_EQ(data_str(rig.api("POST", "/api/plex/encrypt-apikey"), "already_encrypted"), "true");
+}
+
 TEST_F(SignIn, ADamagedKeyAsksTheUserToSignInAgain) {
     auto pin = rig.api("POST", "/api/plex/oauth/pin");
     sim.link_pin(data_str(pin, "code"));

@@ -22,7 +22,8 @@ const ctx = {
   help: (name) => ctx.schema[name]?.description ?? '',
   signedIn: () => !!ctx.status?.signed_in,
   legacy: () => ctx.values.auth_method === 'apikey',
-  hasServer: () => !!ctx.status?.server?.name || (ctx.legacy() && !!ctx.values.ip),
+  // Legacy mode has its server once an address and a token are set.
+  hasServer: () => !!ctx.status?.server?.name || (ctx.legacy() && !!ctx.values.ip && !!ctx.values.apikey),
 };
 
 // Saves some settings; the answer is the settings as stored. A refusal

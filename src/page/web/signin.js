@@ -1,7 +1,7 @@
 // The Plex account: Use Plex, Sign in with Plex (a popup on plex.tv, polled
 // with the PIN's state), sign out, and the legacy mode with its migration.
 import { get, post } from './api.js';
-import { h, replace, announce, safeHref, when } from './dom.js';
+import { h, replace, announce, safeHref, when, fieldMessage } from './dom.js';
 
 const POLL_MS = 1500;
 let flow = null; // the sign-in in progress: { cancel() }
@@ -42,6 +42,7 @@ function legacyView(el, ctx) {
     h('p', {}, 'Sign in with Plex finds your servers by itself, follows them when their address changes and ' +
       'keeps working for shared servers.'));
   const migration = h('p', { class: 'muted', id: 'migration' });
+  if (!v.apikey) box.append(legacyTokenField(ctx));
   box.append(migration,
     h('div', { class: 'row' },
       h('button', { type: 'button', class: 'primary', onclick: () => connect(el, ctx) }, 'Move to Sign in with Plex')));
@@ -52,6 +53,30 @@ function legacyView(el, ctx) {
       : `The automatic move did not work (${when(m.at)}): ${m.error || m.result}.`;
   }).catch(() => {});
   return box;
+}
+
+// Legacy mode without a token yet: typed here, stored encrypted by
+// POST /api/plex/apikey (never through the settings route).
+function legacyTokenField(ctx) {
+  const id = 'legacy-token';
+  const input = h('input', { type: 'password', id, autocomplete: 'off', 'aria-describedby': `${id}-help ${id}-error` });
+  const error = h('p', { class: 'error', id: `${id}-error`, role: 'alert' });
+  const saveIt = async () => {
+    error.textContent = '';
+    try {
+      await post('/api/plex/apikey', { apikey: input.value.trim() });
+      input.value = '';
+      announce('Token saved, encrypted.');
+      await ctx.refresh({ servers: true, libraries: true });
+    } catch (e) {
+      error.textContent = fieldMessage(e, 'apikey');
+      input.focus();
+    }
+  };
+  return h('div', { class: 'field' },
+    h('label', { for: id }, ctx.label('apikey')), input,
+    h('p', { class: 'help', id: `${id}-help` }, ctx.help('apikey')), error,
+    h('div', { class: 'row' }, h('button', { type: 'button', id: `${id}-save`, onclick: saveIt }, 'Save token')));
 }
 
 async function signOut(el, ctx) {
