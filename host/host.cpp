@@ -180,6 +180,14 @@ pb_status Host::add_setting(const pb_setting_desc& in) {
     return PB_OK;
 }
 
+// The host's own paths: no plugin route is ever matched there, whatever
+// its pattern, so a plugin cannot stand in for the sign-in or the settings.
+static bool host_path(std::string_view path) {
+    using common::text::starts_with;
+    return path == "/" || path == "/login" || starts_with(path, "/host/") || starts_with(path, "/api/host/") ||
+           starts_with(path, "/api/settings/");
+}
+
 pb_status Host::add_route(const pb_route_desc& in) {
     if (!registering_) return PB_ERR_INVALID_ARGUMENT;
     pb_route_desc d{};
@@ -187,9 +195,8 @@ pb_status Host::add_route(const pb_route_desc& in) {
     RouteEntry e{str(d.method), str(d.path_pattern), d.auth, d.max_body_bytes ? d.max_body_bytes : 64 * 1024,
                  d.handler,     d.route_ctx};
     // API routes under /api/, a page's files under /plugins/ (1.1); the
-    // host's own paths (/, /login, /host/, /api/host/, /api/settings/) stay its own.
-    bool api = common::text::starts_with(e.pattern, "/api/") && !common::text::starts_with(e.pattern, "/api/host/") &&
-               !common::text::starts_with(e.pattern, "/api/settings/");
+    // host's own paths (host_path) stay its own.
+    bool api = common::text::starts_with(e.pattern, "/api/") && !host_path(e.pattern);
     bool page = common::text::starts_with(e.pattern, "/plugins/");
     if (e.method.empty() || !(api || page) || e.handler == nullptr ||
         (e.auth != PB_ROUTE_AUTH_HOST_APIKEY && e.auth != PB_ROUTE_AUTH_NONE))
@@ -404,9 +411,15 @@ void Host::stop() {
     }
 }
 
-Host::Caller Host::caller(const httpserver::Request& req, std::string* csrf) const {
+// The API key a request presents: the X-API-KEY header, else the apikey
+// parameter; "" when none.
+static std::string presented_key(const httpserver::Request& req) {
     std::string key = req.header("X-API-KEY");
     if (key.empty()) key = common::text::query_get(common::text::parse_query(req.query), "apikey").value_or("");
+    return key;
+}
+
+Host::Caller Host::caller(const httpserver::Request& req, const std::string& key, std::string* csrf) const {
     if (!key.empty()) {
         if (common::text::constant_time_equals(key, apikey_)) return Caller::api_key;
         // A wrong key counts against the address, wherever it was tried.
@@ -439,14 +452,6 @@ bool Host::fire_event(const std::string& name, const std::string& payload, std::
     return true;
 }
 
-// The host's own paths: no plugin route is ever matched there, whatever
-// its pattern, so a plugin cannot stand in for the sign-in or the settings.
-static bool host_path(std::string_view path) {
-    using common::text::starts_with;
-    return path == "/" || path == "/login" || starts_with(path, "/host/") || starts_with(path, "/api/host/") ||
-           starts_with(path, "/api/settings/");
-}
-
 static httpserver::Response too_many_attempts(int wait) {
     auto r =
         error_response(429, "HOST_TOO_MANY_ATTEMPTS",
@@ -460,16 +465,15 @@ void Host::handle(httpserver::Request&& req, httpserver::Responder respond) {
     // A route the plugin authenticates itself (Plex's webhooks, whose
     // ?apikey= is the plugin's own key, not ours) goes straight to it.
     if (route != nullptr && route->auth == PB_ROUTE_AUTH_NONE) return dispatch(*route, req, std::move(respond));
+    const bool sign_in = req.method == "POST" && req.path == "/api/host/login";
+    const std::string key = presented_key(req);
     // An address that guessed wrong ten times waits, whichever way it
     // presents a key (header, parameter or the sign-in page).
-    const bool presents_key = !req.header("X-API-KEY").empty() || req.query.find("apikey=") != std::string::npos ||
-                              (req.method == "POST" && req.path == "/api/host/login");
-    if (presents_key)
+    if (!key.empty() || sign_in)
         if (int wait = browsers_.wait_before_login(req.remote_address); wait > 0)
             return respond(too_many_attempts(wait));
     std::string csrf;
-    const Caller who = caller(req, &csrf);
-    const bool sign_in = req.method == "POST" && req.path == "/api/host/login";
+    const Caller who = caller(req, key, &csrf);
     // Public: the sign-in page and what it loads, and the sign-in itself
     // (the key in its body is its authentication).
     const bool is_public =
@@ -570,13 +574,9 @@ void Host::handle_host(httpserver::Request& req, httpserver::Responder& respond)
         std::string name = req.path == "/" ? "index.html" : req.path == "/login" ? "login.html" : req.path.substr(6);
         const common::web::File* f = common::web::find(web::files(), name);
         if (f == nullptr || name.empty()) return respond(error_response(404, "HOST_NOT_FOUND", "no page " + req.path));
-        httpserver::Response r{200, std::string(f->content_type), {}, std::string(f->body)};
-        for (auto& h : common::web::page_headers(f->etag)) r.headers.push_back(std::move(h));
-        if (common::web::etag_matches(req.header("If-None-Match"), f->etag)) {
-            r.status = 304;
-            r.body.clear();
-        }
-        return respond(std::move(r));
+        auto a = common::web::answer(*f, req.header("If-None-Match"));
+        return respond(
+            httpserver::Response{a.status, std::string(a.content_type), std::move(a.headers), std::string(a.body)});
     }
     if (req.path == "/api/host/login" && req.method == "POST") return login(req, respond);
     if (req.path == "/api/host/logout" && req.method == "POST") {

@@ -134,7 +134,8 @@ private:
     void handle(httpserver::Request&& req, httpserver::Responder respond);
     // Who is calling: a program with the API key, a signed-in browser, or nobody.
     enum class Caller : uint8_t { nobody = 1, api_key, browser };
-    Caller caller(const httpserver::Request& req, std::string* csrf) const;
+    // `key`: the API key the request presents ("" for none).
+    Caller caller(const httpserver::Request& req, const std::string& key, std::string* csrf) const;
     // The host's own routes: its pages, the browser sign-in, settings, events.
     void handle_host(httpserver::Request& req, httpserver::Responder& respond);
     void login(httpserver::Request& req, httpserver::Responder& respond);

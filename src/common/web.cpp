@@ -32,4 +32,9 @@ std::vector<std::pair<std::string, std::string>> page_headers(std::string_view e
             {"ETag", std::string(etag)}};
 }
 
+Answer answer(const File& file, std::string_view if_none_match) {
+    const bool fresh = etag_matches(if_none_match, file.etag);
+    return {fresh ? 304 : 200, file.content_type, fresh ? std::string_view() : file.body, page_headers(file.etag)};
+}
+
 }  // namespace pb::common::web

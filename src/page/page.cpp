@@ -13,10 +13,8 @@ static void serve(route::Call& call, route::Reply reply) {
     if (f == nullptr)
         return reply.fail(
             common::Error(common::Errc::not_found, "the settings page has no file " + std::string(call.path)));
-    auto headers = common::web::page_headers(f->etag);
-    if (common::web::etag_matches(call.header("If-None-Match"), f->etag))
-        return reply.raw(304, f->content_type, "", headers);
-    reply.raw(200, f->content_type, f->body, headers);
+    auto a = common::web::answer(*f, call.header("If-None-Match"));
+    reply.raw(a.status, a.content_type, a.body, a.headers);
 }
 
 // The route: kPath and the rest of the path, checked to agree.

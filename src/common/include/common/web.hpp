@@ -36,4 +36,15 @@ inline constexpr std::string_view kContentSecurityPolicy =
 // by ETag on every load, so a new plugin version is never half-cached.
 std::vector<std::pair<std::string, std::string>> page_headers(std::string_view etag);
 
+// How a file is answered: 200 with its bytes, or 304 with none when the
+// request's If-None-Match names its ETag; the page headers either way.
+// The plugin's page and the host's pages both answer through this.
+struct Answer {
+    int status = 200;
+    std::string_view content_type;
+    std::string_view body;  // the file's: static storage
+    std::vector<std::pair<std::string, std::string>> headers;
+};
+Answer answer(const File& file, std::string_view if_none_match);
+
 }  // namespace pb::common::web
