@@ -132,7 +132,7 @@ function serverCard(el, ctx, s, inUse, i) {
       'but Plex lets only its owner refresh items.'),
     h('ul', { class: 'plain' }, conns),
     inUse ? null : h('div', { class: 'row' },
-      h('button', { type: 'button', class: 'primary', id: `use-${i}`, disabled: !s.bestConnection, 'aria-label': `Use ${s.name}`,
+      h('button', { type: 'button', class: 'primary', id: `use-${i}`, disabled: !s.bestConnection, 'aria-label': `Use this server: ${s.name}`,
         onclick: () => use(el, ctx, s) }, 'Use this server'),
       s.bestConnection ? null : h('span', { class: 'muted' }, 'No address answers yet.')));
 }
