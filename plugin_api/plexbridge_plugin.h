@@ -1,17 +1,22 @@
 /*
- * plexbridge plugin ABI.
+ * plexbridge plugin ABI 1.1 (frozen: see "Evolution rules").
  *
  * This is the only contract between a host (a subtitle manager) and the
- * plexbridge plugin (libplexbridge.so). It is plain C so that any host
- * language can load the plugin, and it is stable: see "Evolution rules".
+ * plexbridge plugin (libplexbridge.so.1). It is plain C (C89 and later,
+ * C++98 and later) so that any host language can load the plugin. The
+ * reference for every entry, with examples, is docs/host-integration.md.
  *
  * Loading, in order:
  *   1. dlopen() the library, dlsym() PB_ABI_VERSION_SYMBOL and call it.
  *      Refuse the plugin if PB_ABI_MAJOR(version) differs from the host's.
- *   2. Fill a pb_host_api (PB_STRUCT_INIT), zero a pb_plugin_api and set its
- *      struct_size, then call PB_ENTRY_SYMBOL. On a non-zero return the
- *      plugin did not load: it already said why through host->log, and the
- *      host must not call anything in plugin_out.
+ *      PB_ABI_MINOR(version) says which fields the plugin knows: a field
+ *      marked with a later minor than the plugin's is zero in what it fills.
+ *   2. Fill a pb_host_api (PB_STRUCT_INIT, abi_version = PB_ABI_VERSION),
+ *      zero a pb_plugin_api and set its struct_size, then call
+ *      PB_ENTRY_SYMBOL. The plugin reads the host's minor and struct_size
+ *      the same way. On a non-zero return the plugin did not load: it
+ *      already said why through host->log, and the host must not call
+ *      anything in plugin_out.
  *   3. Mount the routes and subscribe the events the plugin registered
  *      during the entry call. Call plugin_out->start() once the host can
  *      serve requests (the plugin may then call the host from its threads).
@@ -19,21 +24,30 @@
  *      threads are joined and it will never call the host again; only then
  *      may the host dlclose() the library.
  *
- * Evolution rules (same as SQLite's sqlite3_api_routines):
+ * Evolution rules. Functions are only ever appended to the two tables, as
+ * SQLite appends to sqlite3_api_routines; every struct says its own size,
+ * as OBS modules pass sizeof(struct obs_source_info) when they register:
  *   - Every struct crossing the boundary starts with uint32_t struct_size,
  *     set by the side that allocated it. A reader copies min(struct_size,
  *     sizeof) bytes into zeroed storage and tests PB_HAS_FIELD() before it
  *     reads a field added in a later minor version.
- *   - Fields and function pointers are only ever appended, each commented
- *     with the minor version that added it. A changed signature becomes a
- *     new "_v2" entry; nothing is reordered or removed within a major.
- *   - Enum value 0 is never a valid value, so a zeroed field is detectable.
+ *   - Fields are only appended. Fields without a mark are from 1.0; later
+ *     ones say the minor that added them ("1.1:"). A minor version may
+ *     append fields, struct types, enum values and flags, and relax a rule
+ *     (a required entry may become optional, never the reverse). A changed
+ *     signature becomes a new "_v2" entry; nothing is reordered, resized or
+ *     removed within a major: that is a new major, and a new soname.
+ *   - Enums are 4 bytes (asserted below: do not build a host with
+ *     -fshort-enums). Value 0 is never valid, so a zeroed field is
+ *     detectable. A value a reader does not know (from a later minor) is
+ *     read as the safest one the enum names, as each enum says.
  *
  * Strings are UTF-8, passed as pointer + length (pb_str), not necessarily
  * NUL-terminated. Unless stated otherwise a pointer is borrowed for the
  * duration of the call only: the receiver copies what it keeps.
  *
- * No C++ exception ever crosses this boundary in either direction.
+ * No C++ exception ever crosses this boundary in either direction: a host
+ * written in C++ catches everything in the callbacks it gives the plugin.
  */
 #ifndef PLEXBRIDGE_PLUGIN_H
 #define PLEXBRIDGE_PLUGIN_H
@@ -58,10 +72,27 @@ extern "C" {
 #define PB_ABI_VERSION_SYMBOL "plexbridge_abi_version"
 #define PB_ENTRY_SYMBOL       "plexbridge_plugin_entry"
 
+/* PB_EXPORT marks the two entry points when the plugin itself is built
+ * (it defines PB_BUILDING_PLUGIN). A host looks them up with dlsym() and
+ * never links them, so for a host the macro is empty. */
+#if defined(PB_BUILDING_PLUGIN)
 #if defined(_WIN32)
 #define PB_EXPORT __declspec(dllexport)
 #else
 #define PB_EXPORT __attribute__((visibility("default")))
+#endif
+#else
+#define PB_EXPORT
+#endif
+
+/* A compile-time check that works in C89 and C++98 too (a negative array
+ * size), and is the language's own static assertion where there is one. */
+#if defined(__cplusplus) && __cplusplus >= 201103L
+#define PB_STATIC_ASSERT(cond, name) static_assert(cond, #name)
+#elif !defined(__cplusplus) && defined(__STDC_VERSION__) && __STDC_VERSION__ >= 201112L
+#define PB_STATIC_ASSERT(cond, name) _Static_assert(cond, #name)
+#else
+#define PB_STATIC_ASSERT(cond, name) typedef char pb_static_assert_##name[(cond) ? 1 : -1]
 #endif
 
 /* ---- helpers -------------------------------------------------------- */
@@ -96,7 +127,7 @@ typedef enum pb_status {
     PB_ERR_BUSY = 6
 } pb_status;
 
-/* Log levels. 0 is not a level. */
+/* Log levels. 0 is not a level; unknown: PB_LOG_ERROR. */
 typedef enum pb_log_level { PB_LOG_DEBUG = 1, PB_LOG_INFO = 2, PB_LOG_WARNING = 3, PB_LOG_ERROR = 4 } pb_log_level;
 
 /* Called synchronously with a string the callee owns; copy it if kept. */
@@ -104,6 +135,7 @@ typedef void (*pb_str_sink)(void* sink_ctx, pb_str value);
 
 /* ---- HTTP routes ---------------------------------------------------- */
 
+/* Unknown or 0: PB_ROUTE_AUTH_HOST_APIKEY. */
 typedef enum pb_route_auth {
     PB_ROUTE_AUTH_HOST_APIKEY = 1, /* host checks its API key first (default) */
     PB_ROUTE_AUTH_NONE = 2         /* public: the plugin authenticates itself */
@@ -115,7 +147,7 @@ typedef struct pb_http_header {
 } pb_http_header;
 
 /* A request the host received for a plugin route. Borrowed for the duration
- * of the handle() call: the plugin copies whatever it needs later. */
+ * of the route handler's call: the plugin copies whatever it needs later. */
 typedef struct pb_http_request {
     uint32_t struct_size;
     pb_str method; /* "GET", "POST", ... */
@@ -167,6 +199,7 @@ typedef struct pb_route_desc {
 
 /* ---- settings ------------------------------------------------------- */
 
+/* Unknown: treat the value as PB_SETTING_JSON (store it, do not draw it). */
 typedef enum pb_setting_type {
     PB_SETTING_BOOL = 1,
     PB_SETTING_INT = 2,
@@ -175,7 +208,9 @@ typedef enum pb_setting_type {
     PB_SETTING_JSON = 5 /* any JSON value the plugin manages */
 } pb_setting_type;
 
-/* 1.1: who writes a setting, and so whether and how a form draws it. */
+/* 1.1: who writes a setting, and so whether and how a form draws it.
+ * 0 (a 1.0 plugin): USER. Unknown: INTERNAL (never draw what you cannot
+ * read). */
 typedef enum pb_setting_access {
     PB_SETTING_ACCESS_USER = 1,      /* drawn and editable */
     PB_SETTING_ACCESS_READ_ONLY = 2, /* drawn, written by the plugin (the signed-in account) */
@@ -237,6 +272,7 @@ typedef struct pb_event {
     pb_str payload_json;
 } pb_event;
 
+/* Unknown: answer PB_SEARCH_UNKNOWN_MEDIA. */
 typedef enum pb_media_type { PB_MEDIA_MOVIE = 1, PB_MEDIA_EPISODE = 2 } pb_media_type;
 
 /* Ask the host to search subtitles. Ids the plugin does not know are empty
@@ -256,80 +292,111 @@ typedef struct pb_search_request {
     pb_str reason; /* e.g. "plex webhook media.play" */
 } pb_search_request;
 
+/* Unknown: PB_SEARCH_REFUSED. */
 typedef enum pb_search_outcome {
     PB_SEARCH_QUEUED = 1,        /* host knows the media and queued a search */
     PB_SEARCH_UNKNOWN_MEDIA = 2, /* host has no such movie/episode */
     PB_SEARCH_REFUSED = 3        /* host knows it but will not search now */
 } pb_search_outcome;
 
+/* Every enum crossing the boundary is 4 bytes, in C and in C++. */
+PB_STATIC_ASSERT(sizeof(pb_status) == 4, pb_status_is_4_bytes);
+PB_STATIC_ASSERT(sizeof(pb_log_level) == 4, pb_log_level_is_4_bytes);
+PB_STATIC_ASSERT(sizeof(pb_route_auth) == 4, pb_route_auth_is_4_bytes);
+PB_STATIC_ASSERT(sizeof(pb_setting_type) == 4, pb_setting_type_is_4_bytes);
+PB_STATIC_ASSERT(sizeof(pb_setting_access) == 4, pb_setting_access_is_4_bytes);
+PB_STATIC_ASSERT(sizeof(pb_media_type) == 4, pb_media_type_is_4_bytes);
+PB_STATIC_ASSERT(sizeof(pb_search_outcome) == 4, pb_search_outcome_is_4_bytes);
+
 /* ---- the host's table ----------------------------------------------- */
 
 /* Filled by the host, borrowed by the plugin until destroy() returns.
  * Thread safety: every function may be called from any plugin thread
- * concurrently, unless stated otherwise. */
+ * concurrently, unless stated otherwise.
+ *
+ * Each entry says the minor that added it and whether it is required. A
+ * required entry left NULL (or cut off by struct_size) makes the entry
+ * call log why and fail with PB_ERR_INVALID_ARGUMENT or PB_ERR_ABI; an
+ * optional one left NULL is simply not used, as each entry says. */
 typedef struct pb_host_api {
-    uint32_t struct_size;
-    uint32_t abi_version; /* PB_ABI_VERSION the host was built with */
-    void* host_ctx;       /* passed back as first argument */
-    pb_str host_name;     /* e.g. "plexbridge-host 1.2.3" */
-    pb_str data_dir;      /* a directory the plugin may write files in */
+    uint32_t struct_size; /* 1.0, required: sizeof(pb_host_api) as the host knows it */
+    uint32_t abi_version; /* 1.0, required: PB_ABI_VERSION the host was built with */
+    void* host_ctx;       /* 1.0, optional: passed back as first argument */
+    pb_str host_name;     /* 1.0, optional: e.g. "plexbridge-host 1.2.3", for logs and User-Agent */
+    pb_str data_dir;      /* 1.0, required: a directory the plugin may write files in (its key, backups) */
 
-    /* Never fails. Must not call back into the plugin. */
+    /* 1.0, optional (NULL: the plugin's messages are dropped). Never
+     * fails. Must not call back into the plugin. */
     void (*log)(void* host_ctx, pb_log_level level, pb_str message);
 
-    /* Registration: only during the entry call (host thread). A non-zero
-     * return refuses the whole plugin: the entry returns that status. */
+    /* 1.0, required. Registration: only during the entry call (host
+     * thread). A non-zero return refuses the whole plugin: the entry
+     * returns that status. */
     pb_status (*register_setting)(void* host_ctx, const pb_setting_desc* setting);
     pb_status (*register_route)(void* host_ctx, const pb_route_desc* route);
     pb_status (*subscribe_event)(void* host_ctx, pb_str event_name);
 
-    /* Reads the plugin's whole settings object (a JSON object with every
-     * registered setting, defaults filled in) and calls sink once. */
+    /* 1.0, required. Reads the plugin's whole settings object (a JSON
+     * object with every registered setting, defaults filled in) and calls
+     * sink once. */
     pb_status (*settings_read)(void* host_ctx, pb_str_sink sink, void* sink_ctx);
-    /* Merges the top-level keys of patch_json (a JSON object) into the
-     * stored settings atomically and durably. On failure nothing changes and
-     * error_sink (nullable) receives a message. The host calls the plugin's
-     * settings_changed() afterwards, on this same thread, before returning. */
+    /* 1.0, required. Merges the top-level keys of patch_json (a JSON
+     * object) into the stored settings atomically and durably. On failure
+     * nothing changes and error_sink (nullable) receives a message. The host
+     * calls the plugin's settings_changed() afterwards, on this same thread,
+     * before returning; except during the entry call (the plugin may store
+     * a migration or its identifiers then), when the host has no plugin
+     * table yet and skips it. The plugin never calls settings_write from
+     * inside settings_changed, and settings_changed takes no lock the
+     * plugin holds while it writes, so the host may keep its store locked
+     * while it calls settings_changed. */
     pb_status (*settings_write)(void* host_ctx, pb_str patch_json, pb_str_sink error_sink, void* error_ctx);
 
-    /* Completes a request given to a route handler. Exactly once per
-     * responder; the responder is invalid afterwards. Any thread. */
+    /* 1.0, required. Completes a request given to a route handler. Exactly
+     * once per responder; the responder is invalid afterwards. Any thread. */
     void (*respond)(void* host_ctx, pb_responder* responder, const pb_http_response* response);
 
-    /* Asks the host to search subtitles. Returns quickly (the host queues
-     * the search), never calls back into the plugin. */
+    /* 1.0, required. Asks the host to search subtitles. Returns quickly
+     * (the host queues the search), never calls back into the plugin. */
     pb_search_outcome (*request_search)(void* host_ctx, const pb_search_request* request);
 
-    /* 1.1, optional (NULL: the host shows no plugin pages, only the form it
-     * draws from the settings). Registration: only during the entry call.
-     * The host copies the strings. */
+    /* 1.1, optional (NULL, or a 1.0 host: the plugin registers no page and
+     * no route outside "/api/"; the host draws its form from the settings).
+     * Registration: only during the entry call. The host copies the
+     * strings. */
     pb_status (*register_page)(void* host_ctx, const pb_page_desc* page);
 } pb_host_api;
 
 /* ---- the plugin's table --------------------------------------------- */
 
+/* Filled by the plugin in the entry call, up to the struct_size the host
+ * set; the plugin then sets struct_size to the bytes it filled. Every
+ * function of the minor the plugin reports is non-NULL; a host reads a
+ * later one only when PB_HAS_FIELD() says it is there and it is non-NULL. */
 typedef struct pb_plugin_api {
-    uint32_t struct_size;  /* set by the host: its sizeof */
-    uint32_t abi_version;  /* the plugin's PB_ABI_VERSION */
-    void* plugin_ctx;      /* owned by the plugin; freed by destroy() */
-    pb_str plugin_id;      /* static storage, "plexbridge" */
-    pb_str plugin_version; /* static storage, the plugin's version ("1.2.3") */
+    uint32_t struct_size;  /* 1.0: set by the host (its sizeof), then by the plugin (what it filled) */
+    uint32_t abi_version;  /* 1.0: the plugin's PB_ABI_VERSION */
+    void* plugin_ctx;      /* 1.0: owned by the plugin; freed by destroy() */
+    pb_str plugin_id;      /* 1.0: static storage, "plexbridge" */
+    pb_str plugin_version; /* 1.0: static storage, the plugin's version ("1.2.3") */
 
-    /* Called once, after routes are mounted. Host thread. */
+    /* 1.0. Called once, after routes are mounted. Host thread. */
     pb_status (*start)(void* plugin_ctx);
-    /* Stops and joins the plugin's threads, answers any pending responder
-     * with 503, frees plugin_ctx. Host thread; never concurrent with the
-     * other entries. Always safe to call once after a successful entry. */
+    /* 1.0. Stops and joins the plugin's threads, answers any pending
+     * responder with 503, frees plugin_ctx. Host thread; never concurrent
+     * with the other entries. Always safe to call once after a successful
+     * entry, whether start() was called or not. */
     void (*destroy)(void* plugin_ctx);
-    /* A subscribed event. Returns at once: the work is queued. Any thread. */
+    /* 1.0. A subscribed event. Returns at once: the work is queued. Any
+     * thread. */
     void (*on_event)(void* plugin_ctx, const pb_event* event);
-    /* Checks a candidate settings object before the host stores it.
+    /* 1.0. Checks a candidate settings object before the host stores it.
      * Returns PB_OK or PB_ERR_INVALID_ARGUMENT with a message given to
-     * error_sink. When one setting is at fault the message starts with its
-     * name and ": " ("port: must be from 1 to 65535"), so a form can show it
-     * next to that field. Any thread; no I/O. */
+     * error_sink (nullable). When one setting is at fault the message starts
+     * with its name and ": " ("port: must be an integer between 1 and 65535"), so a form
+     * can show it next to that field. Any thread; no I/O. */
     pb_status (*validate_settings)(void* plugin_ctx, pb_str candidate_json, pb_str_sink error_sink, void* error_ctx);
-    /* The stored settings changed (whole object). Any thread. */
+    /* 1.0. The stored settings changed (whole object). Any thread. */
     void (*settings_changed)(void* plugin_ctx, pb_str settings_json);
 } pb_plugin_api;
 

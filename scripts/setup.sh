@@ -9,12 +9,16 @@ PACKAGES=(
   libpugixml-dev libsodium-dev libspdlog-dev libssl-dev
   libgtest-dev libbenchmark-dev
   chromium fonts-dejavu-core
+  valgrind lintian python3-flask python3-pytest
 )
 
 missing=()
 for p in "${PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
+# valgrind checks the C example host, lintian the Debian packages; Debian's
+# own /usr/bin/python3 with python3-flask and python3-pytest runs the Python
+# binding's tests (never a PyPI package).
 # chromium runs the settings page's browser tests (tests/browser), driven by
 # playwright-core from npm: no browser is ever downloaded.
 # Node and npm run the client-library test (tests/client_library). A machine

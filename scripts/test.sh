@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # One command: install what is missing, check the formatting, build, and run
-# the whole test suite:
-# once normally, then again under AddressSanitizer + UndefinedBehaviorSanitizer.
+# the whole test suite: once normally (then build the Debian packages and
+# check them), then again under AddressSanitizer + UndefinedBehaviorSanitizer.
 # PB_SKIP_SANITIZERS=1 skips the second pass (for a quick local run).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -15,6 +15,8 @@ run_ctest() {
   (cd "$1" && ctest --output-on-failure --parallel "$(nproc)" -LE browser && ctest --output-on-failure -L browser)
 }
 run_ctest build
+# The Debian packages of that build, checked by lintian.
+scripts/package.sh build
 if [ "${PB_SKIP_SANITIZERS:-0}" != "1" ]; then
   PB_BUILD_DIR=build-asan scripts/build.sh -DPB_SANITIZE=ON -DPB_BENCHMARKS=OFF -DCMAKE_BUILD_TYPE=Debug
   export ASAN_OPTIONS="detect_leaks=1:abort_on_error=1"

@@ -150,7 +150,7 @@ int main(int argc, char** argv) {
                  {"name", kDisplayName},
                  {"version", common::kVersion},
                  {"abi_version", std::to_string(PB_ABI_VERSION_MAJOR) + "." + std::to_string(PB_ABI_VERSION_MINOR)},
-                 {"library", "libplexbridge.so"},
+                 {"library", "libplexbridge.so." + std::to_string(PB_ABI_VERSION_MAJOR)},  // the soname a host loads
                  {"description", kDescription},
                  {"settings_version", settings::current_version()},
                  {"settings", settings},
