@@ -7,7 +7,9 @@ set(CMAKE_C_COMPILER aarch64-linux-gnu-gcc)
 set(CMAKE_CXX_COMPILER aarch64-linux-gnu-g++)
 set(CMAKE_OBJCOPY aarch64-linux-gnu-objcopy)
 set(CMAKE_READELF aarch64-linux-gnu-readelf)
-set(PKG_CONFIG_EXECUTABLE aarch64-linux-gnu-pkg-config CACHE FILEPATH "pkg-config for arm64")
+# Debian 12 ships no aarch64-linux-gnu-pkg-config: the build machine's
+# pkg-config, told to read only the arm64 .pc files.
+set(ENV{PKG_CONFIG_LIBDIR} /usr/lib/aarch64-linux-gnu/pkgconfig:/usr/share/pkgconfig)
 # Headers and libraries from the :arm64 packages only; programs from the build machine.
 set(CMAKE_FIND_ROOT_PATH /usr/aarch64-linux-gnu)
 set(CMAKE_FIND_ROOT_PATH_MODE_PROGRAM NEVER)

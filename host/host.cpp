@@ -198,9 +198,10 @@ pb_status Host::add_route(const pb_route_desc& in) {
     // host's own paths (host_path) stay its own.
     bool api = common::text::starts_with(e.pattern, "/api/") && !host_path(e.pattern);
     bool page = common::text::starts_with(e.pattern, "/plugins/");
-    if (e.method.empty() || !(api || page) || e.handler == nullptr ||
-        (e.auth != PB_ROUTE_AUTH_HOST_APIKEY && e.auth != PB_ROUTE_AUTH_NONE))
-        return PB_ERR_INVALID_ARGUMENT;
+    if (e.method.empty() || !(api || page) || e.handler == nullptr) return PB_ERR_INVALID_ARGUMENT;
+    // Only an explicit PB_ROUTE_AUTH_NONE is public; 0 or a value from a
+    // later minor reads as the safe one (the header's rule for unknown values).
+    if (e.auth != PB_ROUTE_AUTH_NONE) e.auth = PB_ROUTE_AUTH_HOST_APIKEY;
     routes_.push_back(std::move(e));
     return PB_OK;
 }

@@ -170,7 +170,10 @@ typedef struct pb_http_response {
 
 /* Opaque handle for one in-flight request. The plugin must call
  * host->respond() exactly once for every handle it was given, from any
- * thread, at any later time (before destroy() returns). The host owns it. */
+ * thread: often from inside the handler call itself (before the handler
+ * returns), otherwise later, and always before destroy() returns. A host
+ * makes the handle ready to be answered before it calls the handler. The
+ * host owns it. */
 typedef struct pb_responder pb_responder;
 
 /* Route handler. Called on a host thread; must return quickly (it must not
@@ -184,7 +187,8 @@ typedef struct pb_route_desc {
     /* Path under the host's root, e.g. "/api/plex/oauth/pin/{pinId}/check".
      * A "{name}" segment matches one non-empty path segment. 1.1: a last
      * segment "{name*}" matches the rest of the path, slashes included,
-     * possibly empty ("/plugins/plexbridge/{file*}"). API routes live under
+     * possibly empty ("/plugins/plexbridge/{file*}"); anywhere else it
+     * never matches. API routes live under
      * "/api/"; from 1.1 a page's files live under "/plugins/<plugin_id>/". */
     pb_str path_pattern;
     /* Routes under "/plugins/" are opened by a browser: with

@@ -56,5 +56,5 @@ chroot "$ROOT" /bin/sh -ec '
     DEBIAN_FRONTEND=noninteractive apt-get install -f -y -q --no-install-recommends >/dev/null
   dpkg -s libplexbridge1 libplexbridge-dev | grep -E "^(Package|Status|Version):"
   ls -l /usr/lib/*/libplexbridge.so*
-  /tmp/pb/c-host --plugin libplexbridge.so.1'
+  /tmp/pb/c-host --plugin libplexbridge.so.1 --data-dir /tmp/pb/data'
 echo "debootstrap: installed with dpkg -i and loaded in a clean Debian 12 root"

@@ -1,8 +1,10 @@
 #!/bin/sh
 # Example.c_host: builds host.c as a C host author would, from the installed
 # kit alone (pkg-config, nothing from the source or build tree), and runs it
-# under valgrind. Fails on a compiler warning, a failed step of the host, a
-# memory error or a definite leak.
+# twice: first on a new data directory, then, under valgrind, on what the
+# first run left there (as after a restart: the settings are read back).
+# Fails on a compiler warning, a failed step of the host, a memory error or
+# a definite leak.
 #   check.sh PKG_CONFIG_DIR WORK_DIR
 # PKG_CONFIG_DIR holds the installed plexbridge.pc (Kit.install puts it in
 # <kit-prefix>/lib/<multiarch>/pkgconfig); WORK_DIR gets the binary and log.
@@ -31,7 +33,7 @@ prefix=$(pkg-config --variable=prefix plexbridge)
 echo "pkg-config: cflags '$cflags'; plugin $plugin"
 
 mkdir -p "$work"
-rm -f "$work/c-host" "$work/c-host.log"
+rm -rf "$work/c-host" "$work/c-host-first.log" "$work/c-host.log" "$work/data"
 # The README's build line, with warnings as errors: the installed header
 # must compile cleanly as strict C11 in a C host. eval, because pkg-config
 # escapes spaces in paths with a backslash, which only the shell undoes.
@@ -55,18 +57,23 @@ if [ -n "$build_id" ] && [ -f "$debug_file" ]; then
   ln -s "$debug_file" "$debug_tree$(dirname "$real")/$(basename "$debug_file")"
 fi
 
+first="$work/c-host-first.log"
+"$work/c-host" --plugin "$plugin" --data-dir "$work/data" >"$first" 2>&1 || { cat "$first"; fail "the first run failed"; }
+echo "first run, on a new data directory: OK"
+
 log="$work/c-host.log"
 start=$(date +%s%N)
 status=0
-TMPDIR="$work" valgrind --error-exitcode=1 --leak-check=full --errors-for-leak-kinds=definite \
+valgrind --error-exitcode=1 --leak-check=full --errors-for-leak-kinds=definite \
   --show-leak-kinds=definite --num-callers=40 --keep-debuginfo=yes --extra-debuginfo-path="$debug_tree" \
-  "$work/c-host" --plugin "$plugin" >"$log" 2>&1 || status=$?
+  "$work/c-host" --plugin "$plugin" --data-dir "$work/data" >"$log" 2>&1 || status=$?
 elapsed_ms=$((($(date +%s%N) - start) / 1000000))
 cat "$log"
 echo "c-host under valgrind: $((elapsed_ms / 1000)).$(printf '%03d' $((elapsed_ms % 1000))) s"
 
 # valgrind's exit status and the host's are both 1 on failure: the log says which.
 grep -q '^c-host: OK$' "$log" || fail "the host did not finish (exit status $status); its output is above"
+grep -q '^read back [1-9][0-9]* stored setting(s)' "$log" || fail "the settings of the first run were not read back"
 grep -q 'ERROR SUMMARY: 0 errors' "$log" || fail "valgrind found memory errors or definite leaks; see above"
 [ "$status" -eq 0 ] || fail "exit status $status"
 echo "Example.c_host: OK"

@@ -27,14 +27,13 @@
  *         (or PLEXBRIDGE_PLUGIN=/path/to/libplexbridge.so ./c-host)
  */
 
-/* POSIX.1-2008 with the XSI option: mkdtemp, nftw, fsync, strerror_r (the
- * int-returning one), pthread_condattr_setclock. */
-#define _XOPEN_SOURCE 700
+/* POSIX.1-2008: fsync, strerror_r (the int-returning one),
+ * pthread_condattr_setclock. */
+#define _POSIX_C_SOURCE 200809L
 
 #include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <limits.h>
 #include <pthread.h>
 #include <stdarg.h>
@@ -57,7 +56,6 @@
 #define DEFAULT_MAX_BODY  (64u * 1024)       /* the header's default for max_body_bytes == 0 */
 #define CALL_TIMEOUT_MS   20000              /* one route call; generous for valgrind */
 #define EVENT_TIMEOUT_MS  20000              /* the event reaching the plugin's queue */
-#define MAX_SEARCHES_KEPT 100                /* request_search records kept */
 #define BODY_PRINT_MAX    240                /* characters of an answer printed */
 
 /* ------------------------------------------------------------------------ */
@@ -84,6 +82,18 @@ static int print_len(size_t len) { return len > INT_MAX ? INT_MAX : (int)len; }
 
 /* pb_str.data may be NULL when len is 0: never hand that NULL to memcpy. */
 static const char* str_data(pb_str s) { return s.data != NULL ? s.data : ""; }
+
+/* The ABI's rule for a struct the other side allocated: copy
+ * min(struct_size, sizeof) bytes into zeroed storage. Fields an older
+ * writer's struct lacks read as zero; a newer writer's extra bytes are not
+ * read. */
+static void read_struct(void* out, size_t out_size, const void* in) {
+    uint32_t size = 0;
+    memcpy(&size, in, sizeof size); /* every boundary struct starts with it */
+    memset(out, 0, out_size);
+    memcpy(out, in, size < out_size ? size : out_size);
+}
+#define READ_STRUCT(out, in) read_struct(&(out), sizeof(out), (in))
 
 /* A NUL-terminated copy of a borrowed string: the ABI lends strings for the
  * duration of a call only, so everything the host keeps is copied. */
@@ -575,8 +585,8 @@ static int kv_merge_member(void* ctx, const char* key, size_t key_len, const cha
 }
 
 typedef struct settings_store {
-    pthread_mutex_t mu;       /* guards values */
-    pthread_mutex_t write_mu; /* recursive: one write (merge, store, settings_changed) at a time */
+    pthread_mutex_t mu;       /* guards values: held briefly, never across a call into the plugin */
+    pthread_mutex_t write_mu; /* one write (merge, store, settings_changed) at a time */
     kvlist values;
     char path[PATH_MAX]; /* <data_dir>/settings.json */
 } settings_store;
@@ -642,14 +652,7 @@ static int store_init(settings_store* s, const char* data_dir) {
     memset(s, 0, sizeof *s);
     if (snprintf(s->path, sizeof s->path, "%s/settings.json", data_dir) >= (int)sizeof s->path)
         return fail("the data directory path is too long");
-    pthread_mutexattr_t attr;
-    if (pthread_mutexattr_init(&attr) != 0) return fail("pthread_mutexattr_init");
-    /* Recursive: the plugin may write settings again from inside
-     * settings_changed on the same thread; a plain mutex would deadlock. */
-    int rc = pthread_mutexattr_settype(&attr, PTHREAD_MUTEX_RECURSIVE);
-    if (rc == 0) rc = pthread_mutex_init(&s->write_mu, &attr);
-    pthread_mutexattr_destroy(&attr);
-    if (rc != 0) return fail("cannot create the settings lock");
+    if (pthread_mutex_init(&s->write_mu, NULL) != 0) return fail("cannot create the settings lock");
     if (pthread_mutex_init(&s->mu, NULL) != 0) {
         pthread_mutex_destroy(&s->write_mu);
         return fail("cannot create the settings lock");
@@ -721,15 +724,6 @@ static pb_status store_preview(settings_store* s, pb_str patch, kvlist* next, bu
 /* The host                                                                 */
 /* ------------------------------------------------------------------------ */
 
-typedef struct setting_info {
-    char* name;
-    char* label;
-    char* section;
-    pb_setting_type type;
-    pb_setting_access access;
-    int secret;
-} setting_info;
-
 typedef struct route {
     char* method;
     char* pattern;
@@ -740,12 +734,12 @@ typedef struct route {
 } route;
 
 typedef struct host {
-    char data_dir[PATH_MAX]; /* a new directory for each run (mkdtemp) */
-    int remove_data_dir;     /* at the end, unless --keep */
+    char data_dir[PATH_MAX]; /* the plugin's files and settings.json, kept across runs */
 
     pb_host_api api;
     pb_plugin_api plugin;
-    /* Entry succeeded: destroy() is owed. Set before start() and cleared
+    /* The entry succeeded with a whole table: destroy() is owed, and
+     * settings_changed follows each write. Set before start() and cleared
      * after destroy(), on the host thread, so no plugin thread ever sees it
      * change. */
     int plugin_loaded;
@@ -754,8 +748,9 @@ typedef struct host {
      * flag is read by whichever thread calls register_*, hence atomic. */
     atomic_int registering;
 
-    setting_info* settings;
-    size_t settings_count, settings_cap;
+    /* What the settings are like. A host that draws a form keeps copies of
+     * the descriptors instead (the strings are borrowed). */
+    size_t settings_count, settings_secret, settings_internal, settings_read_only;
     route* routes;
     size_t routes_count, routes_cap;
     char** events;
@@ -765,10 +760,7 @@ typedef struct host {
 
     settings_store store;
 
-    pthread_mutex_t search_mu;
-    pb_search_request searches[MAX_SEARCHES_KEPT]; /* only the numbers; strings are not kept */
-    size_t searches_count;
-
+    atomic_uint searches_asked;
     atomic_uint log_errors;
     atomic_uint log_warnings;
 } host;
@@ -789,16 +781,13 @@ static int grow(void** items, size_t* count, size_t* cap, size_t elem) {
 
 static void cb_log(void* ctx, pb_log_level level, pb_str message) {
     host* h = ctx;
-    const char* name = level == PB_LOG_DEBUG     ? "debug"
-                       : level == PB_LOG_INFO    ? "info"
-                       : level == PB_LOG_WARNING ? "warning"
-                       : level == PB_LOG_ERROR   ? "error"
-                                                 : "?";
+    static const char* const names[] = {"?", "debug", "info", "warning", "error"};
+    if (level < PB_LOG_DEBUG || level > PB_LOG_ERROR) level = PB_LOG_ERROR; /* from a later minor: the header's rule */
     if (level == PB_LOG_ERROR) atomic_fetch_add(&h->log_errors, 1u);
     if (level == PB_LOG_WARNING) atomic_fetch_add(&h->log_warnings, 1u);
     /* One fprintf per line: stdio locks the stream per call, so lines from
      * the plugin's threads do not interleave. */
-    fprintf(stderr, "  [plugin %s] %.*s\n", name, print_len(message.len), str_data(message));
+    fprintf(stderr, "  [plugin %s] %.*s\n", names[level], print_len(message.len), str_data(message));
 }
 
 /* ---- registration -------------------------------------------------------- */
@@ -806,45 +795,29 @@ static void cb_log(void* ctx, pb_log_level level, pb_str message) {
 static pb_status cb_register_setting(void* ctx, const pb_setting_desc* in) {
     host* h = ctx;
     if (!atomic_load(&h->registering) || in == NULL) return PB_ERR_INVALID_ARGUMENT;
-    /* Copy what the plugin's struct has into zeroed storage: an older
-     * plugin's descriptor is shorter, a newer one's longer. */
     pb_setting_desc d;
-    memset(&d, 0, sizeof d);
-    memcpy(&d, in, in->struct_size < sizeof d ? in->struct_size : sizeof d);
+    READ_STRUCT(d, in);
     if (d.name.len == 0 || !json_valid(str_data(d.default_json), d.default_json.len)) return PB_ERR_INVALID_ARGUMENT;
-    if (grow((void**)&h->settings, &h->settings_count, &h->settings_cap, sizeof *h->settings) != 0)
-        return PB_ERR_INTERNAL;
-
-    setting_info info;
-    memset(&info, 0, sizeof info);
-    info.name = copy_str(d.name);
-    info.type = d.type;
-    info.secret = d.secret != 0;
-    /* 1.1 fields: only when the plugin's struct has them. */
-    /* 0 (a 1.0 plugin) and a value from a later ABI are the default, USER,
-     * as the header says of unknown enum values. */
-    info.access = PB_HAS_FIELD(&d, pb_setting_desc, access) && d.access >= PB_SETTING_ACCESS_USER &&
-                          d.access <= PB_SETTING_ACCESS_INTERNAL
-                      ? d.access
-                      : PB_SETTING_ACCESS_USER;
-    pb_str none = {"", 0};
-    info.label = copy_str(PB_HAS_FIELD(&d, pb_setting_desc, label) ? d.label : none);
-    info.section = copy_str(PB_HAS_FIELD(&d, pb_setting_desc, section) ? d.section : none);
-    if (info.name == NULL || info.label == NULL || info.section == NULL) goto nomem;
 
     /* The default fills in what the store does not have yet; a stored
      * value (from an earlier run) wins. */
     pthread_mutex_lock(&h->store.mu);
-    int rc = kv_set(&h->store.values, info.name, d.name.len, str_data(d.default_json), d.default_json.len, 1);
+    int rc = kv_set(&h->store.values, str_data(d.name), d.name.len, str_data(d.default_json), d.default_json.len, 1);
     pthread_mutex_unlock(&h->store.mu);
-    if (rc != 0) goto nomem;
-    h->settings[h->settings_count++] = info;
+    if (rc != 0) return PB_ERR_INTERNAL;
+
+    /* access is 1.1: read only when the plugin's struct has it. 0 (a 1.0
+     * plugin) means USER; a value from a later minor, or a type this host
+     * does not know, means INTERNAL: never draw what you cannot read. */
+    pb_setting_access access = PB_HAS_FIELD(&d, pb_setting_desc, access) ? d.access : PB_SETTING_ACCESS_USER;
+    if (access == 0) access = PB_SETTING_ACCESS_USER;
+    if (access > PB_SETTING_ACCESS_INTERNAL || d.type < PB_SETTING_BOOL || d.type > PB_SETTING_JSON)
+        access = PB_SETTING_ACCESS_INTERNAL;
+    h->settings_count++;
+    h->settings_secret += d.secret != 0;
+    h->settings_internal += access == PB_SETTING_ACCESS_INTERNAL;
+    h->settings_read_only += access == PB_SETTING_ACCESS_READ_ONLY;
     return PB_OK;
-nomem:
-    free(info.name);
-    free(info.label);
-    free(info.section);
-    return PB_ERR_INTERNAL;
 }
 
 static int starts_with(const char* s, const char* prefix) { return strncmp(s, prefix, strlen(prefix)) == 0; }
@@ -853,10 +826,8 @@ static pb_status cb_register_route(void* ctx, const pb_route_desc* in) {
     host* h = ctx;
     if (!atomic_load(&h->registering) || in == NULL) return PB_ERR_INVALID_ARGUMENT;
     pb_route_desc d;
-    memset(&d, 0, sizeof d);
-    memcpy(&d, in, in->struct_size < sizeof d ? in->struct_size : sizeof d);
+    READ_STRUCT(d, in);
     if (d.handler == NULL || d.method.len == 0 || d.path_pattern.len == 0) return PB_ERR_INVALID_ARGUMENT;
-    if (d.auth != PB_ROUTE_AUTH_HOST_APIKEY && d.auth != PB_ROUTE_AUTH_NONE) return PB_ERR_INVALID_ARGUMENT;
     if (grow((void**)&h->routes, &h->routes_count, &h->routes_cap, sizeof *h->routes) != 0) return PB_ERR_INTERNAL;
     route r;
     memset(&r, 0, sizeof r);
@@ -876,7 +847,9 @@ static pb_status cb_register_route(void* ctx, const pb_route_desc* in) {
         free(r.pattern);
         return PB_ERR_INVALID_ARGUMENT;
     }
-    r.auth = d.auth;
+    /* 0, or a value from a later minor: the host authenticates (the
+     * header's rule); public only when the plugin says so in words we know. */
+    r.auth = d.auth == PB_ROUTE_AUTH_NONE ? PB_ROUTE_AUTH_NONE : PB_ROUTE_AUTH_HOST_APIKEY;
     r.max_body_bytes = d.max_body_bytes != 0 ? d.max_body_bytes : DEFAULT_MAX_BODY;
     r.handler = d.handler;
     r.route_ctx = d.route_ctx; /* borrowed until destroy() returns */
@@ -898,8 +871,7 @@ static pb_status cb_register_page(void* ctx, const pb_page_desc* in) {
     host* h = ctx;
     if (!atomic_load(&h->registering) || in == NULL) return PB_ERR_INVALID_ARGUMENT;
     pb_page_desc d;
-    memset(&d, 0, sizeof d);
-    memcpy(&d, in, in->struct_size < sizeof d ? in->struct_size : sizeof d);
+    READ_STRUCT(d, in);
     char* title = copy_str(d.title);
     char* path = copy_str(d.entry_path);
     if (title == NULL || path == NULL || title[0] == '\0' || !starts_with(path, "/plugins/")) {
@@ -935,114 +907,109 @@ static void report(pb_str_sink sink, void* ctx, const char* message) {
     if (sink != NULL) sink(ctx, cstr(message));
 }
 
-/* The ABI's settings_write: merge, store durably, then settings_changed on
- * this thread before returning. Used for the plugin's own writes and, after
- * validate_settings, for the changes the user makes. */
-static pb_status cb_settings_write(void* ctx, pb_str patch, pb_str_sink error_sink, void* error_ctx) {
-    host* h = ctx;
+/* With write_mu held: stores `next` (serialised as `text`) durably, swaps
+ * it in (taking it over), then tells the plugin on this thread before
+ * returning, as settings_write promises. The file first, the memory after:
+ * when the disk refuses, nothing changes anywhere. */
+static pb_status store_commit_locked(host* h, kvlist* next, const buf* text, pb_str_sink error_sink, void* error_ctx) {
     settings_store* s = &h->store;
     char err[PATH_MAX + 160];
-    const char* why = NULL;
-    kvlist next = {0};
-    buf text = {0};
-
-    pthread_mutex_lock(&s->write_mu);
-    pb_status st = store_preview(s, patch, &next, &text, &why);
-    if (st != PB_OK) {
-        pthread_mutex_unlock(&s->write_mu);
-        buf_free(&text);
-        report(error_sink, error_ctx, why);
-        return st;
-    }
-    /* The file first, the memory after: when the disk refuses, nothing
-     * changes anywhere (the ABI's "on failure nothing changes"). */
-    if (write_file_atomic(s->path, text.data, text.len, err, sizeof err) != 0) {
-        pthread_mutex_unlock(&s->write_mu);
-        kv_free(&next);
-        buf_free(&text);
+    if (write_file_atomic(s->path, text->data, text->len, err, sizeof err) != 0) {
+        kv_free(next);
         report(error_sink, error_ctx, err);
         return PB_ERR_IO;
     }
     pthread_mutex_lock(&s->mu);
     kvlist old = s->values;
-    s->values = next;
+    s->values = *next;
     pthread_mutex_unlock(&s->mu);
     kv_free(&old);
-
-    /* settings_changed gets the latest object, taken now rather than the
-     * text just written: a write nested inside settings_changed (same
-     * thread, recursive lock) has then already been delivered, and this
-     * delivery must not undo it with an older object. */
-    if (h->plugin_loaded && h->plugin.settings_changed != NULL) {
-        if (store_snapshot(s, &text) == 0) {
-            pb_str all = {text.data, text.len};
-            h->plugin.settings_changed(h->plugin.plugin_ctx, all);
-        } else {
-            /* Stored already, so not a failed write; but the plugin now
-             * works from older settings until the next change. */
-            fputs("c-host: out of memory: the plugin was not told of a settings change\n", stderr);
-        }
-    }
-    pthread_mutex_unlock(&s->write_mu);
-    buf_free(&text);
+    /* Not during the entry call: there is no plugin table yet. write_mu
+     * stays held: the plugin never writes from inside settings_changed. */
+    if (h->plugin_loaded) h->plugin.settings_changed(h->plugin.plugin_ctx, (pb_str){text->data, text->len});
     return PB_OK;
+}
+
+/* The ABI's settings_write, for the plugin's own writes: merge, store,
+ * settings_changed. */
+static pb_status cb_settings_write(void* ctx, pb_str patch, pb_str_sink error_sink, void* error_ctx) {
+    host* h = ctx;
+    kvlist next = {0};
+    buf text = {0};
+    const char* why = NULL;
+    pthread_mutex_lock(&h->store.write_mu);
+    pb_status st = store_preview(&h->store, patch, &next, &text, &why);
+    if (st == PB_OK)
+        st = store_commit_locked(h, &next, &text, error_sink, error_ctx);
+    else
+        report(error_sink, error_ctx, why);
+    pthread_mutex_unlock(&h->store.write_mu);
+    buf_free(&text);
+    return st;
 }
 
 /* A change "the user made" on the host's settings form: the candidate
  * (stored object with the patch applied) goes through validate_settings
- * first; only then is it stored (and settings_changed called). The write
- * lock is held throughout so that no other write slips in between the check
- * and the store. validate_settings does no I/O and calls nothing back. */
+ * first, and only then is stored. The write lock is held throughout so
+ * that no other write slips in between the check and the store;
+ * validate_settings does no I/O and calls nothing back. */
 static pb_status host_user_change(host* h, const char* patch_json, buf* message) {
-    settings_store* s = &h->store;
     kvlist next = {0};
     buf candidate = {0};
     const char* why = NULL;
-    pb_str patch = cstr(patch_json);
     message->len = 0;
-
-    pthread_mutex_lock(&s->write_mu);
-    pb_status st = store_preview(s, patch, &next, &candidate, &why);
-    kv_free(&next);
+    pthread_mutex_lock(&h->store.write_mu);
+    pb_status st = store_preview(&h->store, cstr(patch_json), &next, &candidate, &why);
     if (st != PB_OK) {
         buf_puts(message, why);
     } else {
         pb_str c = {candidate.data, candidate.len};
         st = h->plugin.validate_settings(h->plugin.plugin_ctx, c, sink_to_buf, message);
-        if (st == PB_OK) st = cb_settings_write(h, patch, sink_to_buf, message);
+        if (st == PB_OK)
+            st = store_commit_locked(h, &next, &candidate, sink_to_buf, message);
+        else
+            kv_free(&next);
     }
-    pthread_mutex_unlock(&s->write_mu);
+    pthread_mutex_unlock(&h->store.write_mu);
     buf_free(&candidate);
     return st;
 }
 
 /* ---- searches --------------------------------------------------------------- */
 
-/* This host has no media library, so it can search for nothing: it records
+/* This host has no media library, so it can search for nothing: it counts
  * and prints the request and says so (UNKNOWN_MEDIA). A real host looks the
- * ids up and queues a search. Returns at once, calls nothing back. */
+ * ids up and queues a search (copying the strings: they are borrowed).
+ * Returns at once, calls nothing back. */
 static pb_search_outcome cb_request_search(void* ctx, const pb_search_request* in) {
     host* h = ctx;
     if (in == NULL) return PB_SEARCH_REFUSED;
     pb_search_request r;
-    memset(&r, 0, sizeof r);
-    memcpy(&r, in, in->struct_size < sizeof r ? in->struct_size : sizeof r);
+    READ_STRUCT(r, in);
+    atomic_fetch_add(&h->searches_asked, 1u);
     printf("  search asked: %s imdb=%.*s tmdb=%lld tvdb=%lld S%dE%d title=\"%.*s\" reason=\"%.*s\"\n",
            r.media_type == PB_MEDIA_EPISODE ? "episode" : "movie", print_len(r.imdb_id.len), str_data(r.imdb_id),
            (long long)r.tmdb_id, (long long)r.tvdb_id, (int)r.season, (int)r.episode, print_len(r.title.len),
            str_data(r.title), print_len(r.reason.len), str_data(r.reason));
-    fflush(stdout);
-    pthread_mutex_lock(&h->search_mu);
-    if (h->searches_count < MAX_SEARCHES_KEPT) {
-        /* The strings are borrowed: keep the struct without them. */
-        r.imdb_id = r.episode_imdb_id = r.title = r.reason = (pb_str){NULL, 0};
-        h->searches[h->searches_count++] = r;
-    }
-    pthread_mutex_unlock(&h->search_mu);
     return PB_SEARCH_UNKNOWN_MEDIA;
 }
 
 /* ---- responses ---------------------------------------------------------------- */
+
+/* An answer, whoever gave it (the plugin, or the host itself: 404, 405,
+ * 413, 504). The caller frees it with answer_free. */
+typedef struct answer {
+    int status;
+    buf content_type;
+    buf headers; /* "Name: value\n" lines */
+    buf body;
+} answer;
+
+static void answer_free(answer* a) {
+    buf_free(&a->content_type);
+    buf_free(&a->headers);
+    buf_free(&a->body);
+}
 
 /*
  * One request in flight: what a pb_responder* points to. Two parties hold
@@ -1057,10 +1024,7 @@ typedef struct pending {
     pthread_cond_t cv;
     int refs;
     int done;
-    int status;
-    buf content_type;
-    buf headers; /* "Name: value\n" lines */
-    buf body;
+    answer a;
 } pending;
 
 static pending* pending_new(void) {
@@ -1096,9 +1060,7 @@ static void pending_release(pending* p) {
     if (!last) return;
     pthread_cond_destroy(&p->cv);
     pthread_mutex_destroy(&p->mu);
-    buf_free(&p->content_type);
-    buf_free(&p->headers);
-    buf_free(&p->body);
+    answer_free(&p->a);
     free(p);
 }
 
@@ -1108,7 +1070,7 @@ static void cb_respond(void* ctx, pb_responder* responder, const pb_http_respons
     if (p == NULL) return;
     pb_http_response r;
     memset(&r, 0, sizeof r);
-    if (in != NULL) memcpy(&r, in, in->struct_size < sizeof r ? in->struct_size : sizeof r);
+    if (in != NULL) READ_STRUCT(r, in);
 
     pthread_mutex_lock(&p->mu);
     if (p->done) {
@@ -1121,16 +1083,17 @@ static void cb_respond(void* ctx, pb_responder* responder, const pb_http_respons
         return;
     }
     /* Copied now: the response is borrowed for this call only. */
-    p->status = in != NULL ? r.status : 500;
-    buf_put(&p->content_type, str_data(r.content_type), r.content_type.len);
+    answer* a = &p->a;
+    a->status = in != NULL ? r.status : 500;
+    buf_put(&a->content_type, str_data(r.content_type), r.content_type.len);
     for (size_t i = 0; r.headers != NULL && i < r.header_count; ++i) {
-        buf_put(&p->headers, str_data(r.headers[i].name), r.headers[i].name.len);
-        buf_put(&p->headers, ": ", 2);
-        buf_put(&p->headers, str_data(r.headers[i].value), r.headers[i].value.len);
-        buf_put(&p->headers, "\n", 1);
+        buf_put(&a->headers, str_data(r.headers[i].name), r.headers[i].name.len);
+        buf_put(&a->headers, ": ", 2);
+        buf_put(&a->headers, str_data(r.headers[i].value), r.headers[i].value.len);
+        buf_put(&a->headers, "\n", 1);
     }
-    buf_put(&p->body, str_data(r.body), r.body.len);
-    if (p->content_type.oom || p->headers.oom || p->body.oom) p->status = 500;
+    buf_put(&a->body, str_data(r.body), r.body.len);
+    if (a->content_type.oom || a->headers.oom || a->body.oom) a->status = 500;
     p->done = 1;
     pthread_cond_signal(&p->cv);
     pthread_mutex_unlock(&p->mu);
@@ -1200,21 +1163,6 @@ static int match_path_self_test(void) {
     return 0;
 }
 
-/* An answer, whoever gave it (the plugin, or the host itself: 404, 405,
- * 413, 504). The caller frees it with answer_free. */
-typedef struct answer {
-    int status;
-    buf content_type;
-    buf headers;
-    buf body;
-} answer;
-
-static void answer_free(answer* a) {
-    buf_free(&a->content_type);
-    buf_free(&a->headers);
-    buf_free(&a->body);
-}
-
 static void host_answer(answer* a, int status, const char* message) {
     a->status = status;
     buf_puts(&a->content_type, "application/json");
@@ -1268,6 +1216,14 @@ static int host_call(host* h, const char* method, const char* target, const char
     req.body = (pb_str){body != NULL ? body : "", body_len};
     req.remote_address = cstr("127.0.0.1");
 
+    struct timespec deadline;
+    if (clock_gettime(CLOCK_MONOTONIC, &deadline) != 0) return fail("clock_gettime: %s", strerror(errno));
+    deadline.tv_sec += CALL_TIMEOUT_MS / 1000;
+    deadline.tv_nsec += (long)(CALL_TIMEOUT_MS % 1000) * 1000000L;
+    if (deadline.tv_nsec >= 1000000000L) {
+        deadline.tv_sec += 1;
+        deadline.tv_nsec -= 1000000000L;
+    }
     pending* p = pending_new();
     if (p == NULL) return fail("out of memory for a request");
     /* The request and its strings are borrowed for this call only; the
@@ -1275,30 +1231,16 @@ static int host_call(host* h, const char* method, const char* target, const char
      * thread. */
     r->handler(r->route_ctx, &req, (pb_responder*)p);
 
-    struct timespec deadline;
-    clock_gettime(CLOCK_MONOTONIC, &deadline);
-    deadline.tv_sec += CALL_TIMEOUT_MS / 1000;
-    deadline.tv_nsec += (long)(CALL_TIMEOUT_MS % 1000) * 1000000L;
-    if (deadline.tv_nsec >= 1000000000L) {
-        deadline.tv_sec += 1;
-        deadline.tv_nsec -= 1000000000L;
-    }
     pthread_mutex_lock(&p->mu);
     int rc = 0;
     /* 0 is a wake-up (maybe spurious): look again; anything else
      * (ETIMEDOUT) ends the wait. */
     while (!p->done && rc == 0) rc = pthread_cond_timedwait(&p->cv, &p->mu, &deadline);
-    if (p->done) {
-        /* Take the answer over: the pending keeps empty buffers. */
-        out->status = p->status;
-        out->content_type = p->content_type;
-        out->headers = p->headers;
-        out->body = p->body;
-        memset(&p->content_type, 0, sizeof p->content_type);
-        memset(&p->headers, 0, sizeof p->headers);
-        memset(&p->body, 0, sizeof p->body);
-    }
     int done = p->done;
+    if (done) {
+        *out = p->a; /* taken over: the pending keeps empty buffers */
+        memset(&p->a, 0, sizeof p->a);
+    }
     pthread_mutex_unlock(&p->mu);
     /* Timed out: the plugin still holds its reference and frees the
      * pending when it answers (at the latest in destroy()). */
@@ -1322,33 +1264,23 @@ static void print_answer(const char* method, const char* target, const answer* a
            a->body.len > n ? "..." : "");
 }
 
-/* Calls a route and checks its status; prints the answer either way. */
+/* Calls a route, prints the answer and checks its status. The answer goes
+ * to `out` when the call succeeds and the caller wants it; else it is freed. */
 static int expect_status(host* h, const char* method, const char* target, const char* body, int status, answer* out) {
-    if (host_call(h, method, target, body, out) != 0) return -1;
-    print_answer(method, target, out);
-    if (out->status != status) return fail("%s %s answered %d, expected %d", method, target, out->status, status);
-    return 0;
+    answer local;
+    answer* a = out != NULL ? out : &local;
+    int rc = host_call(h, method, target, body, a);
+    if (rc == 0) print_answer(method, target, a);
+    if (rc == 0 && a->status != status) rc = fail("%s %s answered %d, expected %d", method, target, a->status, status);
+    if (rc != 0 || out == NULL) answer_free(a);
+    return rc;
 }
 
 /* ------------------------------------------------------------------------ */
 /* Loading, running, unloading                                              */
 /* ------------------------------------------------------------------------ */
 
-static int remove_entry(const char* path, const struct stat* st, int type, struct FTW* ftw) {
-    (void)st;
-    (void)type;
-    (void)ftw;
-    if (remove(path) != 0) fprintf(stderr, "c-host: cannot remove %s: %s\n", path, strerror(errno));
-    return 0; /* go on: remove as much as possible */
-}
-
 static void host_free(host* h) {
-    for (size_t i = 0; i < h->settings_count; ++i) {
-        free(h->settings[i].name);
-        free(h->settings[i].label);
-        free(h->settings[i].section);
-    }
-    free(h->settings);
     for (size_t i = 0; i < h->routes_count; ++i) {
         free(h->routes[i].method);
         free(h->routes[i].pattern);
@@ -1359,8 +1291,6 @@ static void host_free(host* h) {
     free(h->page_title);
     free(h->page_path);
     store_destroy(&h->store);
-    pthread_mutex_destroy(&h->search_mu);
-    if (h->remove_data_dir) nftw(h->data_dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
 }
 
 /* dlsym gives a void*; ISO C does not define converting it to a function
@@ -1383,14 +1313,8 @@ static int has_event(const host* h, const char* name) {
 }
 
 static void print_registrations(const host* h) {
-    size_t secret = 0, internal = 0, read_only = 0;
-    for (size_t i = 0; i < h->settings_count; ++i) {
-        secret += h->settings[i].secret != 0;
-        internal += h->settings[i].access == PB_SETTING_ACCESS_INTERNAL;
-        read_only += h->settings[i].access == PB_SETTING_ACCESS_READ_ONLY;
-    }
     printf("  %zu settings (%zu a form draws, %zu of them read-only; %zu secret)\n", h->settings_count,
-           h->settings_count - internal, read_only, secret);
+           h->settings_count - h->settings_internal, h->settings_read_only, h->settings_secret);
     printf("  %zu routes:", h->routes_count);
     for (size_t i = 0; i < h->routes_count; ++i)
         printf("%s %s %s", i % 3 == 0 ? "\n   " : ",", h->routes[i].method, h->routes[i].pattern);
@@ -1412,24 +1336,26 @@ static int exercise(host* h) {
     static const char* const k_use_plex[] = {"data", "values", "use_plex"};
 
     printf("routes\n");
-    if (expect_status(h, "GET", "/api/plex/status", NULL, 200, &a) != 0) rc = -1;
+    if (expect_status(h, "GET", "/api/plex/status", NULL, 200, &a) != 0) return -1;
     int enabled = -1;
-    if (rc == 0 && json_get_bool(a.body.data, a.body.len, k_enabled, 2, &enabled) != 0)
+    if (json_get_bool(a.body.data, a.body.len, k_enabled, 2, &enabled) != 0)
         rc = fail("the status has no data.enabled");
     answer_free(&a);
     if (rc != 0) return rc;
     if (h->page_path != NULL) {
-        /* The page's entry: the "{file*}" pattern matching an empty rest. */
-        if (expect_status(h, "GET", h->page_path, NULL, 200, &a) != 0) rc = -1;
+        /* The page's entry: the "{file*}" pattern matching an empty rest.
+         * Its headers (Content-Security-Policy, ETag...) are the plugin's
+         * to set: a server passes them through. */
+        if (expect_status(h, "GET", h->page_path, NULL, 200, &a) != 0) return -1;
+        if (a.headers.data == NULL || strstr(a.headers.data, "Content-Security-Policy: ") == NULL)
+            rc = fail("the page came without its Content-Security-Policy header");
         answer_free(&a);
         if (rc != 0) return rc;
     }
     /* The host's own answers for what the plugin did not register. */
-    if (expect_status(h, "GET", "/api/plex/no-such-route", NULL, 404, &a) != 0) rc = -1;
-    answer_free(&a);
-    if (rc == 0 && expect_status(h, "DELETE", "/api/plex/status", NULL, 405, &a) != 0) rc = -1;
-    answer_free(&a);
-    if (rc != 0) return rc;
+    if (expect_status(h, "GET", "/api/plex/no-such-route", NULL, 404, NULL) != 0 ||
+        expect_status(h, "DELETE", "/api/plex/status", NULL, 405, NULL) != 0)
+        return -1;
 
     printf("settings\n");
     buf message = {0};
@@ -1451,9 +1377,9 @@ static int exercise(host* h) {
     if (rc != 0) return rc;
     /* And through the plugin's own settings route (its page uses it): the
      * plugin validates and calls the host's settings_write itself. */
-    if (expect_status(h, "PATCH", "/api/plex/settings", "{\"use_plex\": true}", 200, &a) != 0) rc = -1;
+    if (expect_status(h, "PATCH", "/api/plex/settings", "{\"use_plex\": true}", 200, &a) != 0) return -1;
     int use_plex = -1;
-    if (rc == 0 && (json_get_bool(a.body.data, a.body.len, k_use_plex, 3, &use_plex) != 0 || use_plex != 1))
+    if (json_get_bool(a.body.data, a.body.len, k_use_plex, 3, &use_plex) != 0 || use_plex != 1)
         rc = fail("the plugin's settings route did not show use_plex = true");
     answer_free(&a);
     if (rc != 0) return rc;
@@ -1503,21 +1429,21 @@ static int exercise(host* h) {
 
 static void usage(FILE* to) {
     fprintf(to,
-            "usage: c-host [--plugin PATH] [--keep]\n"
-            "  --plugin PATH  the plugin library; default: $PLEXBRIDGE_PLUGIN\n"
-            "                 (pkg-config --variable=plugin plexbridge gives it)\n"
-            "  --keep         keep the data directory (settings.json and the plugin's\n"
-            "                 files) instead of removing it at the end\n");
+            "usage: c-host [--plugin PATH] [--data-dir DIR]\n"
+            "  --plugin PATH   the plugin library; default: $PLEXBRIDGE_PLUGIN\n"
+            "                  (pkg-config --variable=plugin plexbridge gives it)\n"
+            "  --data-dir DIR  settings.json and the plugin's files, kept and read back\n"
+            "                  on the next run; default: ./c-host-data\n");
 }
 
 int main(int argc, char** argv) {
     const char* plugin_path = getenv("PLEXBRIDGE_PLUGIN");
-    int keep = 0;
+    const char* data_dir = "./c-host-data";
     for (int i = 1; i < argc; ++i) {
         if (strcmp(argv[i], "--plugin") == 0 && i + 1 < argc) {
             plugin_path = argv[++i];
-        } else if (strcmp(argv[i], "--keep") == 0) {
-            keep = 1;
+        } else if (strcmp(argv[i], "--data-dir") == 0 && i + 1 < argc) {
+            data_dir = argv[++i];
         } else if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
             usage(stdout);
             return 0;
@@ -1536,35 +1462,25 @@ int main(int argc, char** argv) {
     setvbuf(stdout, NULL, _IOLBF, 0);
     if (match_path_self_test() != 0) return 1;
 
-    /* A new data directory each run: the checks below start from the
-     * defaults and an empty refresh queue. A real host keeps one directory
-     * for good, and store_load() reads the settings back at start. */
+    /* One data directory for good: the settings are read back from it at
+     * start, and the plugin keeps its key and refresh queue there. */
     static host h; /* static: zeroed, and off the stack (it holds paths and records) */
-    const char* tmp = getenv("TMPDIR");
-    if (tmp == NULL || tmp[0] == '\0') tmp = "/tmp";
-    if (snprintf(h.data_dir, sizeof h.data_dir, "%s/plexbridge-c-host.XXXXXX", tmp) >= (int)sizeof h.data_dir) {
-        fail("TMPDIR is too long");
+    if (snprintf(h.data_dir, sizeof h.data_dir, "%s", data_dir) >= (int)sizeof h.data_dir) {
+        fail("--data-dir is too long");
         return 1;
     }
-    if (mkdtemp(h.data_dir) == NULL) {
-        fail("mkdtemp in %s: %s", tmp, strerror(errno));
+    if (mkdir(h.data_dir, 0700) != 0 && errno != EEXIST) {
+        fail("cannot create %s: %s", h.data_dir, strerror(errno));
         return 1;
     }
-    h.remove_data_dir = !keep;
     atomic_init(&h.registering, 0);
+    atomic_init(&h.searches_asked, 0u);
     atomic_init(&h.log_errors, 0u);
     atomic_init(&h.log_warnings, 0u);
-    if (pthread_mutex_init(&h.search_mu, NULL) != 0) {
-        fail("cannot create a lock");
-        rmdir(h.data_dir);
-        return 1;
-    }
-    if (store_init(&h.store, h.data_dir) != 0) {
-        pthread_mutex_destroy(&h.search_mu);
-        rmdir(h.data_dir);
-        return 1;
-    }
+    if (store_init(&h.store, h.data_dir) != 0) return 1;
     int rc = store_load(&h.store);
+    if (rc == 0 && h.store.values.count > 0)
+        printf("read back %zu stored setting(s) from %s\n", h.store.values.count, h.store.path);
 
     /* 1. Load and negotiate. RTLD_LOCAL keeps the plugin's symbols out of
      * the global namespace; RTLD_NOW finds a missing symbol here, not in
@@ -1617,17 +1533,18 @@ int main(int argc, char** argv) {
             /* The plugin said why through log; nothing in h.plugin may be
              * called. */
             rc = fail("the plugin refused to load (status %d); its log above says why", (int)st);
+        } else if (!PB_HAS_FIELD(&h.plugin, pb_plugin_api, settings_changed) || h.plugin.destroy == NULL ||
+                   h.plugin.start == NULL || h.plugin.on_event == NULL || h.plugin.validate_settings == NULL ||
+                   h.plugin.settings_changed == NULL) {
+            /* Every 1.0 entry must be there; the plugin says how much of
+             * the table it filled. destroy() is still owed if it has one. */
+            rc = fail("the plugin's table lacks a 1.0 entry");
+            if (h.plugin.destroy != NULL) h.plugin.destroy(h.plugin.plugin_ctx);
         } else {
             h.plugin_loaded = 1;
             printf("  loaded %.*s %.*s (its table: %u bytes)\n", print_len(h.plugin.plugin_id.len),
                    str_data(h.plugin.plugin_id), print_len(h.plugin.plugin_version.len),
                    str_data(h.plugin.plugin_version), (unsigned)h.plugin.struct_size);
-            /* Every 1.0 entry must be there; the plugin says how much of
-             * the table it filled. */
-            if (!PB_HAS_FIELD(&h.plugin, pb_plugin_api, settings_changed) || h.plugin.destroy == NULL ||
-                h.plugin.start == NULL || h.plugin.on_event == NULL || h.plugin.validate_settings == NULL ||
-                h.plugin.settings_changed == NULL)
-                rc = fail("the plugin's table lacks a 1.0 entry");
         }
     }
     if (rc == 0) print_registrations(&h);
@@ -1638,7 +1555,7 @@ int main(int argc, char** argv) {
 
     /* 4. Unload, whatever happened: destroy() joins the plugin's threads and
      * answers whatever is still pending; only then may the code go. */
-    if (h.plugin_loaded && h.plugin.destroy != NULL) {
+    if (h.plugin_loaded) {
         h.plugin.destroy(h.plugin.plugin_ctx);
         h.plugin_loaded = 0;
         printf("destroyed\n");
@@ -1648,9 +1565,9 @@ int main(int argc, char** argv) {
     if (entry_fn != NULL) {
         /* No plugin thread is left: destroy() joined them. */
         unsigned errors = atomic_load(&h.log_errors), warnings = atomic_load(&h.log_warnings);
-        printf("plugin log: %u error(s), %u warning(s); searches asked: %zu\n", errors, warnings, h.searches_count);
+        printf("plugin log: %u error(s), %u warning(s); searches asked: %u\n", errors, warnings,
+               atomic_load(&h.searches_asked));
     }
-    if (keep) printf("data directory kept: %s\n", h.data_dir);
     host_free(&h);
     if (rc != 0) return 1;
     printf("c-host: OK\n");

@@ -34,7 +34,6 @@ from .plugin import (
     RouteAuth,
     SearchOutcome,
     SearchRequest,
-    Setting,
 )
 from .routes import match_path
 from .settings import JsonFileSettingsStore, SettingsStore
@@ -62,7 +61,6 @@ __all__ = [
     "RouteAuth",
     "SearchOutcome",
     "SearchRequest",
-    "Setting",
     "SettingsRejected",
     "SettingsStore",
     "SettingsStoreError",

@@ -62,7 +62,6 @@ __all__ = [
     "Response",
     "Route",
     "RouteAuth",
-    "Setting",
     "Page",
     "SearchRequest",
     "SearchOutcome",
@@ -114,18 +113,6 @@ class Route:
         """The host must authenticate the caller (its API key, or its own
         browser session for a page) before handing the request over."""
         return self.auth is RouteAuth.HOST_APIKEY
-
-
-@dataclass(frozen=True)
-class Setting:
-    name: str
-    type: str  # "bool", "int", "string", "string_list" or "json"
-    default: Any
-    description: str
-    secret: bool
-    # The manifest's shape (docs/host-integration.md, "Drawing a form"):
-    # what a host draws a form from, label, section, access, limits...
-    schema: dict[str, Any]
 
 
 @dataclass(frozen=True)
@@ -303,11 +290,10 @@ class Plugin:
         self._store = store
         self._on_search = on_search
         self._logger = logger or logging.getLogger("plexbridge")
-        self._host_name = host_name
 
         # What the plugin registers during the entry call.
         self._routes: list[Route] = []
-        self._settings: dict[str, Setting] = {}
+        self._settings: dict[str, dict[str, Any]] = {}  # name -> its schema (settings_schema)
         self._events: list[str] = []
         self._page: Page | None = None
         self._registering = False
@@ -421,12 +407,9 @@ class Plugin:
 
     @property
     def settings_schema(self) -> list[dict[str, Any]]:
-        """Every setting as the manifest describes it, in registration order."""
-        return [dict(s.schema) for s in self._settings.values()]
-
-    @property
-    def registered_settings(self) -> tuple[Setting, ...]:
-        return tuple(self._settings.values())
+        """Every setting as the manifest describes it, in registration order
+        (a copy: the caller may change it)."""
+        return json.loads(json.dumps(list(self._settings.values())))
 
     @property
     def events(self) -> tuple[str, ...]:
@@ -435,10 +418,6 @@ class Plugin:
     @property
     def page(self) -> Page | None:
         return self._page
-
-    @property
-    def started(self) -> bool:
-        return self._state == "started"
 
     @property
     def closed(self) -> bool:
@@ -570,9 +549,9 @@ class Plugin:
         with self._settings_lock:
             values = self._merged()
         if masked:
-            for s in self._settings.values():
-                if s.secret and isinstance(values.get(s.name), str) and values[s.name]:
-                    values[s.name] = MASK
+            for name, s in self._settings.items():
+                if s["secret"] and isinstance(values.get(name), str) and values[name]:
+                    values[name] = MASK
         return values
 
     def validate_settings(self, candidate: Mapping[str, Any]) -> None:
@@ -588,7 +567,7 @@ class Plugin:
         A secret sent back as MASK keeps its stored value."""
         if not isinstance(patch, Mapping):
             raise TypeError("a settings change is a JSON object (a mapping of setting names to values)")
-        patch = {k: v for k, v in patch.items() if not (v == MASK and k in self._settings and self._settings[k].secret)}
+        patch = {k: v for k, v in patch.items() if not (v == MASK and self._settings.get(k, {}).get("secret"))}
         with self._entry("update_settings", need_started=False) as api:
             # Validation and storing under one lock: two concurrent changes
             # never each pass against a state without the other.
@@ -603,7 +582,7 @@ class Plugin:
     def _merged(self) -> dict[str, Any]:
         # Registered defaults, then what is stored (including keys a newer
         # plugin retired: the ABI only ever merges, so they stay).
-        merged = {name: s.default for name, s in self._settings.items()}
+        merged = {name: s["default"] for name, s in self._settings.items()}
         merged.update(self._values)
         return json.loads(json.dumps(merged))  # a deep copy nobody else holds
 
@@ -776,12 +755,12 @@ class Plugin:
         # A type from a later minor: stored as JSON and never drawn (the header's rule).
         known_type = d.type in _TYPE_NAMES
         type_name = _TYPE_NAMES.get(d.type, "json")
-        description = _abi.text(d.description)
+        # The manifest's shape (docs/host-integration.md, "Drawing a form").
         schema: dict[str, Any] = {
             "name": name,
             "type": type_name,
             "default": default,
-            "description": description,
+            "description": _abi.text(d.description),
             "secret": bool(d.secret),
         }
         # 1.1: what a form needs. A 1.0 plugin's descriptor ends at secret.
@@ -809,7 +788,7 @@ class Plugin:
                 schema["needs_restart"] = True
         if not known_type:
             schema["access"] = "internal"
-        self._settings[name] = Setting(name, type_name, default, description, bool(d.secret), schema)
+        self._settings[name] = schema
         return _abi.PB_OK
 
     def _cb_register_route(self, _ctx: int | None, desc: Any) -> int:

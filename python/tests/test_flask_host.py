@@ -4,9 +4,12 @@ through Flask's test client: what a program and a browser see."""
 from __future__ import annotations
 
 import importlib.util
+import io
 import json
+import logging
 from http.cookies import SimpleCookie
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -33,9 +36,12 @@ def load_example():
     return module
 
 
+example = load_example()
+
+
 @pytest.fixture
 def app(tmp_path):
-    app = load_example().create_app(tmp_path / "data", API_KEY)
+    app = example.create_app(tmp_path / "data", API_KEY)
     yield app
     app.extensions["plexbridge"].close()
 
@@ -119,9 +125,21 @@ def test_an_unsafe_request_from_the_browser_needs_the_csrf_token(client):
     assert saved.status_code == 200, saved.get_data(as_text=True)
     assert client.get("/api/settings/plex").get_json()["data"]["manual_server_url"] == "http://10.0.0.5:32400"
 
-    # Signing out ends the session.
+    # Signing out is an unsafe request too: the form carries the token.
+    assert client.post("/logout").status_code == 403
     assert client.post("/logout", data={"_xsrf": csrf}).status_code == 303
     assert client.get("/api/plex/settings").status_code == 401
+
+
+@pytest.mark.parametrize(
+    "target",
+    ["//evil.example/", "/\\evil.example", "/\t/evil.example", "/\n/evil.example", "https://evil.example/", "evil"],
+)
+def test_signing_in_never_redirects_to_another_site(client, target):
+    answer = client.post("/login", data={"apikey": API_KEY, "next": target})
+    assert answer.status_code == 303
+    location = urlsplit(answer.headers["Location"])
+    assert (location.netloc, location.path) in (("", "/"), ("localhost", "/"))
 
 
 def test_the_settings_form_is_drawn_from_what_the_plugin_registered(client, app, tmp_path):
@@ -147,6 +165,25 @@ def test_bodies_are_bounded_by_the_routes_limit(client, app):
     too_big = client.post("/api/plex/apikey", data=b"x" * (limit + 1), headers={"X-API-KEY": API_KEY})
     assert too_big.status_code == 413
     assert too_big.get_json()["code"] == "HOST_BODY_TOO_LARGE"
+    body = b" " * (example.HOST_MAX_BODY + 1)
+    host_route = client.patch("/api/settings/plex", data=body, headers={"X-API-KEY": API_KEY})
+    assert host_route.status_code == 413
+
+
+@pytest.mark.parametrize("path", ["/login", "/logout", "/api/plex/apikey"])
+def test_a_body_without_a_length_is_read_only_to_the_limit(client, path):
+    # Chunked: no Content-Length to refuse early, so the host reads one
+    # byte past its limit and stops, whatever the route (a sign-in form too).
+    stream = io.BytesIO(b"apikey=" + b"x" * (4 << 20))
+    answer = client.post(
+        path,
+        input_stream=stream,
+        content_type="application/x-www-form-urlencoded",
+        headers={"Transfer-Encoding": "chunked", "X-API-KEY": API_KEY},
+        environ_overrides={"wsgi.input_terminated": True},
+    )
+    assert answer.status_code == 413
+    assert stream.tell() <= 1 << 20, "read no further than the limit"
 
 
 def test_plexs_webhook_reaches_the_plugin_without_the_hosts_key(client):
@@ -167,3 +204,15 @@ def test_the_host_fires_the_events_the_plugin_subscribed_and_refuses_others(clie
     unknown = client.post("/api/host/events", json={"event": "movie.added"}, headers={"X-API-KEY": API_KEY})
     assert unknown.status_code == 400
     assert "does not subscribe" in unknown.get_json()["error"]
+    not_media = client.post(
+        "/api/host/events", json={"event": "subtitle.downloaded", "media": "tt0253556"}, headers={"X-API-KEY": API_KEY}
+    )
+    assert not_media.status_code == 400
+
+
+def test_the_request_log_never_shows_a_key_from_the_query():
+    # How the server logs a request: Plex's webhook carries the plugin's key in its query.
+    line = "POST /api/webhooks/plex?apikey=s3cret&event=x HTTP/1.1"
+    record = logging.LogRecord("werkzeug", logging.INFO, __file__, 1, '%s - - "%s" %s', ("127.0.0.1", line, 200), None)
+    assert example.RedactQuerySecrets().filter(record)
+    assert record.getMessage() == '127.0.0.1 - - "POST /api/webhooks/plex?apikey=[redacted]&event=x HTTP/1.1" 200'

@@ -155,6 +155,8 @@ void Webhooks::receive(Call& call, Reply reply) {
         reply.no_content();
         session_.log().debug("webhook {} ignored: {}", p.event, why);
     };
+    // Turning Plex off stops what Plex starts too, not only the refreshes.
+    if (!s.use_plex) return ignored("Use Plex is off");
     if (std::find(s.webhook_events.begin(), s.webhook_events.end(), p.event) == s.webhook_events.end())
         return ignored("event not enabled");
     if (!s.server_machine_id.empty() && p.server_uuid != s.server_machine_id) return ignored("another server");

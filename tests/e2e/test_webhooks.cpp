@@ -248,7 +248,13 @@ TEST_F(Webhooks, OnlySelectedLibrariesAndAccounts) {
     ASSERT_EQ(rig->api("PATCH", "/api/settings/plex", R"({"movie_library":["Movies"]})").status, 200);
     EXPECT_EQ(send_multipart(payload)->status, 204) << "account not selected";
     ASSERT_EQ(rig->api("PATCH", "/api/settings/plex", R"({"webhook_accounts":["title"]})").status, 200);
+    // With Plex turned off, what Plex sends starts nothing either.
+    ASSERT_EQ(rig->api("PATCH", "/api/settings/plex", R"({"use_plex":false})").status, 200);
+    EXPECT_EQ(send_multipart(payload)->status, 204) << "Use Plex is off";
+    EXPECT_TRUE(searches().empty());
+    ASSERT_EQ(rig->api("PATCH", "/api/settings/plex", R"({"use_plex":true})").status, 200);
     EXPECT_EQ(send_multipart(payload)->status, 200);
+    EXPECT_EQ(searches().size(), 1u);
 }
 
 TEST_F(Webhooks, TheOwnerIsAccountOneAndMatchesByPlexIdNameOrEmail) {

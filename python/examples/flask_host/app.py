@@ -7,7 +7,10 @@ What a host owes the plugin, and nothing else:
     X-API-KEY header, browsers with a session cookie obtained once with
     the key on /login (HttpOnly, SameSite=Strict), plus the XSRF-TOKEN
     cookie the page echoes in the X-XSRF-TOKEN header on unsafe requests;
-  - bound request bodies to the route's max_body_bytes (413 above);
+  - bound request bodies to the route's max_body_bytes (413 above), also
+    when they come without a length;
+  - keep secrets out of its logs (Plex's webhook carries the plugin's key
+    in its query);
   - keep the settings in a JSON file in the data directory, validated by
     the plugin before they are stored;
   - fire subtitle events, and answer the plugin's search requests.
@@ -30,15 +33,16 @@ import html
 import json
 import logging
 import os
+import re
 import secrets
 import signal
 import sys
 import threading
 import time
 from pathlib import Path
-from urllib.parse import quote, urlsplit
+from urllib.parse import parse_qsl, quote, urlsplit
 
-from flask import Flask, Response, jsonify, redirect, request
+from flask import Flask, Response, abort, jsonify, redirect, request
 
 # Vendored or installed: either way "import plexbridge" works; from a
 # checkout of the repository the package is two folders up.
@@ -122,24 +126,54 @@ def raw_path() -> str:
     return quote(request.environ.get("PATH_INFO", "/").encode("latin-1"), safe="/:@!$&'()*+,;=-._~")
 
 
-def read_body(limit: int) -> bytes | None:
-    """The request body, or None when it is larger than `limit`. Refused by
-    its declared length before a byte is read; a body that streams in
-    without one is read only to one byte past the limit."""
+def read_body(limit: int) -> bytes:
+    """The request body; 413 when it is larger than `limit`. Refused by its
+    declared length before a byte is read; a body that streams in without
+    one (chunked) is read only to one byte past the limit. Never Flask's
+    request.form or request.get_json(): they read a chunked body whole."""
+    too_large = f"the body is larger than {limit} bytes"
     if request.content_length is not None and request.content_length > limit:
-        return None
+        abort(413, too_large)
     body = request.stream.read(limit + 1)
-    return None if len(body) > limit else body
+    if len(body) > limit:
+        abort(413, too_large)
+    return body
 
 
-def read_json_object(limit: int) -> dict | None:
-    """The body as a JSON object, or None (too large, not JSON, not an object)."""
-    body = read_body(limit)
+def read_form() -> dict[str, str]:
+    """A host page's form (application/x-www-form-urlencoded)."""
+    return dict(parse_qsl(read_body(HOST_MAX_BODY).decode("utf-8", errors="replace")))
+
+
+def read_json_object() -> dict | None:
+    """The body as a JSON object, or None (not JSON, not an object)."""
     try:
-        value = json.loads(body) if body else None
+        value = json.loads(read_body(HOST_MAX_BODY) or b"null")
     except ValueError:
         return None
     return value if isinstance(value, dict) else None
+
+
+def local_path(target: str) -> str:
+    """target when it is a path of this host, else "/": never a redirect to
+    another site. To a browser "//evil.example" and "/\\evil.example" are
+    another site, and so is "/", a tab, "/evil.example" (browsers drop tabs
+    and newlines from URLs): only printable ASCII without spaces passes."""
+    return target if re.fullmatch(r"/(?![/\\])[!-~]*", target) else "/"
+
+
+class RedactQuerySecrets(logging.Filter):
+    """Plex calls the webhook with the plugin's key in the query (it cannot
+    send a header); keep such values out of the request log."""
+
+    SECRET = re.compile(r"([?&](?:api_?key|token|x-plex-token)=)[^&\s\"]*", re.IGNORECASE)
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        redacted = self.SECRET.sub(r"\1[redacted]", message)
+        if redacted != message:
+            record.msg, record.args = redacted, ()
+        return True
 
 
 def as_flask(answer: PluginResponse) -> Response:
@@ -181,10 +215,12 @@ def create_app(data_dir: str | os.PathLike[str], api_key: str, plugin_path: str 
 
     # ---- who is calling ----------------------------------------------------
 
-    def refuse_unauthenticated() -> Response | None:
+    def refuse_unauthenticated(form_csrf: str | None = None) -> Response | None:
         """None when the caller may go on, else the answer that stops it.
-        (A host on a network should also slow down key guessing, as
-        plexbridge-host does: ten wrong keys per address, then 429.)"""
+        form_csrf: the CSRF token of a host page's form (a form cannot send
+        the header). (A host on a network should also slow down key
+        guessing, as plexbridge-host does: ten wrong keys per address, then
+        429.)"""
         key = request.headers.get("X-API-KEY")
         if key is not None:
             # A program. No cookies are involved, so no CSRF check either.
@@ -197,8 +233,8 @@ def create_app(data_dir: str | os.PathLike[str], api_key: str, plugin_path: str 
         # SameSite=Strict keeps the cookie off other sites' requests, not off
         # other ports of this host name: unsafe requests also need the token
         # only this origin's pages can read.
-        sent = request.headers.get(CSRF_HEADER) or (request.form.get("_xsrf", "") if request.path == "/logout" else "")
-        if request.method not in SAFE_METHODS and not same(sent or "", csrf):
+        sent = request.headers.get(CSRF_HEADER) or form_csrf or ""
+        if request.method not in SAFE_METHODS and not same(sent, csrf):
             return error(403, "HOST_CSRF", "the request did not carry this page's CSRF token; reload the page")
         return None
 
@@ -207,6 +243,10 @@ def create_app(data_dir: str | os.PathLike[str], api_key: str, plugin_path: str 
         response.set_cookie(SESSION_COOKIE, session, httponly=True, samesite="Strict", secure=secure, path="/")
         # Readable by the page's scripts on purpose: they echo it in X-XSRF-TOKEN.
         response.set_cookie(CSRF_COOKIE, csrf, httponly=False, samesite="Strict", secure=secure, path="/")
+
+    @app.errorhandler(413)
+    def too_large(e: Exception) -> Response:
+        return error(413, "HOST_BODY_TOO_LARGE", getattr(e, "description", "the body is too large"))
 
     @app.after_request
     def host_page_headers(response: Response) -> Response:
@@ -234,8 +274,6 @@ def create_app(data_dir: str | os.PathLike[str], api_key: str, plugin_path: str 
             return as_flask(plugin.handle(request.method, path).result())
         route, _ = found
         body = read_body(route.max_body_bytes)
-        if body is None:
-            return error(413, "HOST_BODY_TOO_LARGE", f"the body is larger than {route.max_body_bytes} bytes")
         # The plugin never sees the host's credentials: it needs neither.
         headers = [(k, v) for k, v in request.headers.items() if k.lower() not in ("x-api-key", "cookie")]
         future = plugin.handle(request.method, path, request.environ.get("QUERY_STRING", ""), headers, body,
@@ -260,24 +298,18 @@ def create_app(data_dir: str | os.PathLike[str], api_key: str, plugin_path: str 
 
     @app.post("/login")
     def login() -> Response:
-        if request.content_length is not None and request.content_length > HOST_MAX_BODY:
-            return error(413, "HOST_BODY_TOO_LARGE", "the sign-in form is too large")
-        given = request.form.get("apikey", "")  # the /login form; programs send X-API-KEY instead
-        if not same(given, api_key):
+        form = read_form()  # the /login form; programs send X-API-KEY instead
+        if not same(form.get("apikey", ""), api_key):
             return error(401, "HOST_UNAUTHORIZED", "that is not this host's API key")
         sessions.close(request.cookies.get(SESSION_COOKIE, ""))  # never reuse a session the browser brought
         session, csrf = sessions.open()
-        nxt = request.form.get("next", "/")
-        # Only back to a path of ours: "//evil.example" (and "/\\evil.example",
-        # to some browsers) is another site.
-        ours = nxt.startswith("/") and not nxt.startswith(("//", "/\\"))
-        response = redirect(nxt if ours else "/", 303)
+        response = redirect(local_path(form.get("next", "/")), 303)
         set_session_cookies(response, session, csrf)
         return response
 
     @app.post("/logout")
     def logout() -> Response:
-        if (refused := refuse_unauthenticated()) is not None:
+        if (refused := refuse_unauthenticated(read_form().get("_xsrf"))) is not None:
             return refused
         sessions.close(request.cookies.get(SESSION_COOKIE, ""))
         response = redirect("/login", 303)
@@ -307,7 +339,7 @@ def create_app(data_dir: str | os.PathLike[str], api_key: str, plugin_path: str 
         if request.method == "GET":
             # The form a host draws: masked values and the schema the plugin registered.
             return jsonify({"data": plugin.settings(masked=True), "schema": plugin.settings_schema})
-        patch = read_json_object(HOST_MAX_BODY)
+        patch = read_json_object()
         if patch is None:
             return error(400, "HOST_BAD_REQUEST", "the body must be a JSON object of settings")
         try:
@@ -326,11 +358,11 @@ def create_app(data_dir: str | os.PathLike[str], api_key: str, plugin_path: str 
         # route here only so that it can be tried by hand.
         if (refused := refuse_unauthenticated()) is not None:
             return refused
-        event = read_json_object(HOST_MAX_BODY)
-        if event is None or not isinstance(event.get("event"), str):
+        event = read_json_object()
+        if event is None or not isinstance(event.get("event"), str) or not isinstance(event.get("media", {}), dict):
             return error(400, "HOST_BAD_REQUEST", 'expected {"event": "subtitle.downloaded", "media": {...}}')
         try:
-            plugin.fire_event(event["event"], event.get("media") or {})
+            plugin.fire_event(event["event"], event.get("media", {}))
         except ValueError as e:
             return error(400, "HOST_UNKNOWN_EVENT", str(e))
         response = jsonify({"data": {"fired": event["event"]}})
@@ -347,7 +379,8 @@ def create_app(data_dir: str | os.PathLike[str], api_key: str, plugin_path: str 
 
 
 def load_api_key(data_dir: Path) -> str:
-    """$PLEXBRIDGE_HOST_APIKEY, else the stored key, else a new one (stored 0600 and printed once)."""
+    """$PLEXBRIDGE_HOST_APIKEY, else the stored key, else a new one, stored
+    0600 (never printed or logged: the terminal may be a journal)."""
     if key := os.environ.get("PLEXBRIDGE_HOST_APIKEY"):
         return key
     path = data_dir / "host-apikey"
@@ -358,7 +391,7 @@ def load_api_key(data_dir: Path) -> str:
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "w") as f:
         f.write(key + "\n")
-    print(f"generated the API key {key} (stored in {path})", file=sys.stderr)
+    print(f"generated an API key; read it from {path}", file=sys.stderr)
     return key
 
 
@@ -369,6 +402,7 @@ def main() -> int:
     parser.add_argument("--plugin", help="libplexbridge.so (default: $PLEXBRIDGE_PLUGIN, pkg-config, the loader)")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("werkzeug").addFilter(RedactQuerySecrets())  # the server's request log
     address, _, port = args.listen.rpartition(":")
     if not address or not port.isdigit():
         parser.error("--listen must be ADDRESS:PORT")
