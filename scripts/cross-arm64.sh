@@ -25,7 +25,20 @@ cmake --build build-arm64 --target plexbridge pb_unit_tests pb_abi_tests manifes
 file build-arm64/kit/lib/libplexbridge.so.*.*
 # The unit tests (parsers, settings, vault, session) and the ABI tests,
 # which load the arm64 plugin into an arm64 fake host, under qemu-aarch64.
-for t in pb_unit_tests pb_abi_tests; do
-  qemu-aarch64 -L /usr/aarch64-linux-gnu "build-arm64/bin/$t" --gtest_brief=1
-done
+QEMU=(qemu-aarch64 -L /usr/aarch64-linux-gnu)
+# qemu-user 7.2 (Debian 12) on some kernels (seen on 6.18) hangs at the
+# first pthread_create of a dynamically linked arm64 program; a static one
+# runs. Check that first: the ABI tests that start the plugin's thread need it.
+probe_dir=$(mktemp -d)
+printf '#include <pthread.h>\nstatic void* f(void* a) { return a; }\nint main(void) { pthread_t t; return pthread_create(&t, 0, f, 0) || pthread_join(t, 0); }\n' >"$probe_dir/t.c"
+aarch64-linux-gnu-gcc "$probe_dir/t.c" -o "$probe_dir/t" -pthread
+FILTER=()
+if ! timeout 20 "${QEMU[@]}" "$probe_dir/t"; then
+  echo "cross-arm64: this qemu-aarch64 hangs when a dynamically linked program starts a thread;" >&2
+  echo "cross-arm64: skipping the two ABI tests that start the plugin (run them on arm64 hardware)" >&2
+  FILTER=(--gtest_filter=-Abi.RoutesAnswerThroughRespondAndNothingAfterDestroy:Abi.AHostFromALaterMinorIsReadUpToWhatThePluginKnows)
+fi
+rm -rf "$probe_dir"
+"${QEMU[@]}" build-arm64/bin/pb_unit_tests --gtest_brief=1
+"${QEMU[@]}" build-arm64/bin/pb_abi_tests --gtest_brief=1 "${FILTER[@]}"
 (cd build-arm64 && cpack -G DEB >/dev/null && ls -l packages/*.deb)
