@@ -34,7 +34,8 @@ static bj::object connection_json(const session::ProbeOutcome& o) {
                  {"local", c.local},
                  {"relay", c.relay},
                  {"IPv6", c.ipv6},
-                 {"available", o.available},
+                 // null while the probe runs (or before it ran)
+                 {"available", o.done ? bj::value(o.available) : bj::value(nullptr)},
                  {"latency_ms", o.latency_ms >= 0 ? bj::value(o.latency_ms) : bj::value(nullptr)},
                  {"error", o.error.empty() ? bj::value(nullptr) : bj::value(o.error)},
                  {"reason", o.reason}};
@@ -64,11 +65,46 @@ static bj::object server_json(const plexapi::Resource& server, bj::array connect
     return j;
 }
 
+static bj::array listing_json(const std::vector<ServerReport>& reports) {
+    bj::array out;
+    for (const auto& rep : reports) {
+        bj::array conns;
+        for (const auto& o : rep.outcomes) conns.push_back(connection_json(o));
+        out.push_back(server_json(rep.server, std::move(conns),
+                                  rep.best ? bj::value(connection_json(rep.outcomes[*rep.best])) : bj::value(nullptr)));
+    }
+    return out;
+}
+
+// A listing asked for again this soon is the same one: the page is opened
+// twice, two tabs, a host that lists before it selects.
+constexpr auto kReuseListing = std::chrono::seconds(30);
+// Polls read a listing this recent, never probe.
+constexpr auto kPollListing = std::chrono::minutes(2);
+
+const Discovery::Listing* Discovery::reusable(bool poll) const {
+    if (!last_ || !last_->decided) return nullptr;
+    auto age = std::chrono::steady_clock::now() - last_->started;
+    // A poll reads what its own listing found, never another account's.
+    if (poll)
+        return age < kPollListing && last_->settings->token == session_.settings().snapshot()->token ? last_.get()
+                                                                                                     : nullptr;
+    // Another account, another timeout or TLS rule: probe again.
+    if (last_->settings != session_.settings().snapshot()) return nullptr;
+    return age < kReuseListing ? last_.get() : nullptr;
+}
+
 void Discovery::servers(Call& call, Reply reply) {
     // ?probe=0: the list as plex.tv gives it, at once, every connection
     // "available": null; the page shows it while the probes run.
+    // ?poll=1: the last listing as its probes fill it in; no new probe.
+    // ?refresh=1: probe again even if a recent listing could be reused.
     const bool probe = call.param("probe").value_or("1") != "0";
-    boost::asio::post(session_.io(), [this, reply, probe] {
+    const bool poll = call.param("poll").value_or("0") == "1";
+    const bool refresh = call.param("refresh").value_or("0") == "1";
+    boost::asio::post(session_.io(), [this, reply, probe, poll, refresh] {
+        if (probe && !refresh)
+            if (const Listing* known = reusable(poll)) return reply.data(known->servers);
         session_.resources(
             Freshness::fresh, [this, reply, probe](plexapi::ApiResult<std::vector<plexapi::Resource>> r) {
                 if (!r) return fail_listing(reply, r.error());
@@ -80,7 +116,6 @@ void Discovery::servers(Call& call, Reply reply) {
                             session::ProbeOutcome o;
                             o.connection = c;
                             auto j = connection_json(o);
-                            j["available"] = nullptr;
                             j["reason"] = "not probed yet";
                             conns.push_back(std::move(j));
                         }
@@ -88,18 +123,22 @@ void Discovery::servers(Call& call, Reply reply) {
                     }
                     return reply.data(out);
                 }
-                race(session_.client(), std::move(*r), session_.race_options(), {},
-                     [reply](const std::vector<ServerReport>& reports) {
-                         bj::array out;
-                         for (const auto& rep : reports) {
-                             bj::array conns;
-                             for (const auto& o : rep.outcomes) conns.push_back(connection_json(o));
-                             out.push_back(server_json(
-                                 rep.server, std::move(conns),
-                                 rep.best ? bj::value(connection_json(rep.outcomes[*rep.best])) : bj::value(nullptr)));
-                         }
-                         reply.data(out);
-                     });
+                // The answer goes out when every server has its choice: a
+                // silent address is then still "available": null, and fills
+                // in the listing that ?poll=1 reads (within one deadline).
+                auto listing = std::make_shared<Listing>();
+                listing->started = std::chrono::steady_clock::now();
+                listing->settings = session_.settings().snapshot();
+                last_ = listing;
+                race(
+                    session_.client(), std::move(*r), session_.race_options(),
+                    [reply, listing](const std::vector<ServerReport>& reports) {
+                        listing->servers = listing_json(reports);
+                        listing->decided = true;
+                        reply.data(listing->servers);
+                    },
+                    [listing](const std::vector<ServerReport>& reports) { listing->servers = listing_json(reports); },
+                    [listing](const std::vector<ServerReport>& reports) { listing->servers = listing_json(reports); });
             });
     });
 }

@@ -50,8 +50,12 @@ namespace {
 class Race : public std::enable_shared_from_this<Race> {
 public:
     Race(std::shared_ptr<http::Client> c, std::vector<plexapi::Resource> servers, RaceOptions o, Decided d,
-         Decided done)
-        : client_(std::move(c)), options_(std::move(o)), on_decided_(std::move(d)), on_complete_(std::move(done)) {
+         Decided done, Decided progress)
+        : client_(std::move(c)),
+          options_(std::move(o)),
+          on_decided_(std::move(d)),
+          on_complete_(std::move(done)),
+          on_progress_(std::move(progress)) {
         for (auto& s : servers) {
             Rep r;
             for (const auto& c2 : s.connections) {
@@ -139,11 +143,25 @@ private:
         }
         decide(s);
         pump();
+        bool was_decided = decided_all_;
+        announce_if_decided();
+        if (pending_ == 0) return finish_all();
+        if (was_decided && on_progress_) on_progress_(snapshot());
+    }
+
+    void announce_if_decided() {
         if (!decided_all_ && std::all_of(reports_.begin(), reports_.end(), [](const Rep& x) { return x.decided; })) {
             decided_all_ = true;
             if (on_decided_) on_decided_(snapshot());
         }
-        if (pending_ == 0) finish_all();
+    }
+
+    // The grace of server s is over: its best answer so far is the choice.
+    void grace_over(std::size_t s) {
+        if (finished_) return;
+        reports_[s].grace_over = true;
+        decide(s);
+        announce_if_decided();
     }
 
     void decide(std::size_t s) {
@@ -161,7 +179,17 @@ private:
                 best = i;
         }
         bool none_left = best_pending == INT32_MAX;
-        if ((best && rep.outcomes[*best].rank <= best_pending) || none_left) {
+        bool better_pending = best && rep.outcomes[*best].rank > best_pending;
+        if (better_pending && !rep.grace_over) {
+            // Something answered, something better may still: wait a little.
+            if (!rep.grace_started) {
+                rep.grace_started = true;
+                auto self = shared_from_this();
+                client_->after(options_.grace, [self, s] { self->grace_over(s); });
+            }
+            return;
+        }
+        if (best || none_left) {
             rep.decided = true;
             rep.best = best;
             rep.decided_after = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - start_);
@@ -177,8 +205,11 @@ private:
                 if (r.best && *r.best == i) {
                     o.reason = std::string("chosen: ") + rank_name(o.rank) + ", answered in " +
                                std::to_string(o.latency_ms) + " ms";
+                } else if (!o.done && r.best && o.rank < r.outcomes[*r.best].rank) {
+                    o.reason = "still probing: it ranks higher, but did not answer within " +
+                               std::to_string(options_.grace.count()) + " ms of the chosen connection";
                 } else if (!o.done) {
-                    o.reason = "not needed: a better connection already answered";
+                    o.reason = r.best ? "not needed: a better connection already answered" : "still probing";
                 } else if (!o.available) {
                     o.reason = "unavailable: " + o.error;
                 } else if (r.best) {
@@ -194,7 +225,11 @@ private:
     }
 
     void finish_all() {
-        for (std::size_t s = 0; s < reports_.size(); ++s) decide(s);
+        finished_ = true;
+        for (std::size_t s = 0; s < reports_.size(); ++s) {
+            reports_[s].grace_over = true;  // nothing is pending any more
+            decide(s);
+        }
         if (!decided_all_) {
             decided_all_ = true;
             if (on_decided_) on_decided_(snapshot());
@@ -204,26 +239,29 @@ private:
 
     std::shared_ptr<http::Client> client_;
     RaceOptions options_;
-    Decided on_decided_, on_complete_;
+    Decided on_decided_, on_complete_, on_progress_;
     struct Rep : ServerReport {
         bool decided = false;
+        bool grace_started = false;
+        bool grace_over = false;
     };
     std::vector<Rep> reports_;
     std::deque<std::pair<std::size_t, std::size_t>> queue_;
     std::size_t pending_ = 0;
     std::size_t in_flight_ = 0;
     bool decided_all_ = false;
+    bool finished_ = false;
     Clock::time_point start_;
 };
 
 }  // namespace
 
 void race(std::shared_ptr<http::Client> client, std::vector<plexapi::Resource> servers, RaceOptions options,
-          Decided on_decided, Decided on_complete) {
+          Decided on_decided, Decided on_complete, Decided on_progress) {
     // Keep only servers; owned first, shared after, order otherwise kept.
     std::stable_partition(servers.begin(), servers.end(), [](const plexapi::Resource& r) { return r.owned; });
     auto r = std::make_shared<Race>(std::move(client), std::move(servers), std::move(options), std::move(on_decided),
-                                    std::move(on_complete));
+                                    std::move(on_complete), std::move(on_progress));
     r->start();
 }
 

@@ -2,6 +2,8 @@
 // once, the policy's choice, the single deadline, failover, libraries.
 #include <gtest/gtest.h>
 
+#include <thread>
+
 #include "harness.hpp"
 
 namespace bj = boost::json;
@@ -48,13 +50,49 @@ protected:
 
 }  // namespace
 
+// The listing answers as soon as every server has its choice; what is still
+// probing fills in on polls of the same listing, within one deadline.
+static bj::array poll_until_probed(pbtest::HostRig& rig) {
+    for (int i = 0; i < 100; ++i) {
+        auto r = rig.api("GET", "/api/plex/oauth/servers?poll=1");
+        EXPECT_EQ(r.status, 200) << r.body;
+        if (r.status != 200) return {};
+        bool probing = false;
+        for (const auto& s : r.json.at("data").as_array())
+            for (const auto& c : s.at("connections").as_array()) probing |= c.at("available").is_null();
+        if (!probing) return r.json.at("data").as_array();
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    ADD_FAILURE() << "some connections were still probing after five seconds";
+    return {};
+}
+
 TEST_F(Discovery, EveryConnectionRacedBestChosenWithinOneDeadline) {
     auto t0 = std::chrono::steady_clock::now();
     auto r = rig.api("GET", "/api/plex/oauth/servers");
-    auto wall = std::chrono::steady_clock::now() - t0;
     ASSERT_EQ(r.status, 200) << r.body;
-    const auto& servers = r.json.at("data").as_array();
+    const auto& first = r.json.at("data").as_array();
+    ASSERT_EQ(first.size(), 2u);
+    // The choice is known before the silent addresses give up: they are
+    // still probing ("available": null) in the first answer.
+    const auto& best = first[0].at("bestConnection").as_object();
+    EXPECT_EQ(best.at("uri").as_string(),
+              "https://127-0-0-1." + sim.server(home).plex_direct_hash + ".plex.direct:" + std::to_string(local_https));
+    EXPECT_EQ(best.at("connected_via").as_string(), "127.0.0.1")
+        << "plex.direct name did not resolve: raw address used";
+    EXPECT_NE(best.at("reason").as_string().find("chosen: local https"), std::string::npos);
+    int still_probing = 0;
+    for (const auto& c : first[0].at("connections").as_array()) still_probing += c.at("available").is_null();
+    EXPECT_GE(still_probing, 2) << "the two silent addresses";
+
+    auto servers = poll_until_probed(rig);
+    auto wall = std::chrono::steady_clock::now() - t0;
     ASSERT_EQ(servers.size(), 2u);
+    // Five addresses answer /identity, once each: the polls probed nothing.
+    std::size_t probes = sim.requests_matching("GET", "/identity").size();
+    EXPECT_EQ(probes, 5u);
+    ASSERT_EQ(rig.api("GET", "/api/plex/oauth/servers?poll=1").status, 200);
+    EXPECT_EQ(sim.requests_matching("GET", "/identity").size(), probes) << "a poll probes nothing again";
     const auto& h = servers[0].as_object();
     EXPECT_EQ(h.at("machineIdentifier").as_string(), "home-machine-1") << "owned first";
     EXPECT_TRUE(h.at("owned").as_bool());
@@ -75,16 +113,60 @@ TEST_F(Discovery, EveryConnectionRacedBestChosenWithinOneDeadline) {
     EXPECT_EQ(available, 4);
     EXPECT_EQ(refused, 2);
     EXPECT_EQ(silent, 2);
-    const auto& best = h.at("bestConnection").as_object();
-    EXPECT_EQ(best.at("uri").as_string(),
-              "https://127-0-0-1." + sim.server(home).plex_direct_hash + ".plex.direct:" + std::to_string(local_https));
-    EXPECT_EQ(best.at("connected_via").as_string(), "127.0.0.1")
-        << "plex.direct name did not resolve: raw address used";
-    EXPECT_NE(best.at("reason").as_string().find("chosen: local https"), std::string::npos);
-    // One deadline (1 s here) for the whole route, however many are dead.
+    EXPECT_EQ(h.at("bestConnection").at("uri"), best.at("uri"));
+    // One deadline (1 s here) for every outcome, however many are dead.
     EXPECT_LT(std::chrono::duration_cast<std::chrono::milliseconds>(wall).count(), 1900);
     // Probes carry no token.
     for (const auto& rec : sim.requests_matching("GET", "/identity")) EXPECT_TRUE(rec.token.empty());
+
+    // Listed again at once: the same listing, nothing probed again; the
+    // Refresh button (?refresh=1) probes every address again.
+    ASSERT_EQ(rig.api("GET", "/api/plex/oauth/servers").status, 200);
+    EXPECT_EQ(sim.requests_matching("GET", "/identity").size(), probes);
+    ASSERT_EQ(rig.api("GET", "/api/plex/oauth/servers?refresh=1").status, 200);
+    EXPECT_GT(sim.requests_matching("GET", "/identity").size(), probes);
+}
+
+// The common case for a host outside the server's network: every LAN
+// address is silent and a remote one answers. The choice waits the grace
+// (250 ms) for a better address, not the deadline (3 s here).
+TEST(DiscoveryOutside, EveryLanAddressSilentTheRemoteOneIsChosenWithoutWaitingTheDeadline) {
+    pb::sim::Simulator sim;
+    pb::sim::SimServer server;
+    server.name = "Home";
+    server.machine_id = "home-machine-1";
+    pb::sim::add_sample_library(server);
+    auto home = sim.add_server(std::move(server));
+    for (int i = 0; i < 4; ++i) sim.add_connection(home, ConnectionSpec{Behaviour::blackhole, i % 2 == 0, true});
+    auto remote = sim.add_connection(home, ConnectionSpec{Behaviour::normal, false, false});
+    sim.add_connection(home, ConnectionSpec{Behaviour::normal, false, false, true});  // the relay
+    sim.start();
+    pbtest::HostRig rig{sim};
+    ASSERT_TRUE(rig.start({{"connect_timeout_ms", "3000"}})) << rig.error;
+    ASSERT_TRUE(rig.sign_in());
+
+    auto r = rig.api("GET", "/api/plex/oauth/servers");
+    ASSERT_EQ(r.status, 200) << r.body;
+    const auto& h = r.json.at("data").as_array().at(0);
+    const auto& best = h.at("bestConnection");
+    ASSERT_TRUE(best.is_object()) << r.body;
+    EXPECT_EQ(best.at("uri").as_string(), "http://127.0.0.1:" + std::to_string(remote));
+    EXPECT_NE(best.at("reason").as_string().find("chosen: remote http"), std::string::npos) << best;
+    int lan_probing = 0;
+    for (const auto& c : h.at("connections").as_array()) {
+        if (!c.at("local").as_bool()) continue;
+        EXPECT_TRUE(c.at("available").is_null()) << "answered before the LAN deadline: " << c;
+        EXPECT_NE(c.at("reason").as_string().find("still probing: it ranks higher"), std::string::npos) << c;
+        lan_probing += c.at("available").is_null();
+    }
+    EXPECT_EQ(lan_probing, 4);
+    // Selected and used at once: the libraries come through the remote one.
+    ASSERT_EQ(
+        rig.api("POST", "/api/plex/select-server",
+                R"({"machineIdentifier":"home-machine-1","uri":")" + std::string(best.at("uri").as_string()) + R"("})")
+            .status,
+        200);
+    EXPECT_EQ(rig.api("GET", "/api/plex/oauth/libraries").status, 200);
 }
 
 TEST_F(Discovery, SelectThenFailOverWhenTheConnectionDies) {
@@ -133,7 +215,7 @@ TEST_F(Discovery, TestConnectionOnlyProbesTheAccountsAddresses) {
 TEST_F(Discovery, A429IsWaitedOutOnceThenSaidInWords) {
     sim.clear_requests();
     sim.set_plextv_rate_limit(1, 1);
-    auto r = rig.api("GET", "/api/plex/oauth/servers");
+    auto r = rig.api("GET", "/api/plex/oauth/servers?refresh=1");
     ASSERT_EQ(r.status, 200) << r.body;
     auto resources = sim.requests_matching("GET", "/api/v2/resources");
     ASSERT_EQ(resources.size(), 2u) << "asked again after the Retry-After";
@@ -141,7 +223,7 @@ TEST_F(Discovery, A429IsWaitedOutOnceThenSaidInWords) {
     EXPECT_EQ(resources[1].status, 200);
 
     sim.set_plextv_rate_limit(100, 1);
-    auto busy = rig.api("GET", "/api/plex/oauth/servers");
+    auto busy = rig.api("GET", "/api/plex/oauth/servers?refresh=1");
     sim.set_plextv_rate_limit(0, 1);
     ASSERT_EQ(busy.status, 429) << busy.body;
     EXPECT_EQ(busy.json.at("code").as_string(), "PLEX_RATE_LIMITED") << busy.body;

@@ -12,7 +12,7 @@ let generation = 0;   // a newer discovery wins over an older one still answerin
 
 export function render(el, ctx, rediscover) {
   if (ctx.legacy()) return renderLegacy(el, ctx);
-  if (rediscover || list === null) discover(el, ctx);
+  if (rediscover || list === null) discover(el, ctx, { fresh: !!rediscover });
   draw(el, ctx);
 }
 
@@ -20,38 +20,52 @@ function tier(c) {
   return c.relay ? 'relay' : c.local ? 'local' : 'remote';
 }
 
-async function discover(el, ctx) {
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+const probing = (servers) => servers.some((s) => s.connections.some((c) => c.available === null));
+
+function show(servers) {
+  list = servers;
+  for (const s of servers) for (const c of s.connections)
+    tests[c.uri] = c.available === null ? 'checking' : { success: c.available, latency_ms: c.latency_ms, error: c.error };
+}
+
+// `fresh`: the person asked for it (Refresh), so every address is tried
+// again; otherwise a listing made moments ago is reused.
+async function discover(el, ctx, { fresh = false } = {}) {
   const mine = ++generation;
   tests = {};
   listError = null;
-  let listed;
   try {
-    // The list at once, as plex.tv has it; then every address is tried at
-    // once and each row fills in when its answer comes.
-    listed = await get('/api/plex/oauth/servers?probe=0');
+    // The list at once, as plex.tv has it; then the listing with the
+    // policy's choice, as soon as every server has one; then the addresses
+    // still being tried fill in, read from that same listing (a poll tries
+    // nothing again) until the last one has answered or given up.
+    const listed = await get('/api/plex/oauth/servers?probe=0');
+    if (mine !== generation) return;
+    show(listed);
+    draw(el, ctx);
+    let servers = await get(`/api/plex/oauth/servers${fresh ? '?refresh=1' : ''}`);
+    for (let polls = 0; ; polls++) {
+      if (mine !== generation) return;
+      show(servers);
+      draw(el, ctx);
+      if (polls === 0) await chooseTheOnlyServer(el, ctx);
+      // A probe's deadline is at most a minute (connect_timeout_ms).
+      if (!probing(servers) || polls >= 150) break;
+      await sleep(400);
+      servers = await get('/api/plex/oauth/servers?poll=1');
+    }
   } catch (e) {
     if (mine !== generation) return;
-    list = [];
+    if (list === null) list = [];
     listError = e.message;
     // plex.tv refused the token just now: the status learns it too.
     if (e.code === 'PLEX_TOKEN_INVALID') return ctx.refresh();
     return draw(el, ctx);
   }
-  if (mine !== generation) return;
-  list = listed;
-  for (const s of list) for (const c of s.connections) tests[c.uri] = 'checking';
-  draw(el, ctx);
-  const probes = list.flatMap((s) => s.connections.map((c) => testConnection(el, ctx, c.uri, mine)));
-  // The policy's choice (and its reasons) comes from the full listing.
-  const full = get('/api/plex/oauth/servers').then((servers) => {
-    if (mine !== generation) return;
-    list = servers;
-    for (const s of servers) for (const c of s.connections)
-      tests[c.uri] = { success: c.available, latency_ms: c.latency_ms, error: c.error };
-    draw(el, ctx);
-  }).catch((e) => { if (mine === generation) { listError = e.message; draw(el, ctx); } });
-  await Promise.allSettled([...probes, full]);
-  if (mine !== generation) return;
+}
+
+async function chooseTheOnlyServer(el, ctx) {
   announce(`${list.length} Plex server${list.length === 1 ? '' : 's'} found.`);
   // One server and nothing chosen yet: there is nothing to choose.
   const best = list.length === 1 ? list[0].bestConnection : null;
@@ -104,7 +118,7 @@ function draw(el, ctx) {
       chosen?.reason ? h('span', { class: 'muted' }, ` (${chosen.reason})`) : null));
   }
   parts.push(h('div', { class: 'row' },
-    h('button', { type: 'button', id: 'rediscover', onclick: () => discover(el, ctx) }, 'Refresh the list')));
+    h('button', { type: 'button', id: 'rediscover', onclick: () => discover(el, ctx, { fresh: true }) }, 'Refresh the list')));
   if (listError) parts.push(h('p', { class: 'error', role: 'alert' }, listError));
   if (list === null) parts.push(h('p', { class: 'muted' }, 'Looking for your servers…'));
   else if (list.length === 0 && !listError)

@@ -1,6 +1,10 @@
 // Server discovery, selection and libraries: the routes behind the
 // settings page's server picker. See docs/servers.md.
 #pragma once
+#include <boost/json/array.hpp>
+#include <chrono>
+#include <memory>
+
 #include "route/route.hpp"
 #include "session/session.hpp"
 
@@ -17,6 +21,20 @@ private:
     void get_selection(route::Call& call, route::Reply reply);
     void select(route::Call& call, route::Reply reply);
     void libraries(route::Call& call, route::Reply reply);
+
+    // The last listing with its probes. The route answers once every
+    // server has its choice; the probes still running fill the listing in,
+    // and `?poll=1` reads it without probing again. A listing asked for
+    // again soon, with the same settings, is this one too (`?refresh=1`
+    // probes again). Read and written on the io thread only.
+    struct Listing {
+        std::chrono::steady_clock::time_point started;
+        std::shared_ptr<const settings::Settings> settings;  // what it was made with
+        boost::json::array servers;                          // as the route answers
+        bool decided = false;
+    };
+    std::shared_ptr<Listing> last_;
+    const Listing* reusable(bool poll) const;
 
     session::Session& session_;
 };

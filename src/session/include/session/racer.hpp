@@ -11,7 +11,11 @@
 //   4 relay https, 5 relay http.
 // A server's choice is final as soon as a connection of the best rank still
 // possible has answered (no better-ranked probe is pending), so selection
-// never waits for dead connections when a better one is alive.
+// never waits for dead connections when a better one is alive. When a
+// worse-ranked connection answers first, the better-ranked ones still
+// probing get RaceOptions::grace more (a LAN address answers within
+// milliseconds or not at all), then the best that answered is chosen:
+// a silent LAN address never costs the whole deadline.
 //
 // *.plex.direct names that do not resolve (a router's DNS-rebinding
 // protection) are retried against the IP the name encodes
@@ -51,6 +55,9 @@ struct ServerReport {
 
 struct RaceOptions {
     std::chrono::milliseconds timeout{3000};
+    // How long better-ranked probes may still answer after a worse-ranked
+    // one did (docs/servers.md, "How long a better address is waited for").
+    std::chrono::milliseconds grace{250};
     plexapi::ClientIdentity identity;
     http::TlsVerify verify = http::TlsVerify::verify;
     // 0: probe everything at once. >0 only for the benchmark's baseline of
@@ -73,10 +80,11 @@ std::string plex_direct_ip(const std::string& uri);
 using Decided = std::function<void(const std::vector<ServerReport>&)>;
 
 // Probes every connection. `on_decided` fires once every server has a
-// choice (or none is possible); `on_complete` once every probe finished.
-// Call on the client's io thread; both callbacks run there too; either
-// may be empty.
+// choice (or none is possible): outcomes still probing then have done ==
+// false. `on_progress` fires after each later probe's answer, until
+// `on_complete`, once every probe finished. Call on the client's io thread;
+// the callbacks run there too; any may be empty.
 void race(std::shared_ptr<http::Client> client, std::vector<plexapi::Resource> servers, RaceOptions options,
-          Decided on_decided, Decided on_complete);
+          Decided on_decided, Decided on_complete, Decided on_progress = {});
 
 }  // namespace pb::session
