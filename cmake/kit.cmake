@@ -40,18 +40,25 @@ install(FILES ${PROJECT_SOURCE_DIR}/plugin_api/plexbridge_plugin.h DESTINATION $
 install(FILES ${PB_GENERATED_MANIFEST} DESTINATION ${CMAKE_INSTALL_DATADIR}/plexbridge COMPONENT dev)
 
 # pkg-config, with paths relative to the .pc file (works under any prefix).
+foreach(dir CMAKE_INSTALL_LIBDIR CMAKE_INSTALL_INCLUDEDIR CMAKE_INSTALL_DATADIR)
+  if(IS_ABSOLUTE "${${dir}}")
+    message(FATAL_ERROR "${dir} must be relative to the prefix (the kit's .pc and CMake files are relocatable)")
+  endif()
+endforeach()
 file(RELATIVE_PATH PB_PC_TO_PREFIX /prefix/${CMAKE_INSTALL_LIBDIR}/pkgconfig /prefix)
 string(REGEX REPLACE "/$" "" PB_PC_TO_PREFIX "${PB_PC_TO_PREFIX}")
 configure_file(${PROJECT_SOURCE_DIR}/packaging/plexbridge.pc.in ${PB_KIT_DIR}/plexbridge.pc @ONLY)
 install(FILES ${PB_KIT_DIR}/plexbridge.pc DESTINATION ${CMAKE_INSTALL_LIBDIR}/pkgconfig COMPONENT dev)
 
-# find_package(plexbridge): same major, same or later minor of the plugin.
+# find_package(plexbridge 1.1): the package's version is the ABI's, what a
+# host depends on (same major, that minor or later); the plugin's own
+# version is PLEXBRIDGE_PLUGIN_VERSION.
 configure_package_config_file(${PROJECT_SOURCE_DIR}/packaging/plexbridgeConfig.cmake.in
   ${PB_KIT_DIR}/plexbridgeConfig.cmake
   INSTALL_DESTINATION ${CMAKE_INSTALL_LIBDIR}/cmake/plexbridge
   PATH_VARS CMAKE_INSTALL_INCLUDEDIR CMAKE_INSTALL_LIBDIR CMAKE_INSTALL_DATADIR)
-write_basic_package_version_file(${PB_KIT_DIR}/plexbridgeConfigVersion.cmake COMPATIBILITY SameMajorVersion
-                                 ARCH_INDEPENDENT)
+write_basic_package_version_file(${PB_KIT_DIR}/plexbridgeConfigVersion.cmake VERSION ${PB_ABI_MAJOR}.${PB_ABI_MINOR}
+                                 COMPATIBILITY SameMajorVersion ARCH_INDEPENDENT)
 install(FILES ${PB_KIT_DIR}/plexbridgeConfig.cmake ${PB_KIT_DIR}/plexbridgeConfigVersion.cmake
         DESTINATION ${CMAKE_INSTALL_LIBDIR}/cmake/plexbridge COMPONENT dev)
 
@@ -60,8 +67,14 @@ install(FILES ${PB_KIT_DIR}/plexbridgeConfig.cmake ${PB_KIT_DIR}/plexbridgeConfi
 set(PB_PACKAGE_MAINTAINER "The plexbridge authors <maintainers@plexbridge.invalid>"
     CACHE STRING "Maintainer of the Debian packages (name <address>)")
 # Each Debian package carries its copyright and changelog.
-# (string(TIMESTAMP) honours SOURCE_DATE_EPOCH, for reproducible packages.)
-string(TIMESTAMP PB_CHANGELOG_DATE "%a, %d %b %Y %H:%M:%S +0000" UTC)
+# Its date is the release's, from CHANGELOG.md ("## 1.0.0: 2026-12-01"), so
+# two builds (amd64 and arm64: Multi-Arch: same) ship the same file.
+file(STRINGS ${PROJECT_SOURCE_DIR}/CHANGELOG.md PB_RELEASE_LINE REGEX "^## ${PROJECT_VERSION}: [0-9]+-[0-9]+-[0-9]+")
+if(NOT PB_RELEASE_LINE MATCHES ": ([0-9]+-[0-9]+-[0-9]+)")
+  message(FATAL_ERROR "CHANGELOG.md has no \"## ${PROJECT_VERSION}: YYYY-MM-DD\" section for this version")
+endif()
+execute_process(COMMAND date -u -R -d "${CMAKE_MATCH_1} 00:00:00 UTC" OUTPUT_VARIABLE PB_CHANGELOG_DATE
+                OUTPUT_STRIP_TRAILING_WHITESPACE COMMAND_ERROR_IS_FATAL ANY)
 configure_file(${PROJECT_SOURCE_DIR}/packaging/changelog.Debian.in ${PB_KIT_DIR}/changelog @ONLY)
 find_program(PB_GZIP gzip REQUIRED)
 add_custom_command(OUTPUT ${PB_KIT_DIR}/changelog.gz
@@ -77,9 +90,7 @@ endforeach()
 
 # ---- CPack: the .deb files (`cpack -G DEB` in the build folder) -----------
 set(CPACK_PACKAGE_NAME plexbridge)
-set(CPACK_PACKAGE_VENDOR "The plexbridge authors")
 set(CPACK_PACKAGE_CONTACT "${PB_PACKAGE_MAINTAINER}")
-set(CPACK_PACKAGE_VERSION ${PROJECT_VERSION})
 set(CPACK_PACKAGING_INSTALL_PREFIX /usr)
 set(CPACK_PACKAGE_DIRECTORY ${CMAKE_BINARY_DIR}/packages)
 set(CPACK_COMPONENTS_ALL runtime dev dbg)
@@ -92,6 +103,8 @@ set(CPACK_DEBIAN_COMPRESSION_TYPE xz)
 # CPACK_PACKAGE_DESCRIPTION_SUMMARY, which CPack would put before each).
 
 set(CPACK_DEBIAN_RUNTIME_PACKAGE_NAME libplexbridge${PB_ABI_MAJOR})
+# Multi-Arch: same (amd64 and arm64 side by side; the files they share are
+# the same bytes) is added by scripts/package.sh: CPack 3.25 cannot.
 set(CPACK_DEBIAN_RUNTIME_PACKAGE_SHLIBDEPS ON)  # dpkg-shlibdeps: libc6, libssl3, libsodium23, libstdc++6...
 # shlibs for the soname, and ldconfig run by trigger (Debian policy 8.1.1).
 set(CPACK_DEBIAN_PACKAGE_GENERATE_SHLIBS ON)
@@ -118,9 +131,6 @@ set(CPACK_DEBIAN_DBG_DESCRIPTION "debug symbols for libplexbridge${PB_ABI_MAJOR}
 The debug information of the plexbridge plugin, found by gdb and valgrind
 through the plugin's build id.")
 include(CPack)
-cpack_add_component(runtime DISPLAY_NAME "plugin")
-cpack_add_component(dev DISPLAY_NAME "host development files" DEPENDS runtime)
-cpack_add_component(dbg DISPLAY_NAME "debug symbols" DEPENDS runtime)
 
 # Where the tests install the kit (tests/kit, examples/, python/): they see
 # only what a host author gets.

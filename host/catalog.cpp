@@ -46,6 +46,7 @@ static std::string str(pb_str s) { return std::string(s.data ? s.data : "", s.le
 
 bool Catalog::knows(const pb_search_request& r) const {
     std::string imdb = str(r.imdb_id);
+    if (r.media_type != PB_MEDIA_MOVIE && r.media_type != PB_MEDIA_EPISODE) return false;  // from a later minor
     if (r.media_type == PB_MEDIA_MOVIE) {
         for (const auto& m : movies)
             if ((!imdb.empty() && m.imdb == imdb) || (r.tmdb_id > 0 && m.tmdb == r.tmdb_id)) return true;

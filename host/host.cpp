@@ -144,9 +144,12 @@ pb_status Host::add_setting(const pb_setting_desc& in) {
     boost::system::error_code ec;
     bj::value def = bj::parse(str(d.default_json), ec);
     if (name.empty() || ec) return PB_ERR_INVALID_ARGUMENT;
-    static const char* types[] = {"?", "bool", "int", "string", "string_list", "json"};
+    // A type from a later minor is kept as JSON and never drawn (the
+    // header's rule for unknown values; the access below says internal).
+    static const char* types[] = {"json", "bool", "int", "string", "string_list", "json"};
+    const bool known_type = d.type >= 1 && d.type <= 5;
     bj::object desc{{"name", name},
-                    {"type", types[d.type >= 1 && d.type <= 5 ? d.type : 0]},
+                    {"type", types[known_type ? d.type : 0]},
                     {"default", def},
                     {"description", str(d.description)},
                     {"secret", d.secret != 0}};
@@ -157,7 +160,7 @@ pb_status Host::add_setting(const pb_setting_desc& in) {
         static const char* access[] = {"user", "user", "read_only", "internal"};
         desc["label"] = str(d.label);
         desc["section"] = str(d.section);
-        desc["access"] = d.access > 3 ? "internal" : access[d.access];
+        desc["access"] = d.access > 3 || !known_type ? "internal" : access[d.access];
         if (d.flags & PB_SETTING_HAS_MIN) desc["min"] = d.min;
         if (d.flags & PB_SETTING_HAS_MAX) desc["max"] = d.max;
         if (d.unit.len > 0) desc["unit"] = str(d.unit);

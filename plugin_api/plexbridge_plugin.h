@@ -15,8 +15,8 @@
  *      zero a pb_plugin_api and set its struct_size, then call
  *      PB_ENTRY_SYMBOL. The plugin reads the host's minor and struct_size
  *      the same way. On a non-zero return the plugin did not load: it
- *      already said why through host->log, and the host must not call
- *      anything in plugin_out.
+ *      already said why through host->log (when the table reaches log),
+ *      and the host must not call anything in plugin_out.
  *   3. Mount the routes and subscribe the events the plugin registered
  *      during the entry call. Call plugin_out->start() once the host can
  *      serve requests (the plugin may then call the host from its threads).
@@ -326,7 +326,7 @@ typedef struct pb_host_api {
     uint32_t struct_size; /* 1.0, required: sizeof(pb_host_api) as the host knows it */
     uint32_t abi_version; /* 1.0, required: PB_ABI_VERSION the host was built with */
     void* host_ctx;       /* 1.0, optional: passed back as first argument */
-    pb_str host_name;     /* 1.0, optional: e.g. "plexbridge-host 1.2.3", for logs and User-Agent */
+    pb_str host_name;     /* 1.0, optional: e.g. "plexbridge-host 1.2.3", shown in the plugin's diagnostics */
     pb_str data_dir;      /* 1.0, required: a directory the plugin may write files in (its key, backups) */
 
     /* 1.0, optional (NULL: the plugin's messages are dropped). Never

@@ -16,7 +16,7 @@ if [ ${#missing[@]} -gt 0 ]; then
   apt-get update
   DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${missing[@]}"
 fi
-# (CMAKE_SKIP_INSTALL_ALL_DEPENDENCY: cpack installs what was built, not everything.)
+# (CMAKE_SKIP_INSTALL_ALL_DEPENDENCY: cpack installs what package.sh built, not everything.)
 cmake -S . -B build-arm64 -G Ninja -DCMAKE_TOOLCHAIN_FILE=cmake/toolchain-arm64.cmake -DPB_BENCHMARKS=OFF \
   -DCMAKE_SKIP_INSTALL_ALL_DEPENDENCY=ON
 # What the packages and the tests below need, not the host, simulator and
@@ -41,4 +41,4 @@ fi
 rm -rf "$probe_dir"
 "${QEMU[@]}" build-arm64/bin/pb_unit_tests --gtest_brief=1
 "${QEMU[@]}" build-arm64/bin/pb_abi_tests --gtest_brief=1 "${FILTER[@]}"
-(cd build-arm64 && cpack -G DEB >/dev/null && ls -l packages/*.deb)
+scripts/package.sh build-arm64

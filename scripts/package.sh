@@ -14,13 +14,23 @@ DEBOOTSTRAP=0
 if [ "${1:-}" = "--debootstrap" ]; then DEBOOTSTRAP=1; shift; fi
 BUILD_DIR="$(realpath "${1:-build}")"
 [ -f "$BUILD_DIR/CPackConfig.cmake" ] || { echo "package: $BUILD_DIR is not a configured build folder (scripts/build.sh)" >&2; exit 1; }
-cmake --build "$BUILD_DIR"
+# What the packages hold, and nothing else (a cross build has no host to build).
+cmake --build "$BUILD_DIR" --target plexbridge manifest kit-changelog
 rm -rf "$BUILD_DIR/packages"
-(cd "$BUILD_DIR" && cpack -G DEB -C RelWithDebInfo >/dev/null)
+(cd "$BUILD_DIR" && cpack -G DEB >/dev/null)
 mapfile -t DEBS < <(ls "$BUILD_DIR"/packages/*.deb)
+# Multi-Arch: same for the library and its -dev package, so an amd64 and an
+# arm64 host can be installed side by side; CPack 3.25 has no setting for it.
+for deb in "$BUILD_DIR"/packages/libplexbridge[0-9]_*.deb "$BUILD_DIR"/packages/libplexbridge-dev_*.deb; do
+  tree=$(mktemp -d)
+  dpkg-deb -R "$deb" "$tree"
+  sed -i '/^Architecture:/a Multi-Arch: same' "$tree/DEBIAN/control"
+  dpkg-deb --root-owner-group -Zxz -b "$tree" "$deb" >/dev/null
+  rm -rf "$tree"
+done
 for deb in "${DEBS[@]}"; do
   echo "== $(basename "$deb"): $(du -k "$deb" | cut -f1) KiB"
-  dpkg-deb --field "$deb" Package Version Architecture Depends | sed 's/^/   /'
+  dpkg-deb --field "$deb" Package Version Architecture Multi-Arch Depends | sed 's/^/   /'
 done
 # Errors fail; warnings are shown for the record. (The two left,
 # maintscript-calls-ldconfig, come from CPack's generated postinst/postrm;

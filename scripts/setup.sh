@@ -9,14 +9,15 @@ PACKAGES=(
   libpugixml-dev libsodium-dev libspdlog-dev libssl-dev
   libgtest-dev libbenchmark-dev
   chromium fonts-dejavu-core
-  valgrind lintian python3-flask python3-pytest
+  valgrind lintian python3-flask python3-pytest clang-14
 )
 
 missing=()
 for p in "${PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
-# valgrind checks the C example host, lintian the Debian packages; Debian's
+# valgrind checks the C example host, lintian the Debian packages, clang-14
+# compiles the public header a second way (tests/CMakeLists.txt); Debian's
 # own /usr/bin/python3 with python3-flask and python3-pytest runs the Python
 # binding's tests (never a PyPI package).
 # chromium runs the settings page's browser tests (tests/browser), driven by

@@ -57,6 +57,29 @@ def plex_webhook_body(event: str) -> bytes:
     )
 
 
+def webhook_url_from_plex(host, plexsim) -> urllib.parse.SplitResult:
+    """Signs in, selects the server and creates the webhook: the URL Plex
+    Media Server will call, as plex.tv now holds it."""
+    host.sign_in(plexsim)
+    host.select_demo_server()
+    host.plugin.update_settings({"webhook_base_url": "http://127.0.0.1:6767"})
+    created = host.call("POST", "/api/plex/webhook/create")
+    assert created.status == 200, created.text
+    [url] = plexsim.webhooks()
+    return urllib.parse.urlsplit(url)
+
+
+def send_webhook(host, path: str, query: str, event: str):
+    """Posts a webhook to the host as Plex Media Server does."""
+    return host.call(
+        "POST",
+        path,
+        query,
+        plex_webhook_body(event),
+        headers=[("Content-Type", f"multipart/form-data; boundary={BOUNDARY}")],
+    )
+
+
 def test_signing_in_with_a_pin_approved_at_plex(plexsim, make_host):
     host = make_host(plexsim)
     pin = host.call("POST", "/api/plex/oauth/pin")
@@ -132,23 +155,10 @@ def test_an_event_the_plugin_does_not_subscribe_to_is_refused(plexsim, make_host
 
 def test_a_plex_webhook_asks_the_python_host_for_a_search(plexsim, make_host):
     host = make_host(plexsim)
-    host.sign_in(plexsim)
-    host.select_demo_server()
-    host.plugin.update_settings({"webhook_base_url": "http://127.0.0.1:6767"})
-    created = host.call("POST", "/api/plex/webhook/create")
-    assert created.status == 200, created.text
-    # The URL Plex Media Server will call, as plex.tv now holds it.
-    [url] = plexsim.webhooks()
-    parts = urllib.parse.urlsplit(url)
+    parts = webhook_url_from_plex(host, plexsim)
     assert parts.path == "/api/webhooks/plex"
 
-    answer = host.call(
-        "POST",
-        parts.path,
-        parts.query,
-        plex_webhook_body("media.play"),
-        headers=[("Content-Type", f"multipart/form-data; boundary={BOUNDARY}")],
-    )
+    answer = send_webhook(host, parts.path, parts.query, "media.play")
 
     assert answer.status == 200, answer.text
     assert answer.json()["data"]["searched"] is True
@@ -159,13 +169,7 @@ def test_a_plex_webhook_asks_the_python_host_for_a_search(plexsim, make_host):
     assert search.season is None and search.episode is None
     assert search.reason == "plex webhook media.play"
     # The same webhook with a wrong key never reaches the host's searches.
-    wrong = host.call(
-        "POST",
-        parts.path,
-        "apikey=wrong",
-        plex_webhook_body("media.play"),
-        headers=[("Content-Type", f"multipart/form-data; boundary={BOUNDARY}")],
-    )
+    wrong = send_webhook(host, parts.path, "apikey=wrong", "media.play")
     assert wrong.status == 401, wrong.text
     assert wrong.json()["code"] == "PLEX_WEBHOOK_UNAUTHORIZED"
     assert len(host.searches.seen) == 1
@@ -176,18 +180,8 @@ def test_a_failing_search_callback_is_a_refusal_not_a_crash(plexsim, make_host):
         raise RuntimeError("the library database is locked")
 
     host = make_host(plexsim, on_search=broken)  # a host whose search queue is broken
-    host.sign_in(plexsim)
-    host.select_demo_server()
-    host.plugin.update_settings({"webhook_base_url": "http://127.0.0.1:6767"})
-    assert host.call("POST", "/api/plex/webhook/create").status == 200
-    parts = urllib.parse.urlsplit(plexsim.webhooks()[0])
-    answer = host.call(
-        "POST",
-        parts.path,
-        parts.query,
-        plex_webhook_body("playback.started"),
-        headers=[("Content-Type", f"multipart/form-data; boundary={BOUNDARY}")],
-    )
+    parts = webhook_url_from_plex(host, plexsim)
+    answer = send_webhook(host, parts.path, parts.query, "playback.started")
     assert answer.status >= 400, answer.text
     assert "refused" in answer.json()["error"]
     assert "the library database is locked" in host.log.text(), "the traceback is in the host's log"
@@ -297,18 +291,8 @@ def test_calling_the_plugin_from_inside_the_search_callback_is_refused(plexsim, 
         return SearchOutcome.QUEUED
 
     host = make_host(plexsim, on_search=re_enters)
-    host.sign_in(plexsim)
-    host.select_demo_server()
-    host.plugin.update_settings({"webhook_base_url": "http://127.0.0.1:6767"})
-    assert host.call("POST", "/api/plex/webhook/create").status == 200
-    parts = urllib.parse.urlsplit(plexsim.webhooks()[0])
-    answer = host.call(
-        "POST",
-        parts.path,
-        parts.query,
-        plex_webhook_body("media.play"),
-        headers=[("Content-Type", f"multipart/form-data; boundary={BOUNDARY}")],
-    )
+    parts = webhook_url_from_plex(host, plexsim)
+    answer = send_webhook(host, parts.path, parts.query, "media.play")
     assert answer.status == 200, answer.text
     assert [str(e) for e in seen] == [
         "fire_event() called from inside request_search(): the ABI forbids calling the plugin there",

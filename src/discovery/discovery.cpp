@@ -2,6 +2,7 @@
 
 #include <boost/asio/post.hpp>
 #include <boost/json.hpp>
+#include <utility>
 
 #include "common/json.hpp"
 #include "http/url.hpp"
@@ -82,16 +83,29 @@ constexpr auto kReuseListing = std::chrono::seconds(30);
 // Polls read a listing this recent, never probe.
 constexpr auto kPollListing = std::chrono::minutes(2);
 
-const Discovery::Listing* Discovery::reusable(bool poll) const {
+// Whose listing it is (the sealed token, or the legacy key), and what else
+// shapes one: the deadline and the TLS rule of the probes.
+static std::string account_of(const settings::Settings& s) {
+    return std::string(settings::to_string(s.auth_method)) + "\n" + s.stored_token();
+}
+static std::string made_with(const settings::Settings& s) {
+    return account_of(s) + "\n" + std::to_string(s.connect_timeout_ms) + "\n" + (s.verify_tls ? "verify" : "skip");
+}
+
+const Discovery::Listing* Discovery::reusable() const {
     if (!last_ || !last_->decided) return nullptr;
-    auto age = std::chrono::steady_clock::now() - last_->started;
-    // A poll reads what its own listing found, never another account's.
-    if (poll)
-        return age < kPollListing && last_->settings->token == session_.settings().snapshot()->token ? last_.get()
-                                                                                                     : nullptr;
-    // Another account, another timeout or TLS rule: probe again.
-    if (last_->settings != session_.settings().snapshot()) return nullptr;
-    return age < kReuseListing ? last_.get() : nullptr;
+    if (last_->made_with != made_with(*session_.settings().snapshot())) return nullptr;
+    return std::chrono::steady_clock::now() - last_->started < kReuseListing ? last_.get() : nullptr;
+}
+
+// ?poll=1 never probes: it reads the last listing of this same account, or
+// says there is none to read (the page then stops polling).
+void Discovery::poll(Reply reply) {
+    bool same_account = last_ && last_->account == account_of(*session_.settings().snapshot());
+    if (!same_account || std::chrono::steady_clock::now() - last_->started > kPollListing)
+        return reply.fail(Error(Errc::bad_request, "There is no recent server listing to poll: list the servers."));
+    if (!last_->decided) return last_->waiting.push_back(std::move(reply));
+    reply.data(last_->servers);
 }
 
 void Discovery::servers(Call& call, Reply reply) {
@@ -103,8 +117,9 @@ void Discovery::servers(Call& call, Reply reply) {
     const bool poll = call.param("poll").value_or("0") == "1";
     const bool refresh = call.param("refresh").value_or("0") == "1";
     boost::asio::post(session_.io(), [this, reply, probe, poll, refresh] {
+        if (poll) return this->poll(reply);
         if (probe && !refresh)
-            if (const Listing* known = reusable(poll)) return reply.data(known->servers);
+            if (const Listing* known = reusable()) return reply.data(known->servers);
         session_.resources(
             Freshness::fresh, [this, reply, probe](plexapi::ApiResult<std::vector<plexapi::Resource>> r) {
                 if (!r) return fail_listing(reply, r.error());
@@ -128,7 +143,9 @@ void Discovery::servers(Call& call, Reply reply) {
                 // in the listing that ?poll=1 reads (within one deadline).
                 auto listing = std::make_shared<Listing>();
                 listing->started = std::chrono::steady_clock::now();
-                listing->settings = session_.settings().snapshot();
+                auto settings = session_.settings().snapshot();
+                listing->account = account_of(*settings);
+                listing->made_with = made_with(*settings);
                 last_ = listing;
                 race(
                     session_.client(), std::move(*r), session_.race_options(),
@@ -136,6 +153,7 @@ void Discovery::servers(Call& call, Reply reply) {
                         listing->servers = listing_json(reports);
                         listing->decided = true;
                         reply.data(listing->servers);
+                        for (auto& waiting : std::exchange(listing->waiting, {})) waiting.data(listing->servers);
                     },
                     [listing](const std::vector<ServerReport>& reports) { listing->servers = listing_json(reports); },
                     [listing](const std::vector<ServerReport>& reports) { listing->servers = listing_json(reports); });

@@ -142,6 +142,10 @@ private:
             }
         }
         decide(s);
+        // A better rank that answers after the grace still becomes the
+        // listing's best (what the page selects, and a later listing
+        // reuses); what on_decided reported stays as it was.
+        if (rep.decided && o.available && rep.best && o.rank < rep.outcomes[*rep.best].rank) rep.best = i;
         pump();
         bool was_decided = decided_all_;
         announce_if_decided();

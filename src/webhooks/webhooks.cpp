@@ -155,7 +155,8 @@ void Webhooks::receive(Call& call, Reply reply) {
         reply.no_content();
         session_.log().debug("webhook {} ignored: {}", p.event, why);
     };
-    // Turning Plex off stops what Plex starts too, not only the refreshes.
+    // Turning Plex off stops what Plex starts too, not only the refreshes
+    // (dispatch() checks again after a slow resolution).
     if (!s.use_plex) return ignored("Use Plex is off");
     if (std::find(s.webhook_events.begin(), s.webhook_events.end(), p.event) == s.webhook_events.end())
         return ignored("event not enabled");
@@ -265,6 +266,12 @@ void Webhooks::resolve_then_dispatch(Payload p, Media m, Reply reply) {
 }
 
 void Webhooks::dispatch(const Payload& p, const Media& m, Reply reply) {
+    // Checked again here: resolving the ids may have taken a while, and the
+    // person may have turned Plex off meanwhile.
+    if (!session_.settings().snapshot()->use_plex) {
+        session_.log().debug("webhook {} ignored: Use Plex is off", p.event);
+        return reply.no_content();
+    }
     std::string reason = "plex webhook " + p.event;
     switch (host_.request_search(m, p.title, reason)) {
         case SearchOutcome::queued: {

@@ -6,8 +6,9 @@
 set -eu
 prefix=$1
 fail() { echo "FAIL: $*" >&2; exit 1; }
-pc_dir=$(dirname "$(find "$prefix" -name plexbridge.pc | head -n 1)")
-[ -n "$pc_dir" ] || fail "no plexbridge.pc under $prefix"
+pc_file=$(find "$prefix" -name plexbridge.pc | head -n 1)
+[ -n "$pc_file" ] || fail "no plexbridge.pc under $prefix"
+pc_dir=$(dirname "$pc_file")
 export PKG_CONFIG_PATH="$pc_dir"
 plugin=$(pkg-config --variable=plugin plexbridge)
 manifest=$(pkg-config --variable=manifest plexbridge)

@@ -8,6 +8,7 @@ import { addressField } from './fields.js';
 let list = null;      // the servers as last listed (GET /api/plex/oauth/servers)
 let listError = null; // why they could not be listed
 let tests = {};       // uri -> {success, latency_ms, error} | 'checking'
+let testedByHand = new Set(); // uris whose Test button was pressed: a poll keeps their result
 let generation = 0;   // a newer discovery wins over an older one still answering
 
 export function render(el, ctx, rediscover) {
@@ -25,8 +26,10 @@ const probing = (servers) => servers.some((s) => s.connections.some((c) => c.ava
 
 function show(servers) {
   list = servers;
-  for (const s of servers) for (const c of s.connections)
+  for (const s of servers) for (const c of s.connections) {
+    if (testedByHand.has(c.uri)) continue;
     tests[c.uri] = c.available === null ? 'checking' : { success: c.available, latency_ms: c.latency_ms, error: c.error };
+  }
 }
 
 // `fresh`: the person asked for it (Refresh), so every address is tried
@@ -34,6 +37,7 @@ function show(servers) {
 async function discover(el, ctx, { fresh = false } = {}) {
   const mine = ++generation;
   tests = {};
+  testedByHand = new Set();
   listError = null;
   try {
     // The list at once, as plex.tv has it; then the listing with the
@@ -45,16 +49,24 @@ async function discover(el, ctx, { fresh = false } = {}) {
     show(listed);
     draw(el, ctx);
     let servers = await get(`/api/plex/oauth/servers${fresh ? '?refresh=1' : ''}`);
-    for (let polls = 0; ; polls++) {
+    // A probe's deadline is at most a minute (connect_timeout_ms).
+    for (let polls = 0; probing(servers) && polls < 150; polls++) {
       if (mine !== generation) return;
       show(servers);
       draw(el, ctx);
-      if (polls === 0) await chooseTheOnlyServer(el, ctx);
-      // A probe's deadline is at most a minute (connect_timeout_ms).
-      if (!probing(servers) || polls >= 150) break;
       await sleep(400);
-      servers = await get('/api/plex/oauth/servers?poll=1');
+      try {
+        servers = await get('/api/plex/oauth/servers?poll=1');
+      } catch {
+        break; // the listing is gone (another account, too old): what is shown stays
+      }
     }
+    if (mine !== generation) return;
+    show(servers);
+    draw(el, ctx);
+    // Chosen from the complete listing: a LAN address that answered after
+    // the grace still wins over the remote one here.
+    await chooseTheOnlyServer(el, ctx);
   } catch (e) {
     if (mine !== generation) return;
     if (list === null) list = [];
@@ -74,6 +86,7 @@ async function chooseTheOnlyServer(el, ctx) {
 
 // `mine`: the discovery this test belongs to (none: the person pressed Test).
 async function testConnection(el, ctx, uri, mine = generation) {
+  testedByHand.add(uri);
   tests[uri] = 'checking';
   render(el, ctx);
   let result;

@@ -4,6 +4,8 @@
 #include <boost/json/array.hpp>
 #include <chrono>
 #include <memory>
+#include <string>
+#include <vector>
 
 #include "route/route.hpp"
 #include "session/session.hpp"
@@ -24,17 +26,20 @@ private:
 
     // The last listing with its probes. The route answers once every
     // server has its choice; the probes still running fill the listing in,
-    // and `?poll=1` reads it without probing again. A listing asked for
-    // again soon, with the same settings, is this one too (`?refresh=1`
-    // probes again). Read and written on the io thread only.
+    // and `?poll=1` reads it, never probing. A listing asked for again
+    // soon, with the same settings, is this one too (`?refresh=1` probes
+    // again). Read and written on the io thread only.
     struct Listing {
         std::chrono::steady_clock::time_point started;
-        std::shared_ptr<const settings::Settings> settings;  // what it was made with
-        boost::json::array servers;                          // as the route answers
+        std::string account;         // whose listing: a poll reads only its own
+        std::string made_with;       // account and probe settings: a listing is reused only with the same
+        boost::json::array servers;  // as the route answers
         bool decided = false;
+        std::vector<route::Reply> waiting;  // polls that came before the choice
     };
     std::shared_ptr<Listing> last_;
-    const Listing* reusable(bool poll) const;
+    void poll(route::Reply reply);
+    const Listing* reusable() const;
 
     session::Session& session_;
 };

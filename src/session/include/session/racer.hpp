@@ -15,7 +15,9 @@
 // worse-ranked connection answers first, the better-ranked ones still
 // probing get RaceOptions::grace more (a LAN address answers within
 // milliseconds or not at all), then the best that answered is chosen:
-// a silent LAN address never costs the whole deadline.
+// a silent LAN address never costs the whole deadline. A better rank that
+// answers later becomes `best` in the progress and complete reports (not
+// in the decided one, which the caller already acted on).
 //
 // *.plex.direct names that do not resolve (a router's DNS-rebinding
 // protection) are retried against the IP the name encodes
