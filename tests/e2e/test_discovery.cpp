@@ -260,3 +260,39 @@ TEST_F(Discovery, A429IsWaitedOutOnceThenSaidInWords) {
     EXPECT_EQ(sections[1].status, 200);
     EXPECT_EQ(sections[0].port, sections[1].port) << "a busy server is not a dead one: no failover";
 }
+
+// A LAN address slower than the grace: the remote one is chosen first (what
+// selection acts on at once), and the LAN one, once it answers, becomes the
+// listing's best (what the page selects from the complete listing).
+TEST(DiscoveryOutside, ALanAddressSlowerThanTheGraceBecomesTheBestOnceItAnswers) {
+    pb::sim::Simulator sim;
+    pb::sim::SimServer server;
+    server.name = "Home";
+    server.machine_id = "home-machine-1";
+    pb::sim::add_sample_library(server);
+    auto home = sim.add_server(std::move(server));
+    ConnectionSpec slow_lan{Behaviour::normal, false, true};
+    slow_lan.latency = std::chrono::milliseconds(1500);  // far beyond the 250 ms grace, within the deadline
+    auto lan = sim.add_connection(home, slow_lan);
+    auto remote = sim.add_connection(home, ConnectionSpec{Behaviour::normal, false, false});
+    sim.start();
+    pbtest::HostRig rig{sim};
+    ASSERT_TRUE(rig.start({{"connect_timeout_ms", "5000"}})) << rig.error;
+    ASSERT_TRUE(rig.sign_in());
+
+    auto r = rig.api("GET", "/api/plex/oauth/servers");
+    ASSERT_EQ(r.status, 200) << r.body;
+    const auto& first = r.json.at("data").as_array().at(0);
+    EXPECT_EQ(first.at("bestConnection").at("uri").as_string(), "http://127.0.0.1:" + std::to_string(remote));
+    for (const auto& c : first.at("connections").as_array())
+        if (c.at("local").as_bool()) EXPECT_TRUE(c.at("available").is_null()) << c;
+
+    auto servers = poll_until_probed(rig);
+    ASSERT_EQ(servers.size(), 1u);
+    const auto& best = servers[0].at("bestConnection");
+    EXPECT_EQ(best.at("uri").as_string(), "http://127.0.0.1:" + std::to_string(lan));
+    EXPECT_NE(best.at("reason").as_string().find("chosen: local http"), std::string::npos) << best;
+    for (const auto& c : servers[0].at("connections").as_array())
+        if (!c.at("local").as_bool())
+            EXPECT_NE(c.at("reason").as_string().find("ranks below local http"), std::string::npos) << c;
+}
