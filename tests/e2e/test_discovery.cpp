@@ -145,20 +145,35 @@ TEST_F(Discovery, APollNeverProbesAndReadsOnlyThisAccountsListing) {
 // The common case for a host outside the server's network: every LAN
 // address is silent and a remote one answers. The choice waits the grace
 // (250 ms) for a better address, not the deadline (3 s here).
-TEST(DiscoveryOutside, EveryLanAddressSilentTheRemoteOneIsChosenWithoutWaitingTheDeadline) {
+// One server, "Home", with the connections a test adds, seen by a host
+// signed in to its account.
+class DiscoveryOutside : public ::testing::Test {
+protected:
+    DiscoveryOutside() {
+        pb::sim::SimServer server;
+        server.name = "Home";
+        server.machine_id = "home-machine-1";
+        pb::sim::add_sample_library(server);
+        home = sim.add_server(std::move(server));
+    }
+    uint16_t add(ConnectionSpec spec) { return sim.add_connection(home, spec); }
+    // Starts the simulator and the host with this probe deadline, signed in.
+    ::testing::AssertionResult start(const std::string& deadline_ms) {
+        sim.start();
+        if (!rig.start({{"connect_timeout_ms", deadline_ms}})) return ::testing::AssertionFailure() << rig.error;
+        if (!rig.sign_in()) return ::testing::AssertionFailure() << "could not sign in";
+        return ::testing::AssertionSuccess();
+    }
     pb::sim::Simulator sim;
-    pb::sim::SimServer server;
-    server.name = "Home";
-    server.machine_id = "home-machine-1";
-    pb::sim::add_sample_library(server);
-    auto home = sim.add_server(std::move(server));
-    for (int i = 0; i < 4; ++i) sim.add_connection(home, ConnectionSpec{Behaviour::blackhole, i % 2 == 0, true});
-    auto remote = sim.add_connection(home, ConnectionSpec{Behaviour::normal, false, false});
-    sim.add_connection(home, ConnectionSpec{Behaviour::normal, false, false, true});  // the relay
-    sim.start();
     pbtest::HostRig rig{sim};
-    ASSERT_TRUE(rig.start({{"connect_timeout_ms", "3000"}})) << rig.error;
-    ASSERT_TRUE(rig.sign_in());
+    std::size_t home = 0;
+};
+
+TEST_F(DiscoveryOutside, EveryLanAddressSilentTheRemoteOneIsChosenWithoutWaitingTheDeadline) {
+    for (int i = 0; i < 4; ++i) add(ConnectionSpec{Behaviour::blackhole, i % 2 == 0, true});
+    auto remote = add(ConnectionSpec{Behaviour::normal, false, false});
+    add(ConnectionSpec{Behaviour::normal, false, false, true});  // the relay
+    ASSERT_TRUE(start("3000"));
 
     auto r = rig.api("GET", "/api/plex/oauth/servers");
     ASSERT_EQ(r.status, 200) << r.body;
@@ -264,21 +279,12 @@ TEST_F(Discovery, A429IsWaitedOutOnceThenSaidInWords) {
 // A LAN address slower than the grace: the remote one is chosen first (what
 // selection acts on at once), and the LAN one, once it answers, becomes the
 // listing's best (what the page selects from the complete listing).
-TEST(DiscoveryOutside, ALanAddressSlowerThanTheGraceBecomesTheBestOnceItAnswers) {
-    pb::sim::Simulator sim;
-    pb::sim::SimServer server;
-    server.name = "Home";
-    server.machine_id = "home-machine-1";
-    pb::sim::add_sample_library(server);
-    auto home = sim.add_server(std::move(server));
+TEST_F(DiscoveryOutside, ALanAddressSlowerThanTheGraceBecomesTheBestOnceItAnswers) {
     ConnectionSpec slow_lan{Behaviour::normal, false, true};
     slow_lan.latency = std::chrono::milliseconds(1500);  // far beyond the 250 ms grace, within the deadline
-    auto lan = sim.add_connection(home, slow_lan);
-    auto remote = sim.add_connection(home, ConnectionSpec{Behaviour::normal, false, false});
-    sim.start();
-    pbtest::HostRig rig{sim};
-    ASSERT_TRUE(rig.start({{"connect_timeout_ms", "5000"}})) << rig.error;
-    ASSERT_TRUE(rig.sign_in());
+    auto lan = add(slow_lan);
+    auto remote = add(ConnectionSpec{Behaviour::normal, false, false});
+    ASSERT_TRUE(start("5000"));
 
     auto r = rig.api("GET", "/api/plex/oauth/servers");
     ASSERT_EQ(r.status, 200) << r.body;
