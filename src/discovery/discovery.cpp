@@ -120,44 +120,47 @@ void Discovery::servers(Call& call, Reply reply) {
         if (poll) return this->poll(reply);
         if (probe && !refresh)
             if (const Listing* known = reusable()) return reply.data(known->servers);
-        session_.resources(
-            Freshness::fresh, [this, reply, probe](plexapi::ApiResult<std::vector<plexapi::Resource>> r) {
-                if (!r) return fail_listing(reply, r.error());
-                if (!probe) {
-                    bj::array out;
-                    for (const auto& server : *r) {
-                        bj::array conns;
-                        for (const auto& c : server.connections) {
-                            session::ProbeOutcome o;
-                            o.connection = c;
-                            auto j = connection_json(o);
-                            j["reason"] = "not probed yet";
-                            conns.push_back(std::move(j));
-                        }
-                        out.push_back(server_json(server, std::move(conns), nullptr));
-                    }
-                    return reply.data(out);
-                }
-                // The answer goes out when every server has its choice: a
-                // silent address is then still "available": null, and fills
-                // in the listing that ?poll=1 reads (within one deadline).
-                auto listing = std::make_shared<Listing>();
-                listing->started = std::chrono::steady_clock::now();
-                auto settings = session_.settings().snapshot();
-                listing->account = account_of(*settings);
-                listing->made_with = made_with(*settings);
-                last_ = listing;
-                race(
-                    session_.client(), std::move(*r), session_.race_options(),
-                    [reply, listing](const std::vector<ServerReport>& reports) {
-                        listing->servers = listing_json(reports);
-                        listing->decided = true;
-                        reply.data(listing->servers);
-                        for (auto& waiting : std::exchange(listing->waiting, {})) waiting.data(listing->servers);
-                    },
-                    [listing](const std::vector<ServerReport>& reports) { listing->servers = listing_json(reports); },
-                    [listing](const std::vector<ServerReport>& reports) { listing->servers = listing_json(reports); });
-            });
+        session_.resources(Freshness::fresh,
+                           [this, reply, probe](plexapi::ApiResult<std::vector<plexapi::Resource>> r) {
+                               if (!r) return fail_listing(reply, r.error());
+                               if (!probe) {
+                                   bj::array out;
+                                   for (const auto& server : *r) {
+                                       bj::array conns;
+                                       for (const auto& c : server.connections) {
+                                           session::ProbeOutcome o;
+                                           o.connection = c;
+                                           auto j = connection_json(o);
+                                           j["reason"] = "not probed yet";
+                                           conns.push_back(std::move(j));
+                                       }
+                                       out.push_back(server_json(server, std::move(conns), nullptr));
+                                   }
+                                   return reply.data(out);
+                               }
+                               // The answer goes out when every server has its choice: a
+                               // silent address is then still "available": null, and fills
+                               // in the listing that ?poll=1 reads (within one deadline).
+                               auto listing = std::make_shared<Listing>();
+                               listing->started = std::chrono::steady_clock::now();
+                               auto settings = session_.settings().snapshot();
+                               listing->account = account_of(*settings);
+                               listing->made_with = made_with(*settings);
+                               last_ = listing;
+                               auto fill_in = [listing](const std::vector<ServerReport>& reports) {
+                                   listing->servers = listing_json(reports);
+                               };
+                               race(
+                                   session_.client(), std::move(*r), session_.race_options(),
+                                   [reply, listing](const std::vector<ServerReport>& reports) {
+                                       listing->servers = listing_json(reports);
+                                       listing->decided = true;
+                                       reply.data(listing->servers);
+                                       for (auto& waiting : std::exchange(listing->waiting, {}))
+                                           waiting.data(listing->servers);
+                                   },
+                                   fill_in, fill_in);
+                           });
     });
 }
 

@@ -49,11 +49,12 @@ async function discover(el, ctx, { fresh = false } = {}) {
     show(listed);
     draw(el, ctx);
     let servers = await get(`/api/plex/oauth/servers${fresh ? '?refresh=1' : ''}`);
-    // A probe's deadline is at most a minute (connect_timeout_ms).
-    for (let polls = 0; probing(servers) && polls < 150; polls++) {
+    for (let polls = 0; ; polls++) {
       if (mine !== generation) return;
       show(servers);
       draw(el, ctx);
+      // A probe's deadline is at most a minute (connect_timeout_ms).
+      if (!probing(servers) || polls >= 150) break;
       await sleep(400);
       try {
         servers = await get('/api/plex/oauth/servers?poll=1');
@@ -62,8 +63,6 @@ async function discover(el, ctx, { fresh = false } = {}) {
       }
     }
     if (mine !== generation) return;
-    show(servers);
-    draw(el, ctx);
     // Chosen from the complete listing: a LAN address that answered after
     // the grace still wins over the remote one here.
     await chooseTheOnlyServer(el, ctx);
