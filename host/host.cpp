@@ -291,6 +291,7 @@ bool Host::start(std::string* error) {
     if (opts_.data_dir.empty()) return fail("--data-dir is required");
     ::mkdir(opts_.data_dir.c_str(), 0700);
     if (!settings_.open(common::fs::join(opts_.data_dir, "settings.json"), error)) return false;
+    if (auto n = settings_.notice(); !n.empty()) log(PB_LOG_WARNING, n);
 
     // API key: given, else stored, else generated and stored.
     std::string key_path = common::fs::join(opts_.data_dir, "host-apikey");
@@ -415,12 +416,14 @@ void Host::stop() {
     }
 }
 
-// The API key a request presents: the X-API-KEY header, else the apikey
-// parameter; "" when none.
-static std::string presented_key(const httpserver::Request& req) {
-    std::string key = req.header("X-API-KEY");
-    if (key.empty()) key = common::text::query_get(common::text::parse_query(req.query), "apikey").value_or("");
-    return key;
+// The API key a request presents: the X-API-KEY header; "" when none.
+// Never the query string: an address ends up in access logs, proxies and
+// browser history, where a key must not.
+static std::string presented_key(const httpserver::Request& req) { return req.header("X-API-KEY"); }
+
+static bool key_in_query(const httpserver::Request& req) {
+    return req.query.find("apikey") != std::string::npos &&
+           common::text::query_get(common::text::parse_query(req.query), "apikey").has_value();
 }
 
 Host::Caller Host::caller(const httpserver::Request& req, const std::string& key, std::string* csrf) const {
@@ -484,6 +487,10 @@ void Host::handle(httpserver::Request&& req, httpserver::Responder respond) {
         route == nullptr &&
         ((req.method == "GET" && (req.path == "/login" || common::text::starts_with(req.path, "/host/"))) || sign_in);
     const bool wants_page = req.method == "GET" && req.header("Accept").find("text/html") != std::string::npos;
+    if (!is_public && who == Caller::nobody && key_in_query(req))
+        return respond(error_response(401, "HOST_KEY_IN_QUERY",
+                                      "This host does not take the API key in the address (it would be kept in "
+                                      "logs and browser history): send it in the X-API-KEY header instead."));
     if (!is_public && who == Caller::nobody) {
         // A person opening a page is sent to sign in and brought back; a program gets 401.
         if (wants_page) {
@@ -492,7 +499,7 @@ void Host::handle(httpserver::Request&& req, httpserver::Responder respond) {
                 303, "text/plain", {{"Location", "/login?next=" + common::text::url_encode(back)}}, ""});
         }
         return respond(error_response(401, "HOST_UNAUTHORIZED",
-                                      "missing or wrong API key (X-API-KEY header or apikey parameter), or no "
+                                      "missing or wrong API key (send it in the X-API-KEY header), or no "
                                       "browser session (sign in at /login)"));
     }
     // SameSite=Strict keeps the cookie off other sites' requests, but not
@@ -590,6 +597,11 @@ void Host::handle_host(httpserver::Request& req, httpserver::Responder& respond)
                                std::string(kSessionCookie) + "=; Path=/; Max-Age=0; HttpOnly; SameSite=Strict");
         r.headers.emplace_back("Set-Cookie", std::string(kCsrfCookie) + "=; Path=/; Max-Age=0; SameSite=Strict");
         return respond(std::move(r));
+    }
+    if (req.path == "/api/host/status" && req.method == "GET") {
+        bj::array notices;
+        if (auto n = settings_.notice(); !n.empty()) notices.push_back(bj::string(n));
+        return respond(json_response(200, bj::object{{"data", {{"notices", std::move(notices)}}}}));
     }
     if (req.path == "/api/host/plugins" && req.method == "GET") {
         bj::object p{{"id", str(plugin_.plugin_id)},

@@ -51,8 +51,15 @@ struct Catalog {
 class SettingsStore {
 public:
     // Loads <path> (creating it later on first write). Keys the plugin
-    // registers get their defaults; stored values win.
+    // registers get their defaults; stored values win. A file that is not a
+    // JSON object (truncated, empty, garbage) is copied aside, byte for
+    // byte, to <path>.unreadable-<time>, and the store starts from the
+    // defaults with a notice() that says so; false only when the file cannot
+    // be read at all (permissions, I/O error), which defaults would hide.
     bool open(const std::string& path, std::string* error);
+    // What the user should know about the file since the start ("" when
+    // nothing): shown on the host's page and in its log.
+    std::string notice() const;
     void register_setting(const std::string& name, boost::json::value default_value, bool secret,
                           boost::json::object descriptor);
     boost::json::object snapshot() const;  // every registered key
@@ -72,6 +79,10 @@ private:
     boost::json::object values_;  // the plugin's object
     boost::json::array schema_;
     std::vector<std::string> secret_keys_;
+    std::string notice_;
+    // An unreadable file that could not be copied aside is never written
+    // over: saving is refused until the user moves it.
+    bool keep_file_ = false;
 };
 
 struct SearchRecord {

@@ -2,6 +2,9 @@
 
 #include "common/fs.hpp"
 #include "common/json.hpp"
+#include "common/text.hpp"
+
+#include <ctime>
 #include "host.hpp"
 
 namespace pb::host {
@@ -19,10 +22,21 @@ bool SettingsStore::open(const std::string& path, std::string* error) {
     }
     auto v = common::json::parse_lenient(*text);
     if (!v || !v->is_object()) {
-        // Never overwrite a file we cannot read: the user may want it back.
-        std::string why = v ? "not an object" : v.error().message;
-        if (error) *error = "the settings file " + path + " is not valid JSON (" + why + "); fix or move it";
-        return false;
+        // The user may want these bytes back (a hand edit gone wrong, a disk
+        // that lost the end of the file): keep them whole beside the file,
+        // and start with the defaults rather than not at all.
+        std::string why = text->empty() ? "it is empty" : v ? "it is not a JSON object" : v.error().message;
+        std::string aside = path + ".unreadable-" + common::text::iso8601_utc(std::time(nullptr));
+        if (auto st = common::fs::atomic_write(aside, *text, 0600); !st) {
+            keep_file_ = true;
+            notice_ = "The settings file " + path + " could not be read (" + why + ") nor copied aside (" +
+                      st.error().message +
+                      "). The host runs with default settings and will not save any until that file is moved away.";
+        } else {
+            notice_ = "The settings file " + path + " could not be read (" + why + "). Its contents were kept in " +
+                      aside + " and the host started with default settings.";
+        }
+        return true;
     }
     file_ = v->get_object();
     if (auto* p = file_.if_contains("plex"); p && p->is_object()) values_ = p->get_object();
@@ -67,8 +81,17 @@ bj::object SettingsStore::preview(const bj::object& patch) const {
     return out;
 }
 
+std::string SettingsStore::notice() const {
+    std::lock_guard lock(mu_);
+    return notice_;
+}
+
 bool SettingsStore::merge(const bj::object& patch, std::string* error) {
     std::lock_guard lock(mu_);
+    if (keep_file_) {
+        if (error) *error = "the unreadable settings file " + path_ + " must be moved away first (" + notice_ + ")";
+        return false;
+    }
     bj::object next = values_;
     for (const auto& [k, v] : patch) next[k] = v;
     bj::object file = file_;

@@ -120,5 +120,20 @@ document.getElementById('signout').addEventListener('click', async () => {
   pageAlert.hidden = false; // still signed in: say so rather than pretend
 });
 
+// What the host has to say whatever the view (its settings file could not be
+// read, say): shown once per page load, as text.
+async function showNotices() {
+  try {
+    const res = await request('/api/host/status');
+    const notices = res.ok && res.json && res.json.data && Array.isArray(res.json.data.notices) ? res.json.data.notices : [];
+    const box = document.getElementById('host-notices');
+    box.replaceChildren(...notices.filter((n) => typeof n === 'string').map((n) => el('li', { text: n })));
+    box.hidden = box.children.length === 0;
+  } catch {
+    // The view says when the host cannot be reached; nothing to add here.
+  }
+}
+
 window.addEventListener('hashchange', route);
 route();
+showNotices();

@@ -106,6 +106,7 @@ private:
     bhttp::request<bhttp::string_body> http_req_;
     std::optional<bhttp::response_parser<bhttp::string_body>> parser_;
     bool done_ = false;
+    std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();
     bool timed_out_ = false;
     bool connect_timed_out_ = false;
     bool connected_ = false;
@@ -411,6 +412,18 @@ void Op::finish(Result r) {
         // step's handler has run: Beast still touches the buffer then.
         error_code ignored;
         conn_->socket.close(ignored);
+    }
+    // Every call at debug level, for a bug report: no query string (Plex
+    // accepts tokens there) and the sink redacts what else could be secret.
+    if (client_->log_ && client_->log_->should_log(spdlog::level::debug)) {
+        auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started_);
+        std::string path = url_.target.substr(0, url_.target.find('?'));
+        if (r)
+            client_->log_->debug("{} {}{} answered {} in {} ms", req_.method, url_.origin(), path, r->status,
+                                 ms.count());
+        else
+            client_->log_->debug("{} {}{} failed after {} ms: {}", req_.method, url_.origin(), path, ms.count(),
+                                 r.error().message);
     }
     auto cb = std::move(cb_);
     if (cb) cb(std::move(r));

@@ -349,7 +349,7 @@ std::string Refresher::index_key(const settings::Settings& s) {
 bool Refresher::wanted(const settings::Settings& s) const {
     bool any = s.update_movie_library || s.update_series_library || s.set_movie_added || s.set_episode_added;
     return s.use_plex && any && s.server_owned && !session::Session::server_url(s).empty() &&
-           session_.account_status().state != session::AccountState::rejected;
+           !session_.account_status().needs_the_user();
 }
 
 void Refresher::ensure_index(std::function<void(std::string, int)> then) {
@@ -461,7 +461,7 @@ void Refresher::resolve(const Job& job, std::function<void(std::optional<ItemRef
 
 std::pair<Refresher::Outcome, std::string> Refresher::refused(int status) const {
     auto account = session_.account_status();
-    if (account.state == session::AccountState::rejected) return {Outcome::pause, account.message};
+    if (account.needs_the_user()) return {Outcome::pause, account.message};
     if (!session_.settings().snapshot()->server_owned || status == 403) return {Outcome::dropped, kOwnerOnly};
     return {Outcome::pause, std::string(session::kTokenRefused)};
 }
@@ -469,7 +469,7 @@ std::pair<Refresher::Outcome, std::string> Refresher::refused(int status) const 
 void Refresher::process(Job job) {
     if (session_.server_url().empty()) return finish(job, Outcome::pause, "no Plex Media Server is selected");
     // A dead token is not tried again and again: the user must sign in.
-    if (auto account = session_.account_status(); account.state == session::AccountState::rejected)
+    if (auto account = session_.account_status(); account.needs_the_user())
         return finish(job, Outcome::pause, account.message);
     if (!job.item.rating_key.empty()) return check(std::move(job));
     auto self = shared_from_this();

@@ -150,6 +150,7 @@ std::string_view to_string(AccountState state) {
         case AccountState::unchecked: return "unchecked";
         case AccountState::ok: return "ok";
         case AccountState::rejected: return "rejected";
+        case AccountState::unreadable: return "unreadable";
     }
     return "unchecked";
 }
@@ -171,6 +172,13 @@ AccountStatus Session::account_status() const {
     } else if (stored == ok_stored_) {
         st.state = AccountState::ok;
         st.message = "Signed in to Plex.";
+    } else if (vault::Vault::is_sealed(stored) && !vault_->unseal(stored)) {
+        // The token is left as it is: the right key file put back makes it
+        // readable again, and only a new sign-in replaces it.
+        st.state = AccountState::unreadable;
+        st.message = "The saved Plex token cannot be read: the key file plexbridge.key in " + data_dir() +
+                     " is missing or is not the one it was saved with. Put that file back and restart, or sign in "
+                     "to Plex again (Plex work waits until then).";
     } else {
         st.state = AccountState::unchecked;
         st.message = "Signed in to Plex (not checked with plex.tv yet).";
@@ -194,7 +202,9 @@ void Session::note_rejected(const std::string& token) {
 void Session::check_account(std::function<void(AccountStatus)> done) {
     auto token = account_token();
     if (!token) {
-        if (done) done(account_status());
+        auto st = account_status();
+        if (st.state == AccountState::unreadable) log().error("{}", st.message);
+        if (done) done(std::move(st));
         return;
     }
     auto held = std::make_shared<vault::Secret>(std::move(*token));

@@ -6,6 +6,8 @@
 
 #include <boost/json.hpp>
 #include <cstdio>
+#include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 
@@ -18,7 +20,7 @@ struct Process {
     FILE* out = nullptr;
     std::string first_line;
     ~Process() { stop(); }
-    bool start(std::vector<std::string> args) {
+    bool start(std::vector<std::string> args, std::string bin = PB_HOST_PATH) {
         int fds[2];
         if (pipe(fds) != 0) return false;
         pid = fork();
@@ -26,7 +28,6 @@ struct Process {
             dup2(fds[1], 1);
             close(fds[0]);
             std::vector<char*> argv;
-            std::string bin = PB_HOST_PATH;
             argv.push_back(bin.data());
             for (auto& a : args) argv.push_back(a.data());
             argv.push_back(nullptr);
@@ -44,6 +45,27 @@ struct Process {
     std::string start_host(const std::string& dir, const std::string& apikey) {
         if (!start({"--plugin", PB_PLUGIN_PATH, "--data-dir", dir, "--listen", "127.0.0.1:0", "--apikey", apikey}))
             return {};
+        return base_url();
+    }
+    // The same, with the data directory replaced, in a mount namespace of
+    // the host's own, by a copy of it on a small tmpfs that is then made
+    // full or read-only. Tests run as root, which ignores file modes: only
+    // a real mount makes a write fail as it fails on a user's full disk.
+    // The host's view of the folder stays readable at /proc/<pid>/root.
+    std::string start_host_on_a_broken_disk(const std::string& dir, const std::string& apikey, bool full) {
+        const std::string script =
+            "set -e; stage=$(mktemp -d); cp -a \"$1\"/. \"$stage\"; mount -t tmpfs -o size=256k,mode=0700 tmpfs "
+            "\"$1\"; "
+            "cp -a \"$stage\"/. \"$1\"/; rm -rf \"$stage\"; " +
+            std::string(full ? "cat /dev/zero > \"$1\"/filler 2>/dev/null || true; " : "mount -o remount,ro \"$1\"; ") +
+            "shift; exec \"$@\"";
+        if (!start({"-m", "--propagation", "private", "sh", "-c", script, "sh", dir, PB_HOST_PATH, "--plugin",
+                    PB_PLUGIN_PATH, "--data-dir", dir, "--listen", "127.0.0.1:0", "--apikey", apikey},
+                   "/usr/bin/unshare"))
+            return {};
+        return base_url();
+    }
+    std::string base_url() const {
         auto pos = first_line.find("http://127.0.0.1:");
         if (pos == std::string::npos) return {};
         return first_line.substr(pos, first_line.find_first_of(" \n", pos) - pos);
@@ -78,7 +100,11 @@ TEST(HostProcess, StartsServesDefaultsAndRefusesWithoutTheKey) {
     EXPECT_EQ(data.at("use_plex").as_bool(), false);
     EXPECT_EQ(data.at("port").as_int64(), 32400);
     EXPECT_EQ(data.at("plextv_url").as_string(), "https://plex.tv");
-    EXPECT_EQ(c.call("GET", base + "/api/settings/plex?apikey=k-123456")->status, 200);
+    // Never in the address, where logs and browser history keep it: the
+    // answer says where the key goes instead.
+    auto in_query = c.call("GET", base + "/api/settings/plex?apikey=k-123456");
+    EXPECT_EQ(in_query->status, 401);
+    EXPECT_NE(in_query->body.find("X-API-KEY header"), std::string::npos) << in_query->body;
     // A setting stored through the API survives a restart.
     auto patch = c.call("PATCH", base + "/api/settings/plex", R"({"use_plex": true, "movie_library": ["1"]})",
                         {{"X-API-KEY", "k-123456"}});
@@ -90,7 +116,7 @@ TEST(HostProcess, StartsServesDefaultsAndRefusesWithoutTheKey) {
     Process again;
     base = again.start_host(dir, "k-123456");
     ASSERT_FALSE(base.empty()) << again.first_line;
-    auto kept = boost::json::parse(c.call("GET", base + "/api/settings/plex?apikey=k-123456")->body);
+    auto kept = boost::json::parse(c.call("GET", base + "/api/settings/plex", "", {{"X-API-KEY", "k-123456"}})->body);
     EXPECT_EQ(kept.at("data").at("use_plex").as_bool(), true);
     EXPECT_EQ(kept.at("data").at("movie_library").as_array().size(), 1u);
 }
@@ -105,7 +131,7 @@ TEST(HostProcess, TheSettingsFormSchemaCrossesTheAbiWhole) {
     std::string base = p.start_host(dir, "k-123456");
     ASSERT_FALSE(base.empty()) << p.first_line;
     pbtest::Caller c;
-    auto r = c.call("GET", base + "/api/settings/plex?apikey=k-123456");
+    auto r = c.call("GET", base + "/api/settings/plex", "", {{"X-API-KEY", "k-123456"}});
     ASSERT_TRUE(r.ok() && r->status == 200);
     const auto schema = boost::json::parse(r->body).at("schema").as_array();
     std::ifstream f(PB_MANIFEST_PATH);
@@ -207,7 +233,7 @@ TEST(HostProcess, ABrowserSignsInOnceAndEveryUnsafeRequestCarriesTheCsrfToken) {
     wrong.emplace_back("X-XSRF-TOKEN", std::string(32, '0'));
     EXPECT_EQ(c.call("PATCH", base + "/api/plex/settings", change, wrong)->status, 403);
     auto stored = [&] {
-        auto r = c.call("GET", base + "/api/settings/plex?apikey=k-browser");
+        auto r = c.call("GET", base + "/api/settings/plex", "", {{"X-API-KEY", "k-browser"}});
         return boost::json::parse(r->body).at("data").at("manual_server_url").as_string();
     };
     EXPECT_EQ(stored(), "");
@@ -250,7 +276,8 @@ TEST(HostProcess, GuessingTheKeyIsSlowedDown) {
     EXPECT_NE(wait->body.find("try again in"), std::string::npos);
     // Every way of presenting a key waits, or the header would be a way around.
     EXPECT_EQ(c.call("GET", base + "/api/settings/plex", "", {{"X-API-KEY", "k-guess"}})->status, 429);
-    EXPECT_EQ(c.call("GET", base + "/api/settings/plex?apikey=k-guess")->status, 429);
+    // A key in the address is not read at all (so it is neither checked nor counted).
+    EXPECT_EQ(c.call("GET", base + "/api/settings/plex?apikey=k-guess")->status, 401);
 }
 
 TEST(HostProcess, WrongKeysInTheHeaderCountToo) {
@@ -280,4 +307,110 @@ TEST(HostProcess, WebhooksAreNotCountedAsWrongKeys) {
         EXPECT_NE(r->status, 429) << r->body;
     }
     EXPECT_EQ(c.call("POST", base + "/api/host/login", R"({"apikey": "k-hooks"})")->status, 204);
+}
+
+// ---- Faults in the host's own files (docs/reliability.md) --------------------
+
+namespace {
+
+std::string read_all(const std::string& path) {
+    std::ifstream f(path, std::ios::binary);
+    std::stringstream ss;
+    ss << f.rdbuf();
+    return ss.str();
+}
+
+boost::json::value settings_of(pbtest::Caller& c, const std::string& base, const std::string& key) {
+    auto r = c.call("GET", base + "/api/settings/plex", "", {{"X-API-KEY", key}});
+    return r.ok() && r->status == 200 ? boost::json::parse(r->body).at("data") : boost::json::value();
+}
+
+}  // namespace
+
+// A settings file cut short by a crash, emptied, or overwritten with
+// something else: the host starts with the defaults instead of refusing
+// to, keeps the file's bytes whole beside it, and says so in its log and
+// on its page; the next save writes a good file and leaves the copy alone.
+TEST(HostProcess, AnUnreadableSettingsFileIsKeptAsideAndTheHostStartsWithDefaults) {
+    const std::string cases[] = {"", R"({"plex": {"use_plex": true, "movie_libr)", std::string("\x00\xff not json", 11),
+                                 "[1, 2, 3]"};
+    for (const auto& bytes : cases) {
+        SCOPED_TRACE(bytes);
+        auto dir = pbtest::temp_dir("proc-badsettings");
+        {
+            std::ofstream f(dir + "/settings.json", std::ios::binary);
+            f << bytes;
+        }
+        Process p;
+        std::string base = p.start_host(dir, "k-bad");
+        ASSERT_FALSE(base.empty()) << "the host starts: " << p.first_line;
+        pbtest::Caller c;
+        auto data = settings_of(c, base, "k-bad");
+        ASSERT_TRUE(data.is_object());
+        EXPECT_EQ(data.at("use_plex").as_bool(), false) << "defaults";
+        auto status = c.call("GET", base + "/api/host/status", "", {{"X-API-KEY", "k-bad"}});
+        ASSERT_EQ(status->status, 200);
+        auto notices = boost::json::parse(status->body).at("data").at("notices").as_array();
+        ASSERT_EQ(notices.size(), 1u) << status->body;
+        const std::string notice(notices[0].as_string());
+        EXPECT_NE(notice.find("could not be read"), std::string::npos) << notice;
+        // The bytes, whole, in the file the notice names.
+        std::string aside;
+        for (const auto& e : std::filesystem::directory_iterator(dir))
+            if (e.path().filename().string().rfind("settings.json.unreadable-", 0) == 0) aside = e.path().string();
+        ASSERT_FALSE(aside.empty());
+        EXPECT_NE(notice.find(aside), std::string::npos) << notice;
+        EXPECT_EQ(read_all(aside), bytes);
+        EXPECT_EQ(std::filesystem::status(aside).permissions() & std::filesystem::perms::all,
+                  std::filesystem::perms::owner_read | std::filesystem::perms::owner_write);
+        // Saving works again and writes a readable file; the copy stays.
+        auto saved = c.call("PATCH", base + "/api/settings/plex", R"({"use_plex": true})", {{"X-API-KEY", "k-bad"}});
+        EXPECT_EQ(saved->status, 200) << saved->body;
+        EXPECT_TRUE(boost::json::parse(read_all(dir + "/settings.json")).at("plex").at("use_plex").as_bool());
+        EXPECT_EQ(read_all(aside), bytes);
+        EXPECT_EQ(p.stop(), 0);
+        std::filesystem::remove_all(dir);
+    }
+}
+
+static bool can_mount_in_a_namespace() {
+    return std::system(
+               "unshare -m --propagation private sh -c 'd=$(mktemp -d) && mount -t tmpfs tmpfs \"$d\"; "
+               "r=$?; umount \"$d\" 2>/dev/null; rmdir \"$d\"; exit $r' >/dev/null 2>&1") == 0;
+}
+
+// A full disk or a read-only data folder while saving: the save is refused
+// in words, and the settings already stored stay as they were, in the
+// host's memory and on its disk.
+TEST(HostProcess, AFullOrReadOnlyDiskRefusesTheSaveAndKeepsTheOldSettings) {
+    if (!can_mount_in_a_namespace()) GTEST_SKIP() << "needs root and unshare -m to mount a tmpfs";
+    for (bool full : {true, false}) {
+        SCOPED_TRACE(full ? "full" : "read-only");
+        auto dir = pbtest::temp_dir("proc-disk");
+        pbtest::Caller c;
+        {
+            Process p;
+            std::string base = p.start_host(dir, "k-disk");
+            ASSERT_FALSE(base.empty()) << p.first_line;
+            auto r = c.call("PATCH", base + "/api/settings/plex", R"({"use_plex": true, "movie_library": ["1"]})",
+                            {{"X-API-KEY", "k-disk"}});
+            ASSERT_EQ(r->status, 200) << r->body;
+        }
+        Process p;
+        std::string base = p.start_host_on_a_broken_disk(dir, "k-disk", full);
+        ASSERT_FALSE(base.empty()) << "the host starts on a " << (full ? "full" : "read-only") << " disk";
+        auto r = c.call("PATCH", base + "/api/settings/plex", R"({"movie_library": ["2"]})", {{"X-API-KEY", "k-disk"}});
+        EXPECT_EQ(r->status, 500);
+        EXPECT_NE(r->body.find(full ? "No space left on device" : "Read-only file system"), std::string::npos)
+            << r->body;
+        auto data = settings_of(c, base, "k-disk");
+        ASSERT_TRUE(data.is_object());
+        EXPECT_EQ(data.at("movie_library"), boost::json::array{"1"});
+        const std::string on_disk = read_all("/proc/" + std::to_string(p.pid) + "/root" + dir + "/settings.json");
+        auto stored = boost::json::parse(on_disk);
+        EXPECT_EQ(stored.at("plex").at("movie_library"), boost::json::array{"1"});
+        EXPECT_TRUE(stored.at("plex").at("use_plex").as_bool());
+        EXPECT_EQ(p.stop(), 0);
+        std::filesystem::remove_all(dir);
+    }
 }

@@ -220,6 +220,32 @@ TEST_F(SignIn, ADamagedKeyAsksTheUserToSignInAgain) {
     EXPECT_EQ(data_str(rig.api("GET", "/api/plex/oauth/validate"), "valid"), "true");
 }
 
+// The key file lost (a backup that skipped it, a wiped volume): the token
+// sealed with it is reported unreadable, in words naming the file, kept as
+// it is, and readable again once the file is back. No new sign-in is made
+// behind the user's back.
+TEST_F(SignIn, AMissingKeyFileLeavesTheTokenUnreadableAndKept) {
+    ASSERT_TRUE(rig.sign_in());
+    const auto key_path = pb::common::fs::join(rig.data_dir(), "plexbridge.key");
+    const std::string key = *pb::common::fs::read_file(key_path);
+    const std::string sealed(rig.settings_object().at("token").as_string());
+    rig.stop();
+    ASSERT_EQ(std::remove(key_path.c_str()), 0);
+    ASSERT_TRUE(rig.start({}, false)) << rig.error;
+    auto st = rig.api("GET", "/api/plex/status");
+    ASSERT_EQ(st.status, 200) << st.body;
+    auto account = boost::json::parse(st.body).at("data").at("account");
+    EXPECT_EQ(account.at("state").as_string(), "unreadable") << st.body;
+    EXPECT_NE(std::string(account.at("message").as_string()).find("plexbridge.key"), std::string::npos) << st.body;
+    EXPECT_EQ(data_str(rig.api("GET", "/api/plex/oauth/validate"), "valid"), "false");
+    EXPECT_EQ(std::string(rig.settings_object().at("token").as_string()), sealed) << "kept, not replaced";
+    rig.stop();
+    ASSERT_TRUE(pb::common::fs::atomic_write(key_path, key, 0600));
+    ASSERT_TRUE(rig.start({}, false)) << rig.error;
+    EXPECT_EQ(data_str(rig.api("GET", "/api/plex/oauth/validate"), "valid"), "true")
+        << "the file back, the token reads";
+}
+
 TEST_F(SignIn, ChangingTheKeyKeepsTheTokenReadable) {
     ASSERT_TRUE(rig.sign_in());
     auto key_path = pb::common::fs::join(rig.data_dir(), "plexbridge.key");
@@ -278,6 +304,8 @@ TEST_F(SignIn, EveryRouteNeedsTheApiKey) {
 
 TEST_F(SignIn, EveryManifestRouteNeedsTheApiKeyUnlessItSaysNone) {
     auto manifest = bj::parse(*pb::common::fs::read_file(PB_MANIFEST_PATH)).as_object();
+    pbtest::Caller caller;
+    const std::string base = "http://127.0.0.1:" + std::to_string(rig.host().port());
     int checked = 0;
     for (const auto& r : manifest.at("routes").as_array()) {
         std::string method(r.at("method").as_string()), path(r.at("path").as_string());
@@ -285,6 +313,15 @@ TEST_F(SignIn, EveryManifestRouteNeedsTheApiKeyUnlessItSaysNone) {
         for (auto pos = path.find('{'); pos != std::string::npos; pos = path.find('{'))
             path.replace(pos, path.find('}', pos) - pos + 1, "1");
         EXPECT_EQ(rig.api(method, path, "", false).status, 401) << method << " " << path;
+        // The right key in the address is not read (logs and history keep addresses).
+        auto in_query = caller.call(
+            method, base + path + (path.find('?') == std::string::npos ? "?" : "&") + "apikey=" + rig.apikey);
+        EXPECT_EQ(in_query->status, 401) << method << " " << path;
+        // A wrong key of the right length: 401 until this address has
+        // guessed ten times, then 429 (both refuse; see GuessingTheKeyIsSlowedDown).
+        auto wrong = caller.call(method, base + path, "", {{"X-API-KEY", std::string(rig.apikey.size(), 'x')}});
+        EXPECT_EQ(wrong->status, checked < 10 ? 401 : 429) << method << " " << path;
+        EXPECT_EQ(wrong->body.find("\"data\""), std::string::npos) << wrong->body;
         ++checked;
     }
     EXPECT_GT(checked, 10);

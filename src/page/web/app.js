@@ -72,7 +72,7 @@ function draw(what) {
   signin.render(body('account'), ctx);
   // A token plex.tv refuses makes every Plex section fail the same way:
   // the status says it once, with "Sign in again".
-  const rejected = ctx.status?.account?.state === 'rejected';
+  const rejected = status.dead(ctx.status?.account || {});
   const connected = ctx.values.use_plex && ((ctx.signedIn() && !rejected) || ctx.legacy());
   section('servers').hidden = !connected;
   section('libraries').hidden = !connected || !ctx.hasServer();

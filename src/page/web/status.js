@@ -2,6 +2,10 @@
 // queue, the last error in words and when it happened.
 import { h, replace, when } from './dom.js';
 
+// A sign-in that cannot be used until the user acts: plex.tv refuses the
+// token, or the token cannot be decrypted here.
+export const dead = (account) => account.state === 'rejected' || account.state === 'unreadable';
+
 export function render(el, ctx) {
   const s = ctx.status;
   if (!s) return;
@@ -12,7 +16,7 @@ export function render(el, ctx) {
   if (s.auth_method === 'apikey') {
     fact('Account', 'Legacy mode: address and token typed by hand');
   } else if (s.signed_in) {
-    const cls = account.state === 'rejected' ? 'bad' : account.state === 'ok' ? 'ok' : '';
+    const cls = dead(account) ? 'bad' : account.state === 'ok' ? 'ok' : '';
     fact('Account', h('span', { class: cls }, s.username ? `Signed in as ${s.username}` : 'Signed in'));
   } else {
     fact('Account', 'Not signed in');
@@ -27,9 +31,9 @@ export function render(el, ctx) {
   if (s.refresh && !s.refresh.available && s.refresh.why) fact('', h('span', { class: 'warn' }, s.refresh.why));
   if (s.last_error) fact('Last error', h('span', { class: 'bad' }, s.last_error.message), ` (${when(s.last_error.at)})`);
   const out = [h('dl', { class: 'facts' }, rows)];
-  if (s.signed_in && account.state === 'rejected') {
+  if (s.signed_in && dead(account)) {
     out.push(h('div', { class: 'notice bad', role: 'alert' },
-      h('p', {}, account.message || 'plex.tv no longer accepts the saved sign-in.'),
+      h('p', {}, account.message || 'The saved sign-in cannot be used.'),
       h('button', { type: 'button', class: 'primary', onclick: () => document.dispatchEvent(new Event('pb-sign-in')) },
         'Sign in again')));
   }

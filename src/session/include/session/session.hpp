@@ -56,11 +56,15 @@ enum class AccountState : uint8_t {
     unchecked,       // stored, not confirmed with plex.tv since the plugin started
     ok,              // plex.tv accepted it at the last check
     rejected,        // plex.tv refuses it (revoked, password changed): sign in again
+    unreadable,      // stored, but cannot be decrypted (key file gone or another
+                     // install's): kept as it is, never replaced unasked
 };
 struct AccountStatus {
     AccountState state = AccountState::signed_out;
     std::string message;     // in words, for the status route and the page
     int64_t checked_at = 0;  // unix seconds of the last check; 0: never
+    // Plex work waits for the user (a new sign-in, or the key file put back).
+    bool needs_the_user() const { return state == AccountState::rejected || state == AccountState::unreadable; }
 };
 std::string_view to_string(AccountState state);
 
