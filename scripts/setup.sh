@@ -5,11 +5,11 @@ set -euo pipefail
 
 PACKAGES=(
   cmake g++ pkg-config ninja-build clang-format-14
-  libboost1.81-dev libboost-json1.81-dev
+  libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev
   libpugixml-dev libsodium-dev libspdlog-dev libssl-dev
   libgtest-dev libbenchmark-dev
   chromium fonts-dejavu-core
-  valgrind lintian python3-flask python3-pytest clang-14
+  valgrind lintian python3-flask python3-pytest clang-14 libclang-rt-14-dev
 )
 
 missing=()
@@ -17,7 +17,8 @@ for p in "${PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
 # valgrind checks the C example host, lintian the Debian packages, clang-14
-# compiles the public header a second way (tests/CMakeLists.txt); Debian's
+# compiles the public header a second way (tests/CMakeLists.txt) and, with
+# libclang-rt-14-dev (libFuzzer), the fuzz targets (scripts/fuzz.sh); Debian's
 # own /usr/bin/python3 with python3-flask and python3-pytest runs the Python
 # binding's tests (never a PyPI package).
 # chromium runs the settings page's browser tests (tests/browser), driven by

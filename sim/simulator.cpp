@@ -56,6 +56,7 @@ struct Simulator::State {
     std::vector<std::string> webhooks;
     std::vector<RequestRecord> log;
     bool plextv_down = false;
+    PlexTvFault plextv_fault = PlexTvFault::none;
     // The next N answers are 429 with Retry-After (plex.tv: key SIZE_MAX).
     struct RateLimit {
         int answers = 0;
@@ -248,6 +249,27 @@ document.getElementById('r').textContent=r.ok?'Linked. You can close this window
     if (plextv_down) {
         lock.unlock();
         return reply(Response{503, "text/html", {}, "<html><body>503 Service Temporarily Unavailable</body></html>"});
+    }
+    if (plextv_fault == PlexTvFault::http_500) {
+        lock.unlock();
+        return reply(Response{500, "text/html", {}, "<html><body>Internal Server Error</body></html>"});
+    }
+    if (plextv_fault == PlexTvFault::garbage) {
+        lock.unlock();
+        static constexpr char kPortal[] = "<html><body>Please log in to the hotel Wi-Fi</body></html>\x00\xff{";
+        return reply(Response{200,
+                              req.header("Accept").find("json") != std::string::npos ? "application/json" : "text/xml",
+                              {},
+                              std::string(kPortal, sizeof kPortal - 1)});
+    }
+    if (plextv_fault == PlexTvFault::slow) {
+        // The same answer, late: the rest of this function answers through
+        // a responder that waits first.
+        auto timer = std::make_shared<asio::steady_timer>(ioc, std::chrono::milliseconds(1500));
+        respond = [timer, inner = std::move(respond)](Response r) mutable {
+            timer->async_wait([timer, inner = std::move(inner),
+                               r = std::move(r)](const boost::system::error_code&) mutable { inner(std::move(r)); });
+        };
     }
     if (auto busy = rate_limited(SIZE_MAX)) {
         lock.unlock();
@@ -1026,6 +1048,11 @@ void Simulator::link_pin(const std::string& code) {
 void Simulator::revoke_token(const std::string& token, int status) {
     std::lock_guard lock(state_->mu);
     state_->revoked[token] = status;
+}
+
+void Simulator::set_plextv_fault(PlexTvFault fault) {
+    std::lock_guard lock(state_->mu);
+    state_->plextv_fault = fault;
 }
 
 void Simulator::set_plextv_down(bool down) {

@@ -34,6 +34,14 @@ enum class Behaviour {
     bad_certificate,  // TLS with a certificate nobody trusts
 };
 
+// How plex.tv misbehaves, for every call but the simulator's own controls.
+enum class PlexTvFault {
+    none = 1,
+    http_500,  // an HTML 500 page
+    garbage,   // 200 with a body that is neither JSON nor XML (a captive portal, a proxy's page)
+    slow,      // answers, but 1.5 s late (a slow link; below every deadline)
+};
+
 struct ConnectionSpec {
     Behaviour behaviour = Behaviour::normal;
     bool tls = false;
@@ -112,7 +120,8 @@ public:
     void link_pin(const std::string& code);                         // as the user signing in would
     void revoke_token(const std::string& token, int status = 401);  // 401 or 422
     void set_plextv_down(bool down);                                // every plex.tv call -> 503
-    void set_plex_pass(bool on);                                    // webhooks need it (plex.tv answers 403 otherwise)
+    void set_plextv_fault(PlexTvFault fault);
+    void set_plex_pass(bool on);  // webhooks need it (plex.tv answers 403 otherwise)
     // A new account token (as after signing out everywhere); returns it.
     std::string rotate_account_token();
     std::string account_token() const;

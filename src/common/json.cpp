@@ -2,6 +2,7 @@
 
 #include <boost/json.hpp>
 #include <charconv>
+#include <cmath>
 
 namespace pb::common::json {
 
@@ -116,6 +117,25 @@ std::string sanitize_utf8(std::string_view in) {
     return out;
 }
 
+// Boost.JSON 1.81 reads a number beyond a double's range (1e400) as
+// infinity and writes infinity as "Infinity", which is not JSON: a value
+// read here and written back (stored settings, answers) would not read
+// again. Such a number reads as null, as if it were absent.
+static void finite_only(bj::value& v) {
+    switch (v.kind()) {
+        case bj::kind::double_:
+            if (!std::isfinite(v.get_double())) v = nullptr;
+            break;
+        case bj::kind::array:
+            for (auto& x : v.get_array()) finite_only(x);
+            break;
+        case bj::kind::object:
+            for (auto& kv : v.get_object()) finite_only(kv.value());
+            break;
+        default: break;
+    }
+}
+
 common::Result<bj::value> parse_lenient(std::string_view text, std::size_t max_depth) {
     std::string clean = sanitize_utf8(text);
     bj::parse_options opts;
@@ -123,6 +143,7 @@ common::Result<bj::value> parse_lenient(std::string_view text, std::size_t max_d
     boost::system::error_code ec;
     bj::value v = bj::parse(clean, ec, {}, opts);
     if (ec) return common::Error(common::Errc::bad_request, ec.message());
+    finite_only(v);
     return v;
 }
 

@@ -2,65 +2,47 @@
 
 #include <sodium.h>
 
+#include <boost/url/encode.hpp>
+#include <boost/url/parse_query.hpp>
+#include <boost/url/pct_string_view.hpp>
+#include <boost/url/rfc/unreserved_chars.hpp>
+
 #include <algorithm>
 #include <cctype>
 #include <ctime>
 
 namespace pb::common::text {
 
-std::string url_encode(std::string_view in) {
-    static const char* hex = "0123456789ABCDEF";
-    std::string out;
-    out.reserve(in.size() * 3);
-    for (unsigned char c : in) {
-        if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
-            out.push_back(static_cast<char>(c));
-        } else {
-            out.push_back('%');
-            out.push_back(hex[c >> 4]);
-            out.push_back(hex[c & 15]);
-        }
-    }
-    return out;
-}
+namespace urls = boost::urls;
 
-static int hexval(char c) {
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-    return -1;
-}
+// Percent-encoding and query strings are Boost.URL's (RFC 3986); what is
+// left here is the shape our callers want: strings in, strings out.
+
+std::string url_encode(std::string_view in) { return urls::encode(in, urls::unreserved_chars); }
 
 std::string url_decode(std::string_view in, Plus plus) {
-    std::string out;
-    out.reserve(in.size());
-    for (std::size_t i = 0; i < in.size(); ++i) {
-        char c = in[i];
-        if (c == '%' && i + 2 < in.size()) {
-            int h = hexval(in[i + 1]);
-            int l = hexval(in[i + 2]);
-            if (h >= 0 && l >= 0) {
-                out.push_back(static_cast<char>(h * 16 + l));
-                i += 2;
-                continue;
-            }
-        }
-        out.push_back(plus == Plus::space && c == '+' ? ' ' : c);
-    }
-    return out;
+    auto pct = urls::make_pct_string_view(in);
+    if (!pct) return std::string(in);  // not valid percent-encoding: nothing to decode
+    urls::encoding_opts opts;
+    opts.space_as_plus = plus == Plus::space;
+    return pct->decode(opts);
 }
 
 QueryParams parse_query(std::string_view query) {
     QueryParams out;
     if (!query.empty() && query.front() == '?') query.remove_prefix(1);
-    for_each_part(query, '&', [&out](std::string_view part) {
-        if (part.empty()) return;
-        auto eq = part.find('=');
-        if (eq == std::string_view::npos)
-            out.emplace_back(url_decode(part), std::string());
-        else
-            out.emplace_back(url_decode(part.substr(0, eq)), url_decode(part.substr(eq + 1)));
-    });
+    // Boost.URL 1.81 measures the query with strlen (boostorg/url#946): it
+    // gets a terminated copy, which cannot change the answer (a valid query
+    // has no raw NUL, and one with a NUL fails either way).
+    const std::string terminated(query);
+    auto parsed = urls::parse_query(terminated);
+    if (!parsed) return out;  // malformed: no parameter is trusted
+    urls::encoding_opts opts;
+    opts.space_as_plus = true;  // form encoding, as browsers and curl send it
+    for (auto p : *parsed) {
+        if (p.key.empty() && !p.has_value) continue;  // "a=1&&b=2"
+        out.emplace_back(p.key.decode(opts), p.has_value ? p.value.decode(opts) : std::string());
+    }
     return out;
 }
 

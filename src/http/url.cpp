@@ -1,5 +1,7 @@
 #include "http/url.hpp"
 
+#include <boost/url/parse.hpp>
+#include <boost/url/url_view.hpp>
 #include <charconv>
 
 #include "common/text.hpp"
@@ -12,35 +14,35 @@ std::string Url::origin() const {
 }
 
 std::optional<Url> parse_url(std::string_view text) {
+    // RFC 3986 by Boost.URL; then the shapes Plex uses and we accept: http
+    // or https, a host, no user info (nobody's password travels in an
+    // address here), a port from 1 to 65535.
+    // Only "http://" and "https://" go to Boost.URL: 1.81 asserts on some
+    // other shapes ("h: ", a scheme and a path with a colon) in builds
+    // with assertions, and nothing else would be accepted anyway.
+    const std::string_view head = text.substr(0, 8);
+    if (!common::text::iequals(head.substr(0, 7), "http://") && !common::text::iequals(head, "https://"))
+        return std::nullopt;
+    auto parsed = boost::urls::parse_uri(text);
+    if (!parsed) return std::nullopt;
+    const boost::urls::url_view& v = *parsed;
     Url u;
-    auto sep = text.find("://");
-    if (sep == std::string_view::npos) return std::nullopt;
-    u.scheme = common::text::to_lower(text.substr(0, sep));
+    u.scheme = common::text::to_lower(v.scheme());
     if (u.scheme != "http" && u.scheme != "https") return std::nullopt;
-    std::string_view rest = text.substr(sep + 3);
-    auto path_pos = rest.find_first_of("/?#");
-    std::string_view authority = rest.substr(0, path_pos);
-    std::string_view target = path_pos == std::string_view::npos ? std::string_view("/") : rest.substr(path_pos);
-    if (auto hash = target.find('#'); hash != std::string_view::npos) target = target.substr(0, hash);
-    if (authority.find('@') != std::string_view::npos) return std::nullopt;  // no userinfo
-    std::string_view host;
-    std::string_view port;
-    if (!authority.empty() && authority.front() == '[') {
-        auto close = authority.find(']');
-        if (close == std::string_view::npos) return std::nullopt;
-        host = authority.substr(1, close - 1);
-        std::string_view after = authority.substr(close + 1);
-        if (!after.empty()) {
-            if (after.front() != ':') return std::nullopt;
-            port = after.substr(1);
-        }
-    } else {
-        auto colon = authority.rfind(':');
-        host = authority.substr(0, colon);
-        if (colon != std::string_view::npos) port = authority.substr(colon + 1);
+    if (!v.has_authority() || v.has_userinfo()) return std::nullopt;
+    switch (v.host_type()) {
+        case boost::urls::host_type::ipv4: u.host = v.host_address(); break;
+        case boost::urls::host_type::ipv6: u.host = v.host_ipv6_address().to_string(); break;
+        case boost::urls::host_type::name:
+            // A DNS name: no percent-escapes to reinterpret (a resolver would
+            // see something else than a person reading the address).
+            if (v.encoded_host().find('%') != std::string_view::npos) return std::nullopt;
+            u.host = common::text::to_lower(v.encoded_host());
+            break;
+        default: return std::nullopt;  // IPvFuture, or no host
     }
-    if (host.empty()) return std::nullopt;
-    u.host = common::text::to_lower(host);
+    if (u.host.empty()) return std::nullopt;
+    std::string_view port = v.port();
     if (port.empty()) {
         u.port = u.tls() ? 443 : 80;
     } else {
@@ -49,7 +51,12 @@ std::optional<Url> parse_url(std::string_view text) {
         if (ec != std::errc() || ptr != port.data() + port.size() || p == 0 || p > 65535) return std::nullopt;
         u.port = static_cast<uint16_t>(p);
     }
-    u.target = target.empty() || target.front() != '/' ? "/" + std::string(target) : std::string(target);
+    // The request target: path and query, kept encoded as they came (the
+    // fragment never goes on the wire).
+    std::string_view path = v.encoded_path();
+    u.target = path.empty() ? "/" : std::string(path);
+    if (u.target.front() != '/') return std::nullopt;
+    if (v.has_query()) u.target += "?" + std::string(v.encoded_query());
     return u;
 }
 

@@ -18,6 +18,7 @@
 #include <utility>
 
 #include "common/text.hpp"
+#include "request_reader.hpp"
 
 namespace pb::httpserver {
 
@@ -26,6 +27,8 @@ namespace beast = boost::beast;
 namespace bhttp = boost::beast::http;
 using tcp = asio::ip::tcp;
 using boost::system::error_code;
+
+using detail::RequestParser;
 
 std::string Request::header(std::string_view name) const {
     for (const auto& [k, v] : headers)
@@ -38,43 +41,59 @@ const char* reason(int status) {
     return r.data();
 }
 
+namespace detail {
+
+void start_request(std::optional<RequestParser>& parser, std::string spare) {
+    parser.emplace();
+    parser->get().body() = std::move(spare);
+    // Emptied here, its capacity kept: Beast makes no body reader for a
+    // request without a body, and such a request (a GET, Content-Length: 0)
+    // would otherwise carry the previous request's body.
+    parser->get().body().clear();
+    parser->header_limit(kHeaderLimit);
+    // Beast's default 1 MB limit would fail the header read itself for a
+    // larger Content-Length; the route's own limit is applied by limit_body.
+    parser->body_limit(std::numeric_limits<std::uint64_t>::max());
+}
+
+bool limit_body(RequestParser& parser, const ListenOptions& options) {
+    const auto& msg = parser.get();
+    std::size_t limit = kDefaultBodyLimit;
+    if (options.body_limit) limit = options.body_limit(std::string(msg.method_string()), std::string(msg.target()));
+    auto len = parser.content_length();
+    if (len && *len > limit) return false;
+    parser.body_limit(limit);
+    return true;
+}
+
+error_code parse_buffered(RequestParser& parser, beast::flat_buffer& buffer) {
+    error_code ec;
+    while (!parser.is_done() && buffer.size() > 0) {
+        std::size_t n = parser.put(buffer.data(), ec);
+        buffer.consume(n);
+        if (ec == bhttp::error::need_more) return {};
+        if (ec || n == 0) break;
+    }
+    return ec;
+}
+
+Request to_request(RequestMessage&& msg) {
+    Request req;
+    req.method = std::string(msg.method_string());
+    req.target = std::string(msg.target());
+    auto q = req.target.find('?');
+    req.path = req.target.substr(0, q);
+    req.query = q == std::string::npos ? std::string() : req.target.substr(q + 1);
+    for (const auto& f : msg) req.headers.emplace_back(std::string(f.name_string()), std::string(f.value()));
+    req.body = std::move(msg.body());
+    return req;
+}
+
+}  // namespace detail
+
 namespace {
 
 struct Listener;
-
-// A request body appended into a std::string the session keeps between
-// requests. Beast's string_body zero-fills before copying and the string is
-// freed after every request; a webhook's body is ~30 KB, and both showed up
-// in the profile of the webhook load test.
-struct ReusedStringBody {
-    using value_type = std::string;
-    static std::uint64_t size(const value_type& body) { return body.size(); }
-    class reader {
-    public:
-        template <bool isRequest, class Fields>
-        reader(bhttp::header<isRequest, Fields>&, value_type& body) : body_(body) {}
-        void init(const boost::optional<std::uint64_t>& length, error_code& ec) {
-            body_.clear();  // keeps the capacity
-            // The length was checked against the route's limit already.
-            if (length) body_.reserve(static_cast<std::size_t>(std::min<std::uint64_t>(*length, 64u << 20)));
-            ec = {};
-        }
-        template <class ConstBufferSequence>
-        std::size_t put(const ConstBufferSequence& buffers, error_code& ec) {
-            std::size_t n = 0;
-            for (auto b : beast::buffers_range_ref(buffers)) {
-                body_.append(static_cast<const char*>(b.data()), b.size());
-                n += b.size();
-            }
-            ec = {};
-            return n;
-        }
-        void finish(error_code& ec) { ec = {}; }
-
-    private:
-        value_type& body_;
-    };
-};
 
 // Bodies larger than this are not kept for the next request.
 constexpr std::size_t kSpareBodyMax = 256 * 1024;
@@ -153,7 +172,7 @@ private:
     bool watching_ = false;
     unsigned watch_generation_ = 0;
     beast::flat_buffer buffer_;
-    std::optional<bhttp::request_parser<ReusedStringBody>> parser_;
+    std::optional<RequestParser> parser_;
     std::string spare_body_;  // the last request's body storage, reused
     std::string out_;
     std::optional<Response> answered_inline_;  // set by a handler that answered before returning
@@ -265,12 +284,7 @@ void Session<Stream>::run() {
 
 template <class Stream>
 void Session<Stream>::read_header() {
-    parser_.emplace();
-    parser_->get().body() = std::move(spare_body_);
-    parser_->header_limit(16 * 1024);
-    // Beast's default 1 MB limit would fail the header read itself for a
-    // larger Content-Length; the route's own limit is applied in on_header.
-    parser_->body_limit(std::numeric_limits<std::uint64_t>::max());
+    detail::start_request(parser_, std::move(spare_body_));
     // Idle keep-alive connections are dropped after a while.
     expire_in(listener_->opts.idle_timeout);
     bhttp::async_read_header(
@@ -281,31 +295,16 @@ void Session<Stream>::read_header() {
 template <class Stream>
 void Session<Stream>::on_header(const error_code& ec) {
     if (ec) return finish();
-    const auto& msg = parser_->get();
-    std::string method(msg.method_string());
-    std::string target(msg.target());
-    std::size_t limit = listener_->opts.body_limit ? listener_->opts.body_limit(method, target) : 1024 * 1024;
-    auto len = parser_->content_length();
-    if (len && *len > limit) {
+    if (!detail::limit_body(*parser_, listener_->opts)) {
         keep_alive_ = false;
         rejected_ = true;
         return send(Response{
             413, "application/json", {}, R"({"error":"request body too large","code":"PLEX_BODY_TOO_LARGE"})"});
     }
-    parser_->body_limit(limit);
     // A small request usually arrives in one segment, its body already in
     // the buffer with the header: parse it now rather than through another
     // asynchronous read.
-    error_code pec;
-    while (!parser_->is_done() && buffer_.size() > 0) {
-        std::size_t n = parser_->put(buffer_.data(), pec);
-        buffer_.consume(n);
-        if (pec == bhttp::error::need_more) {
-            pec = {};
-            break;
-        }
-        if (pec || n == 0) break;
-    }
+    error_code pec = detail::parse_buffered(*parser_, buffer_);
     if (pec || parser_->is_done()) return on_body(pec);
     expire_in(listener_->opts.idle_timeout);
     bhttp::async_read(stream_, buffer_, *parser_,
@@ -337,14 +336,7 @@ void Session<Stream>::dispatch() {
     auto msg = parser_->release();
     keep_alive_ = msg.keep_alive();
     version_ = msg.version();
-    Request req;
-    req.method = std::string(msg.method_string());
-    req.target = std::string(msg.target());
-    auto q = req.target.find('?');
-    req.path = req.target.substr(0, q);
-    req.query = q == std::string::npos ? std::string() : req.target.substr(q + 1);
-    for (const auto& f : msg) req.headers.emplace_back(std::string(f.name_string()), std::string(f.value()));
-    req.body = std::move(msg.body());
+    Request req = detail::to_request(std::move(msg));
     req.remote_address = remote_;
     req.local_port = listener_->port;
     auto self = this->shared_from_this();
@@ -562,7 +554,8 @@ void HttpServer::stop() {
         std::lock_guard lock(impl_->mu);
         all.swap(impl_->listeners);
     }
-    for (auto& [port, l] : all) asio::post(impl_->ioc, [l] { l->close_all(); });
+    // An init-capture: clang 14 cannot capture a structured binding itself.
+    for (auto& [port, l] : all) asio::post(impl_->ioc, [l = l] { l->close_all(); });
 }
 
 uint16_t reserve_refusing_port(const std::string& address) {

@@ -1,6 +1,7 @@
 #include "plexapi/models.hpp"
 
 #include <charconv>
+#include <limits>
 
 #include "common/text.hpp"
 #include "wire.hpp"
@@ -99,8 +100,10 @@ common::Result<std::vector<Resource>> parse_resources(std::string_view body) {
     if (const Node* mc = media_container(*w)) devices = mc->kids("Device");
     std::vector<Resource> out;
     if (devices == nullptr) {
-        // An empty JSON array or an empty <MediaContainer/> is a valid "no devices".
-        if (w->kids("_items") || media_container(*w) || w->attrs.empty()) return out;
+        // An empty JSON array or an empty <MediaContainer/> is a valid "no
+        // devices"; anything else (a proxy's or a portal's HTML page parsed
+        // as XML) is not an answer, and must not read as "you have no servers".
+        if (w->kids("_items") || media_container(*w)) return out;
         return unreadable("the answer is not a list of resources");
     }
     for (const auto& d : *devices) {
@@ -262,6 +265,13 @@ static int64_t to_i64(std::string_view s) {
     return v;
 }
 
+// A season or episode number: -1 unless it is one (a larger number would
+// wrap into another episode's).
+static int32_t to_number(std::string_view s) {
+    int64_t v = to_i64(s);
+    return v >= 0 && v <= std::numeric_limits<int32_t>::max() ? static_cast<int32_t>(v) : -1;
+}
+
 // The HAMA agent (anime): "com.plexapp.agents.hama://<source>-<id>[/season/episode]",
 // source anidb (no id a subtitle manager can search with), tvdb..tvdb6
 // (TVDB numbering modes: the id is a TVDB series id), tmdb, tsdb or imdb.
@@ -275,9 +285,9 @@ static bool read_hama(std::string_view first, std::string_view season, std::stri
         if (ids.tvdb < 0) ids.tvdb = v;
         // Only plain "tvdb" uses TVDB's own season and episode numbers.
         if (source == "tvdb" && !season.empty()) {
-            int64_t s = to_i64(season), e = to_i64(episode);
-            if (s >= 0 && ids.season < 0) ids.season = static_cast<int32_t>(s);
-            if (e >= 0 && ids.episode < 0) ids.episode = static_cast<int32_t>(e);
+            int32_t s = to_number(season), e = to_number(episode);
+            if (s >= 0 && ids.season < 0) ids.season = s;
+            if (e >= 0 && ids.episode < 0) ids.episode = e;
         }
         return true;
     }
@@ -348,10 +358,10 @@ bool read_guid(std::string_view guid, ExternalIds& ids) {
         if (v <= 0) return false;
         if (ids.tvdb < 0) ids.tvdb = v;
         if (n_parts >= 3) {
-            int64_t s = to_i64(parts[1]);
-            int64_t e = to_i64(parts[2]);
-            if (s >= 0 && ids.season < 0) ids.season = static_cast<int32_t>(s);
-            if (e >= 0 && ids.episode < 0) ids.episode = static_cast<int32_t>(e);
+            int32_t s = to_number(parts[1]);
+            int32_t e = to_number(parts[2]);
+            if (s >= 0 && ids.season < 0) ids.season = s;
+            if (e >= 0 && ids.episode < 0) ids.episode = e;
         }
         return true;
     }

@@ -3,6 +3,7 @@
 #include <boost/json.hpp>
 #include <pugixml.hpp>
 
+#include <algorithm>
 #include <charconv>
 
 #include "common/json.hpp"
@@ -30,7 +31,10 @@ std::optional<int64_t> Node::integer(std::string_view key) const {
     const char* end = v->data() + v->size();
     auto [p, ec] = std::from_chars(v->data(), end, out);
     if (ec != std::errc()) return std::nullopt;
-    if (p != end && *p != '.') return std::nullopt;  // "12.0" from a JSON double
+    if (p == end) return out;
+    // "12.5" from a JSON double reads as 12; "1.9E22" (too large for any
+    // integer, so written with an exponent) as none.
+    if (*p != '.' || std::any_of(p + 1, end, [](char c) { return c < '0' || c > '9'; })) return std::nullopt;
     return out;
 }
 
@@ -67,7 +71,8 @@ static std::optional<std::string> scalar_text(const bj::value& v) {
         case bj::kind::uint64: return std::to_string(v.get_uint64());
         case bj::kind::double_: {
             double d = v.get_double();
-            if (d == static_cast<double>(static_cast<int64_t>(d)) && d > -9e18 && d < 9e18)
+            // In range first: converting a double out of range is undefined.
+            if (d > -9e18 && d < 9e18 && d == static_cast<double>(static_cast<int64_t>(d)))
                 return std::to_string(static_cast<int64_t>(d));
             return bj::serialize(v);
         }
@@ -79,7 +84,7 @@ static std::optional<std::string> scalar_text(const bj::value& v) {
 static bool from_json(const bj::value& v, Node& out, int depth, std::string& error);
 
 static bool add_json_array(Node& parent, const std::string& name, const bj::array& arr, int depth, std::string& error) {
-    auto& list = group(parent, name);
+    group(parent, name);  // an empty array is an empty group
     for (const auto& el : arr) {
         Node child;
         if (el.is_object()) {
@@ -98,7 +103,10 @@ static bool add_json_array(Node& parent, const std::string& name, const bj::arra
         } else {
             continue;  // nulls and nested arrays carry nothing we read
         }
-        list.push_back(std::move(child));
+        // Looked up for each element: a typed child above may have added a
+        // group to `parent`, moving the others (a reference kept from before
+        // would dangle).
+        group(parent, name).push_back(std::move(child));
     }
     return true;
 }

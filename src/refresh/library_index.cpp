@@ -102,7 +102,9 @@ struct Build : std::enable_shared_from_this<Build> {
             index->built_at = started;
             return done({}, 0);
         }
-        auto [section, type] = work[at];
+        // Not a structured binding: clang 14 cannot capture one in a lambda.
+        const std::string section = work[at].first;
+        const auto type = work[at].second;
         std::string path = "/library/sections/" + common::text::url_encode(section) +
                            "/all?type=" + std::to_string(type) +
                            "&includeGuids=1&X-Plex-Container-Start=" + std::to_string(offset) +

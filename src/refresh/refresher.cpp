@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <ctime>
+#include <limits>
 
 #include "common/fs.hpp"
 #include "common/json.hpp"
@@ -46,6 +47,14 @@ static bj::object subtitle_json(const SubtitleRef& s) {
         {"path", s.path}, {"language", s.language}, {"forced", s.forced}, {"hearing_impaired", s.hearing_impaired}};
 }
 
+// A season or episode number, -1 when absent or beyond any (a larger
+// number would wrap into another episode's).
+static int32_t number(const bj::value& v, std::string_view key) {
+    int64_t n = common::json::get_int_or(v, key, -1);
+    bool fits = n >= std::numeric_limits<int32_t>::min() && n <= std::numeric_limits<int32_t>::max();
+    return fits ? static_cast<int32_t>(n) : -1;
+}
+
 common::Result<Event> parse_event(std::string_view text) {
     auto bad = [](const char* why) { return common::Error(common::Errc::bad_request, why); };
     auto v = common::json::parse_lenient(text, 16);
@@ -67,8 +76,8 @@ common::Result<Event> parse_event(std::string_view text) {
         m.tmdb = common::json::get_int_or(*v, "series_tmdb", -1);
         m.episode_tvdb = common::json::get_int_or(*v, "episode_tvdb", -1);
         m.episode_imdb = common::json::get_string_or(*v, "episode_imdb", "");
-        m.season = static_cast<int32_t>(common::json::get_int_or(*v, "season", -1));
-        m.number = static_cast<int32_t>(common::json::get_int_or(*v, "episode", -1));
+        m.season = number(*v, "season");
+        m.number = number(*v, "episode");
     } else {
         m.imdb = common::json::get_string_or(*v, "imdb", "");
         m.tmdb = common::json::get_int_or(*v, "tmdb", -1);

@@ -235,6 +235,29 @@ common::Result<Payload> parse_payload(std::string_view text) {
     return p;
 }
 
+Media media_of(const Payload& p) {
+    Media m;
+    if (p.type == "movie") {
+        m.kind = Media::Kind::movie;
+        m.series = p.own;
+        plexapi::read_guid(p.guid, m.series);
+        return m;
+    }
+    m.kind = Media::Kind::episode;
+    m.episode = p.own;  // an episode's Guid array holds the episode's ids
+    plexapi::ExternalIds legacy;
+    if (plexapi::read_guid(p.guid, legacy)) {  // thetvdb://series/season/episode
+        m.series.tvdb = legacy.tvdb;
+        if (m.season < 0) m.season = legacy.season;
+        if (m.number < 0) m.number = legacy.episode;
+        if (!p.has_guid_array) m.episode = {};
+    }
+    plexapi::read_guid(p.grandparent_guid, m.series);
+    m.season = p.parent_index >= 0 ? p.parent_index : m.season;
+    m.number = p.index >= 0 ? p.index : m.number;
+    return m;
+}
+
 bool Media::searchable() const {
     if (kind == Kind::movie) return !series.imdb.empty() || series.tmdb > 0;
     bool episode_ids = episode.tvdb > 0 || !episode.imdb.empty();

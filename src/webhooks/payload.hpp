@@ -36,4 +36,11 @@ struct Payload {
 // that is not a Plex webhook (not JSON, no event, Metadata of the wrong shape).
 common::Result<Payload> parse_payload(std::string_view json);
 
+// The media a payload names, with the ids its guids carry: a movie's from
+// its Guid array and guid; an episode's own from the Guid array, its
+// series' from a legacy thetvdb://series/season/episode guid and the
+// grandparentGuid. Looks nothing up (Webhooks::receive then tries its cache
+// of series and Plex Media Server).
+Media media_of(const Payload& p);
+
 }  // namespace pb::webhooks

@@ -168,24 +168,8 @@ void Webhooks::receive(Call& call, Reply reply) {
     std::string media_key = p.server_uuid + "/" + p.rating_key;
     if (!p.rating_key.empty() && duplicate(media_key)) return ignored("searched recently");
 
-    Media m;
-    if (p.type == "movie") {
-        m.kind = Media::Kind::movie;
-        m.series = p.own;
-        plexapi::read_guid(p.guid, m.series);
-    } else {
-        m.kind = Media::Kind::episode;
-        m.episode = p.own;  // an episode's Guid array holds the episode's ids
-        plexapi::ExternalIds legacy;
-        if (plexapi::read_guid(p.guid, legacy)) {  // thetvdb://series/season/episode
-            m.series.tvdb = legacy.tvdb;
-            if (m.season < 0) m.season = legacy.season;
-            if (m.number < 0) m.number = legacy.episode;
-            if (!p.has_guid_array) m.episode = {};
-        }
-        plexapi::read_guid(p.grandparent_guid, m.series);
-        m.season = p.parent_index >= 0 ? p.parent_index : m.season;
-        m.number = p.index >= 0 ? p.index : m.number;
+    Media m = media_of(p);
+    if (m.kind == Media::Kind::episode) {
         bool series_known = m.series.tvdb > 0 || !m.series.imdb.empty() || m.series.tmdb > 0;
         if (!series_known && !p.grandparent_rating_key.empty()) {
             std::lock_guard lock(mu_);

@@ -290,15 +290,20 @@ TEST_F(DiscoveryOutside, ALanAddressSlowerThanTheGraceBecomesTheBestOnceItAnswer
     ASSERT_EQ(r.status, 200) << r.body;
     const auto& first = r.json.at("data").as_array().at(0);
     EXPECT_EQ(first.at("bestConnection").at("uri").as_string(), "http://127.0.0.1:" + std::to_string(remote));
-    for (const auto& c : first.at("connections").as_array())
-        if (c.at("local").as_bool()) EXPECT_TRUE(c.at("available").is_null()) << c;
+    for (const auto& c : first.at("connections").as_array()) {
+        if (c.at("local").as_bool()) {
+            EXPECT_TRUE(c.at("available").is_null()) << c;
+        }
+    }
 
     auto servers = poll_until_probed(rig);
     ASSERT_EQ(servers.size(), 1u);
     const auto& best = servers[0].at("bestConnection");
     EXPECT_EQ(best.at("uri").as_string(), "http://127.0.0.1:" + std::to_string(lan));
     EXPECT_NE(best.at("reason").as_string().find("chosen: local http"), std::string::npos) << best;
-    for (const auto& c : servers[0].at("connections").as_array())
-        if (!c.at("local").as_bool())
+    for (const auto& c : servers[0].at("connections").as_array()) {
+        if (!c.at("local").as_bool()) {
             EXPECT_NE(c.at("reason").as_string().find("ranks below local http"), std::string::npos) << c;
+        }
+    }
 }

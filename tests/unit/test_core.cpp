@@ -34,6 +34,11 @@ TEST(Text, QueryRoundTripAndRepeats) {
     EXPECT_EQ(q[1].second, "b c");
     EXPECT_EQ(q[3].first, "flag");
     EXPECT_EQ(common::text::url_decode("%zz%4"), "%zz%4") << "bad escapes are kept, not dropped";
+    EXPECT_EQ(common::text::url_decode("a+b%2B", common::text::Plus::literal), "a+b+");
+    EXPECT_TRUE(common::text::parse_query("state=abc&x=%zz").empty()) << "a malformed query gives nothing";
+    EXPECT_TRUE(common::text::parse_query("a=b c").empty());
+    EXPECT_EQ(common::text::parse_query("?a=1&&b").size(), 2u);
+    EXPECT_EQ(common::text::url_encode("a b/\xC3\xA9~"), "a%20b%2F%C3%A9~");
     EXPECT_EQ(common::text::url_encode("context[device][product]"), "context%5Bdevice%5D%5Bproduct%5D");
 }
 
@@ -101,6 +106,22 @@ TEST(Url, ParsesPlexShapes) {
     EXPECT_FALSE(http::parse_url("http://user@host/"));
     EXPECT_FALSE(http::parse_url("http://host:99999/"));
     EXPECT_EQ(http::join_url("https://plex.tv/", "/api/v2/pins"), "https://plex.tv/api/v2/pins");
+    // RFC 3986 (Boost.URL): case, fragments, encoded targets, odd hosts.
+    auto up = http::parse_url("HTTPS://Plex.TV:0443/a%20b?x=%2F&y#frag");
+    ASSERT_TRUE(up);
+    EXPECT_EQ(up->scheme, "https");
+    EXPECT_EQ(up->host, "plex.tv");
+    EXPECT_EQ(up->port, 443);
+    EXPECT_EQ(up->target, "/a%20b?x=%2F&y") << "kept encoded, no fragment";
+    EXPECT_EQ(http::parse_url("http://10.0.0.5")->target, "/");
+    EXPECT_EQ(http::parse_url("http://[fe80::1:2]/")->host, "fe80::1:2");
+    EXPECT_EQ(http::parse_url("http://h:/")->port, 80) << "an empty port is the default";
+    EXPECT_FALSE(http::parse_url("http://ex%61mple.com/")) << "no escapes in a host name";
+    EXPECT_FALSE(http::parse_url("http://h/a b")) << "a raw space is not a URL";
+    EXPECT_FALSE(http::parse_url("http:///path"));
+    EXPECT_FALSE(http::parse_url("http://h:0/"));
+    EXPECT_FALSE(http::parse_url("http://[::1/"));
+    EXPECT_FALSE(http::parse_url("//plex.tv/"));
 }
 
 TEST(Json, LenientReaders) {

@@ -2,9 +2,14 @@
 // values a user depends on come out right (see fixtures/PROVENANCE.md).
 #include <gtest/gtest.h>
 
+#include <boost/beast/http.hpp>
+
+#include "common/json.hpp"
 #include "fixture_path.hpp"
+#include "httpserver/request_reader.hpp"
 #include "plexapi/models.hpp"
 #include "plexapi/wire.hpp"
+#include "refresh/refresh.hpp"
 #include "refresh/subtitles.hpp"
 
 using namespace pb::plexapi;
@@ -391,4 +396,125 @@ TEST(Wire, HostileInputIsAnErrorNotACrash) {
     EXPECT_FALSE(parse_wire(""));
     EXPECT_FALSE(parse_wire("{\"MediaContainer\":"));
     EXPECT_FALSE(parse_items("{\"a\":1}")) << "no MediaContainer";
+}
+
+// ---- Inputs the fuzz targets found (fuzz/, docs/reliability.md) ---------
+
+TEST(Wire, LegacyChildrenOfMixedKindsAreAllKept) {
+    // fuzz_pms: a typed child made a group of its own while the untyped ones
+    // were appended through a reference into the moved groups (use after free).
+    auto w = parse_wire(R"({"_children":[{"_elementType":""},{}]})");
+    ASSERT_TRUE(w) << w.error().message;
+    ASSERT_NE(w->kids("_children"), nullptr);
+    EXPECT_EQ(w->kids("_children")->size(), 1u);
+    ASSERT_NE(w->kids(""), nullptr);
+    EXPECT_EQ(w->kids("")->size(), 1u);
+    auto legacy = parse_sections(
+        R"({"_elementType":"MediaContainer","_children":[{"_elementType":"Directory","key":"1","title":"Movies"},)"
+        R"({"key":"2"},{"_elementType":"Directory","key":"3","title":"Shows"},{"key":"4"}]})");
+    ASSERT_TRUE(legacy) << legacy.error().message;
+    ASSERT_EQ(legacy->size(), 2u);
+    EXPECT_EQ((*legacy)[1].key, "3");
+}
+
+TEST(Wire, NumbersBeyondAnIntegerStayText) {
+    // fuzz_plextv: a double beyond int64 was converted to one (undefined).
+    auto w = parse_wire(R"({"":19105761111111111111111})");
+    ASSERT_TRUE(w);
+    ASSERT_NE(w->attr(""), nullptr);
+    EXPECT_EQ(w->integer(""), std::nullopt);
+    auto big = parse_wire(R"({"id":1e300,"n":-1e19,"ok":12.0})");
+    ASSERT_TRUE(big);
+    EXPECT_EQ(big->integer("id"), std::nullopt);
+    EXPECT_EQ(big->integer("n"), std::nullopt);
+    EXPECT_EQ(big->integer("ok"), 12);
+}
+
+TEST(Wire, ANumberBeyondADoubleReadsAsAbsent) {
+    // fuzz_wire: Boost.JSON read 12e3838 as infinity and wrote it back as
+    // "Infinity", which is not JSON (a stored setting would not read again).
+    auto v = pb::common::json::parse_lenient(R"({"x":[12e3838,-1e999,1.5],"port":1e400})");
+    ASSERT_TRUE(v);
+    EXPECT_EQ(boost::json::serialize(*v), R"({"x":[null,null,1.5E0],"port":null})");
+    EXPECT_TRUE(boost::json::parse(boost::json::serialize(*v)).is_object());
+    auto w = parse_wire(R"({"MediaContainer":{"size":1e400}})");
+    ASSERT_TRUE(w);
+    EXPECT_EQ(media_container(*w)->attr("size"), nullptr);
+}
+
+TEST(Guids, ASeasonOrEpisodeBeyondAnyIsNone) {
+    // fuzz_webhook_payload: 7000000000 wrapped into another episode's number.
+    ExternalIds ids;
+    EXPECT_TRUE(read_guid("tvdb://1//7000000000", ids));
+    EXPECT_EQ(ids.tvdb, 1);
+    EXPECT_EQ(ids.season, -1);
+    EXPECT_EQ(ids.episode, -1);
+    ExternalIds wrap;
+    EXPECT_TRUE(read_guid("com.plexapp.agents.thetvdb://121361/4294967298/4294967301?lang=en", wrap));
+    EXPECT_EQ(wrap.season, -1) << "not season 2";
+    EXPECT_EQ(wrap.episode, -1) << "not episode 5";
+    ExternalIds hama;
+    EXPECT_TRUE(read_guid("com.plexapp.agents.hama://tvdb-81797/2147483648/3", hama));
+    EXPECT_EQ(hama.season, -1);
+    EXPECT_EQ(hama.episode, 3);
+    ExternalIds largest;
+    EXPECT_TRUE(read_guid("tvdb://1/2147483647/0", largest));
+    EXPECT_EQ(largest.season, 2147483647);
+    EXPECT_EQ(largest.episode, 0);
+}
+
+TEST(HttpParser, ALastChunkArrivingInPiecesIsRead) {
+    // fuzz_http_request: Beast 1.81 asserted on 4 bytes of a last chunk
+    // ("0\r\n" then one more byte), aborting builds with assertions
+    // (src/thirdparty/boost_impl.cpp).
+    namespace bhttp = boost::beast::http;
+    bhttp::request_parser<bhttp::string_body> parser;
+    boost::beast::error_code ec;
+    auto put = [&](std::string_view bytes) { return parser.put(boost::asio::buffer(bytes.data(), bytes.size()), ec); };
+    const std::string head = "G / HTTP/1.1\r\nTransfer-Encoding:chunked\r\n\r\n";
+    EXPECT_EQ(put(head), head.size());
+    EXPECT_FALSE(ec) << ec.message();
+    for (std::string_view so_far : {"0\r\n", "0\r\n\xbd", "0\r\n\r"}) {
+        EXPECT_EQ(put(so_far), 0u);
+        EXPECT_EQ(ec, bhttp::error::need_more) << ec.message();
+    }
+    ec = {};
+    EXPECT_EQ(put("0\r\n\r\n"), 5u);
+    EXPECT_FALSE(ec) << ec.message();
+    EXPECT_TRUE(parser.is_done());
+}
+
+TEST(HttpParser, ARequestWithoutABodyDoesNotGetThePreviousOne) {
+    // fuzz_http_request: a connection reuses the last body's storage, and
+    // Beast makes no body reader for a request without a body, so a
+    // Content-Length: 0 request (or a GET) carried the previous request's body.
+    using namespace pb::httpserver::detail;
+    std::optional<RequestParser> parser;
+    auto read = [&parser](std::string spare, std::string_view bytes) {
+        start_request(parser, std::move(spare));
+        boost::beast::flat_buffer buffer;
+        buffer.commit(boost::asio::buffer_copy(buffer.prepare(bytes.size()), boost::asio::buffer(bytes)));
+        EXPECT_FALSE(parse_buffered(*parser, buffer));
+        EXPECT_TRUE(parser->is_done());
+        return to_request(parser->release());
+    };
+    auto first = read("", "POST /api/host/login HTTP/1.1\r\nContent-Length: 8\r\n\r\nsecret=1");
+    EXPECT_EQ(first.body, "secret=1");
+    auto empty = read(std::move(first.body), "PATCH /api/plex/settings HTTP/1.1\r\nContent-Length:0\r\n\r\n");
+    EXPECT_EQ(empty.body, "");
+    auto again = read("left over", "GET /api/plex/status HTTP/1.1\r\n\r\n");
+    EXPECT_EQ(again.body, "");
+    EXPECT_EQ(again.path, "/api/plex/status");
+}
+
+TEST(Events, ASeasonOrEpisodeBeyondAnyIsNone) {
+    // fuzz_refresh_event: 52147483648 was read as episode 607876096.
+    auto e = pb::refresh::parse_event(
+        R"({"type":"episode","series_tvdb":121361,"season":2,"episode":52147483648,"path":"/tv/Show/S02E05.mkv"})");
+    ASSERT_TRUE(e) << e.error().message;
+    EXPECT_EQ(e->media.season, 2);
+    EXPECT_EQ(e->media.number, -1);
+    auto ids_only =
+        pb::refresh::parse_event(R"({"type":"episode","series_tvdb":121361,"season":4294967298,"episode":5})");
+    EXPECT_FALSE(ids_only) << "season 4294967298 is no season 2: without a path nothing says which episode";
 }

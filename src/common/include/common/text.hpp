@@ -10,16 +10,19 @@
 
 namespace pb::common::text {
 
-// RFC 3986 percent-encoding of everything but unreserved characters.
+// RFC 3986 percent-encoding of everything but unreserved characters
+// (Boost.URL underneath, as for the two below).
 std::string url_encode(std::string_view in);
 // What '+' means: a space in form encoding (queries), itself in a path.
 enum class Plus : uint8_t { space = 1, literal };
-// Decodes %XX and '+' as `plus` says. Invalid escapes are kept literally
-// rather than failing.
+// Decodes %XX and '+' as `plus` says. Text that is not valid
+// percent-encoding ("%zz", a lone "%") is returned as it is.
 std::string url_decode(std::string_view in, Plus plus = Plus::space);
 
 using QueryParams = std::vector<std::pair<std::string, std::string>>;
-// Splits "a=1&b=2&a=3" into decoded pairs, keeping order and repeats.
+// Splits "a=1&b=2&a=3" into decoded pairs, keeping order and repeats. A
+// query that is not valid RFC 3986 (a raw space, "%zz") gives no pairs at
+// all: a route then says what is missing rather than act on a guess.
 QueryParams parse_query(std::string_view query);
 std::optional<std::string> query_get(const QueryParams& params, std::string_view key);
 std::string build_query(const QueryParams& params);
