@@ -63,6 +63,13 @@ struct Simulator::State {
         int retry_after_s = 1;
     };
     std::map<std::size_t, RateLimit> rate_limits;
+    // Server index -> the next calls that fail on purpose.
+    struct Failure {
+        std::string method, path_prefix;
+        int status = 500;
+        int count = 0;
+    };
+    std::map<std::size_t, std::vector<Failure>> failures;
     // Server index -> how long after a refresh or scan a new subtitle shows.
     std::map<std::size_t, std::chrono::milliseconds> refresh_lag;
     // One 429 from the budget of `listener`, or nothing.
@@ -614,6 +621,11 @@ void Simulator::State::handle_pms(std::size_t server_index, Behaviour behaviour,
         return reply(render(req, mc));
     }
     if (auto busy = rate_limited(server_index)) return reply(std::move(*busy));
+    for (auto& f : failures[server_index])
+        if (f.count > 0 && req.method == f.method && common::text::starts_with(req.path, f.path_prefix)) {
+            --f.count;
+            return reply(Response{f.status, "text/html", {}, "<html><body>Internal Server Error</body></html>"});
+        }
     // A different server answering on this address does not know our token.
     if (behaviour == Behaviour::wrong_identity)
         return reply(Response{401, "text/html", {}, "<html><head><title>Unauthorized</title></head></html>"});
@@ -1048,6 +1060,12 @@ void Simulator::link_pin(const std::string& code) {
 void Simulator::revoke_token(const std::string& token, int status) {
     std::lock_guard lock(state_->mu);
     state_->revoked[token] = status;
+}
+
+void Simulator::fail_next(std::size_t server_index, const std::string& method, const std::string& path_prefix,
+                          int status, int count) {
+    std::lock_guard lock(state_->mu);
+    state_->failures[server_index].push_back({method, path_prefix, status, count});
 }
 
 void Simulator::set_plextv_fault(PlexTvFault fault) {

@@ -133,6 +133,10 @@ public:
     // are answered 429 with Retry-After: retry_after_s.
     void set_plextv_rate_limit(int answers, int retry_after_s);
     void set_pms_rate_limit(std::size_t server_index, int answers, int retry_after_s);
+    // The next `count` calls to the server with this method and a path
+    // starting with `path_prefix` answer `status` (an HTML error page).
+    void fail_next(std::size_t server_index, const std::string& method, const std::string& path_prefix, int status,
+                   int count = 1);
     // A server's access token changes (the old one stops working), as when
     // its owner re-shares it or plex.tv rotates it.
     void set_server_token(std::size_t server_index, const std::string& token);

@@ -40,11 +40,7 @@ std::string name_of(Step s) {
 class PlexTvFaults : public ::testing::TestWithParam<std::tuple<Fault, Step>> {
 protected:
     void SetUp() override {
-        pb::sim::SimServer s;
-        s.name = "Home";
-        s.machine_id = "faults-machine-0001";
-        pb::sim::add_sample_library(s);
-        sim.add_connection(sim.add_server(std::move(s)), pb::sim::ConnectionSpec{});
+        sim.add_connection(pbtest::add_home_server(sim, "faults-machine-0001"), pb::sim::ConnectionSpec{});
         sim.start();
         rig = std::make_unique<pbtest::HostRig>(sim);
         ASSERT_TRUE(rig->start()) << rig->error;
@@ -139,3 +135,84 @@ INSTANTIATE_TEST_SUITE_P(
                                          Fault::rate_limited, Fault::refused),
                        ::testing::Values(Step::start_sign_in, Step::check_token, Step::list_servers)),
     [](const auto& info) { return name_of(std::get<1>(info.param)) + "_" + name_of(std::get<0>(info.param)); });
+
+// ---- Plex Media Server side, while refreshes are queued -----------------------
+
+namespace {
+
+constexpr const char* kPmsMachine = "faults-pms-machine-01";
+
+class PmsFaults : public ::testing::Test {
+protected:
+    void SetUp() override {
+        server = pbtest::add_home_server(sim, kPmsMachine);
+        first = sim.add_connection(server, pb::sim::ConnectionSpec{});
+        second = sim.add_connection(server, pb::sim::ConnectionSpec{});
+        sim.start();
+        rig = std::make_unique<pbtest::HostRig>(sim);
+        ASSERT_TRUE(
+            rig->start({{"update_movie_library", "true"}, {"set_movie_added", "true"}, {"connect_timeout_ms", "500"}}))
+            << rig->error;
+        ASSERT_TRUE(rig->sign_in());
+        ASSERT_EQ(rig->api("GET", "/api/plex/oauth/servers").status, 200);
+        ASSERT_EQ(rig->api("POST", "/api/plex/select-server",
+                           R"({"machineIdentifier":")" + std::string(kPmsMachine) + R"(","uri":"http://127.0.0.1:)" +
+                               std::to_string(first) + R"("})")
+                      .status,
+                  200);
+    }
+    void fire(const std::string& media) {
+        auto r = rig->api("POST", "/api/host/events", R"({"event":"subtitle.downloaded","media":)" + media + "}");
+        ASSERT_EQ(r.status, 202) << r.body;
+    }
+    bj::value status() { return rig->api("GET", "/api/plex/status").json.at("data"); }
+    int depth() { return static_cast<int>(status().at("queue").at("depth").as_int64()); }
+
+    pb::sim::Simulator sim;
+    std::size_t server = 0;
+    uint16_t first = 0, second = 0;
+    std::unique_ptr<pbtest::HostRig> rig;
+};
+
+const char* kInterstate60 = R"({"type":"movie","imdb":"tt0165832"})";
+
+}  // namespace
+
+// Plex answers 500 to the edit that sets the added date (a busy database):
+// the status says so in words, the job is retried, and the date is set.
+TEST_F(PmsFaults, A500OnTheAddedDateEditIsSaidRetriedAndTheDateSet) {
+    sim.fail_next(server, "PUT", "/library/sections/1/all", 500);
+    fire(pbtest::kReignOfFire);
+    ASSERT_TRUE(pbtest::eventually([&] { return !status().at("last_error").is_null(); }));
+    const std::string said(status().at("last_error").at("message").as_string());
+    EXPECT_NE(said.find("setting the added date failed"), std::string::npos) << said;
+    ASSERT_TRUE(pbtest::eventually(
+        [&] {
+            auto edits = sim.requests_matching("PUT", "/library/sections/1/all");
+            return edits.size() == 2 && edits.back().status == 200 && depth() == 0;
+        },
+        std::chrono::seconds(15)))
+        << "retried once, then set";
+    EXPECT_EQ(sim.requests_matching("PUT", "/library/sections/1/all").front().status, 500);
+}
+
+// The connection in use dies while refreshes wait in the queue: they go out
+// through the server's other connection, none is lost, and the new address
+// is the one in use.
+TEST_F(PmsFaults, TheConnectionInUseDiesMidQueueAndTheRefreshesGoOutThroughAnother) {
+    sim.set_slow_answers(server, std::chrono::milliseconds(300));
+    fire(pbtest::kReignOfFire);
+    ASSERT_TRUE(pbtest::eventually([&] { return !sim.requests_matching("PUT", "/library/metadata/").empty(); }))
+        << "the first refresh is on its way";
+    fire(kInterstate60);
+    sim.kill_connection(first);
+    ASSERT_TRUE(pbtest::eventually(
+        [&] {
+            return !sim.requests_matching("PUT", "/library/metadata/108/refresh").empty() &&
+                   !sim.requests_matching("PUT", "/library/metadata/1036/refresh").empty() && depth() == 0;
+        },
+        std::chrono::seconds(20)))
+        << status();
+    EXPECT_EQ(std::string(rig->settings_object().at("server_url").as_string()),
+              "http://127.0.0.1:" + std::to_string(second));
+}

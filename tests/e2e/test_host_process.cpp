@@ -70,6 +70,15 @@ struct Process {
         if (pos == std::string::npos) return {};
         return first_line.substr(pos, first_line.find_first_of(" \n", pos) - pos);
     }
+    // As the OOM killer or a power cut would: no chance to save anything.
+    void kill_hard() {
+        if (pid <= 0) return;
+        ::kill(pid, SIGKILL);
+        waitpid(pid, nullptr, 0);
+        pid = -1;
+        if (out) fclose(out);
+        out = nullptr;
+    }
     int stop() {
         if (pid <= 0) return -1;
         kill(pid, SIGTERM);
@@ -413,4 +422,56 @@ TEST(HostProcess, AFullOrReadOnlyDiskRefusesTheSaveAndKeepsTheOldSettings) {
         EXPECT_EQ(p.stop(), 0);
         std::filesystem::remove_all(dir);
     }
+}
+
+// The host killed outright (SIGKILL: no shutdown, nothing flushed) while a
+// refresh waits: the queue is on disk, so the refresh runs after the
+// restart. At least once; never lost.
+TEST(HostProcess, KilledWithARefreshQueuedItRunsAfterTheRestart) {
+    pb::sim::Simulator sim;
+    auto port = sim.add_connection(pbtest::add_home_server(sim, "killed-host-machine"), pb::sim::ConnectionSpec{});
+    sim.start();
+    auto dir = pbtest::temp_dir("proc-kill");
+    const std::vector<std::string> args = {"--plugin",   PB_PLUGIN_PATH,
+                                           "--data-dir", dir,
+                                           "--listen",   "127.0.0.1:0",
+                                           "--apikey",   "k-kill",
+                                           "--set",      "plex.use_plex=true",
+                                           "--set",      "plex.update_movie_library=true",
+                                           "--set",      "plex.plextv_url=\"" + sim.plextv_url() + "\""};
+    const pb::http::Headers key = {{"X-API-KEY", "k-kill"}, {"Content-Type", "application/json"}};
+    pbtest::Caller c;
+    Process p;
+    ASSERT_TRUE(p.start(args));
+    std::string base = p.base_url();
+    ASSERT_FALSE(base.empty()) << p.first_line;
+    auto pin = boost::json::parse(c.call("POST", base + "/api/plex/oauth/pin", "", key)->body).at("data");
+    sim.link_pin(std::string(pin.at("code").as_string()));
+    ASSERT_EQ(c.call("GET",
+                     base + "/api/plex/oauth/pin/" + boost::json::serialize(pin.at("pinId")) +
+                         "/check?state=" + std::string(pin.at("state").as_string()),
+                     "", key)
+                  ->status,
+              200);
+    ASSERT_EQ(c.call("POST", base + "/api/plex/select-server",
+                     R"({"machineIdentifier":"killed-host-machine","uri":"http://127.0.0.1:)" + std::to_string(port) +
+                         R"("})",
+                     key)
+                  ->status,
+              200);
+    auto fired = c.call("POST", base + "/api/host/events",
+                        R"({"event":"subtitle.downloaded","media":{"type":"movie","imdb":"tt0253556"}})", key);
+    ASSERT_EQ(fired->status, 202) << fired->body;
+    // Queued on the plugin's thread just after the hook returned (a host
+    // callback must not wait for a disk), and on disk at once.
+    ASSERT_TRUE(pbtest::eventually([&] { return std::filesystem::exists(dir + "/plexbridge-refresh-queue.json"); },
+                                   std::chrono::seconds(2)));
+    p.kill_hard();  // refreshes wait about two seconds: this one had not gone out
+    const auto refreshed = [&] { return !sim.requests_matching("PUT", "/library/metadata/1036/refresh").empty(); };
+    EXPECT_FALSE(refreshed());
+    Process again;
+    ASSERT_TRUE(again.start(args));
+    ASSERT_FALSE(again.base_url().empty()) << again.first_line;
+    EXPECT_TRUE(pbtest::eventually(refreshed, std::chrono::seconds(20)));
+    EXPECT_EQ(again.stop(), 0);
 }

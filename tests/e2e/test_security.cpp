@@ -13,17 +13,12 @@ namespace bj = boost::json;
 namespace {
 
 constexpr const char* kMachine = "security-machine-0001";
-constexpr const char* kMovie =
-    R"({"type":"movie","imdb":"tt0253556","tmdb":6278,"path":"/data/movies/Reign of Fire (2002)/Reign of Fire (2002).mp4"})";
+constexpr const char* kMovie = pbtest::kReignOfFire;
 
 class Security : public ::testing::Test {
 protected:
     void SetUp() override {
-        pb::sim::SimServer s;
-        s.name = "Home";
-        s.machine_id = kMachine;
-        pb::sim::add_sample_library(s);
-        server = sim.add_server(std::move(s));
+        server = pbtest::add_home_server(sim, kMachine);
         port = sim.add_connection(server, pb::sim::ConnectionSpec{});
         sim.start();
         dir = pbtest::temp_dir("security");

@@ -157,4 +157,18 @@ bool eventually(Pred pred, std::chrono::milliseconds timeout = std::chrono::seco
     return pred();
 }
 
+// One owned server named "Home" with the sample library (sim_data.cpp);
+// returns its index. Connections are the test's to add.
+inline std::size_t add_home_server(pb::sim::Simulator& sim, const std::string& machine_id) {
+    pb::sim::SimServer s;
+    s.name = "Home";
+    s.machine_id = machine_id;
+    pb::sim::add_sample_library(s);
+    return sim.add_server(std::move(s));
+}
+
+// The host's event media for the sample library's Reign of Fire (item 1036).
+inline constexpr const char* kReignOfFire =
+    R"({"type":"movie","imdb":"tt0253556","tmdb":6278,"path":"/data/movies/Reign of Fire (2002)/Reign of Fire (2002).mp4"})";
+
 }  // namespace pbtest
