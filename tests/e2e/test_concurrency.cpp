@@ -168,7 +168,6 @@ TEST_F(Concurrency, StoppingThePluginWhileWorkIsInFlightLosesNothing) {
     rig->stop();  // destroys the plugin with all of the above in flight
     stop = true;
     for (auto& t : threads) t.join();
-    EXPECT_GT(load.answers, 0);
     EXPECT_EQ(load.server_errors, 0);
     // Refreshes wait about two seconds to gather events: it was still queued.
     EXPECT_FALSE(refreshed()) << "the stop came before the refresh";
