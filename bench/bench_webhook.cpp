@@ -67,7 +67,11 @@ pb_host_api table(Host& h, const std::string& dir) {
             h->plugin.settings_changed(h->plugin.plugin_ctx, pb_str{all.data(), all.size()});
         return PB_OK;
     };
-    t.respond = [](void* c, pb_responder*, const pb_http_response* r) { static_cast<Host*>(c)->status = r->status; };
+    t.respond = [](void* c, pb_responder*, const pb_http_response* r) {
+        static_cast<Host*>(c)->status = r->status;
+        if (r->status != 200 && std::getenv("PB_BENCH_DEBUG"))
+            std::fprintf(stderr, "%d %.*s\n", r->status, (int)r->body.len, r->body.data);
+    };
     t.request_search = [](void* c, const pb_search_request*) {
         static_cast<Host*>(c)->searches++;
         return PB_SEARCH_QUEUED;
@@ -90,6 +94,7 @@ void setup_once() {
     // A known webhook key, sealed with the key the plugin will use.
     auto vault = std::move(pb::vault::Vault::open(dir.string())).value();
     g.settings["webhook_key"] = vault->seal("benchkey");
+    g.settings["use_plex"] = true;
     g.settings["webhook_dedupe_seconds"] = 0;  // every call dispatches
     g.settings["client_identifier"] = "bench";
     void* lib = dlopen(PB_PLUGIN_PATH, RTLD_NOW | RTLD_LOCAL);

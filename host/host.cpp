@@ -1,5 +1,7 @@
 #include "host.hpp"
 
+#include <pthread.h>
+
 #include <dlfcn.h>
 #include <sys/stat.h>
 
@@ -387,6 +389,7 @@ bool Host::start(std::string* error) {
     for (auto& ioc : iocs_) {
         // Idle contexts (no connection yet) must keep running.
         threads_.emplace_back([c = ioc.get()] {
+            pthread_setname_np(pthread_self(), "host-http");
             auto guard = boost::asio::make_work_guard(*c);
             c->run();
         });

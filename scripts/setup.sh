@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what plexbridge needs to build, from Debian's packages only.
 # Safe to run again: it installs only what is missing.
+#   scripts/setup.sh [--bench]   --bench: also what bench/run-all.sh runs
 set -euo pipefail
 
 PACKAGES=(
@@ -27,6 +28,12 @@ done
 # that already has npm (an image may bring its own node, which Debian's npm
 # package conflicts with) keeps its own.
 command -v npm >/dev/null || missing+=(nodejs npm)
+# The benchmarks' load generator and their nginx ceiling (bench/run-all.sh).
+if [ "${1:-}" = "--bench" ]; then
+  for p in wrk nginx-light curl; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+  done
+fi
 if [ ${#missing[@]} -eq 0 ]; then
   exit 0
 fi

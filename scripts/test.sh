@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # One command: install what is missing, check the formatting, build, and run
 # the whole test suite: once normally (then build the Debian packages, check
-# them, and soak the host for a minute), then again in one clang tree under
+# them, soak the host for a minute and run every benchmark briefly), then again in one clang tree under
 # AddressSanitizer + UndefinedBehaviorSanitizer, whose libFuzzer targets
 # then run 30 s each, and last the concurrent tests under ThreadSanitizer.
 # docs/reliability.md says what each pass proves.
@@ -24,6 +24,9 @@ scripts/package.sh build
 # A minute of webhooks while settings change and discovery runs: no error,
 # memory flat (scripts/soak.sh 10 is the long one).
 scripts/soak.sh 1 build
+# Every benchmark once, small and short, in that build: they still run and
+# their peers still answer (bench/run-all.sh without --quick measures).
+bench/run-all.sh --quick --build-dir build
 if [ "${PB_SKIP_SANITIZERS:-0}" != "1" ]; then
   # clang, so that the same objects serve the tests and the fuzz targets.
   CC=clang-14 CXX=clang++-14 PB_BUILD_DIR=build-clang scripts/build.sh -DPB_SANITIZE=ON -DPB_FUZZ=ON \

@@ -1,6 +1,9 @@
 #include "sim_data.hpp"
 
+#include <algorithm>
 #include <boost/json.hpp>
+#include <cstdio>
+#include <cstdlib>
 
 namespace pb::sim {
 
@@ -211,6 +214,83 @@ void add_sample_library(SimServer& s) {
          1500000000,
          false,
          "/data/tv/Gotham/Season 01/Gotham - S01E01.mkv"});
+}
+
+int64_t add_generated_library(SimServer& s, int movies, int shows, int episodes_per_show) {
+    int64_t first = 100000;
+    for (const auto& [k, it] : s.items) first = std::max<int64_t>(first, std::atoll(k.c_str()) + 1);
+    int64_t section = 0;
+    for (const auto& sec : s.sections) section = std::max(section, sec.id);
+    const int64_t movie_section = section + 1, show_section = section + 2;
+    s.sections.push_back({movie_section, "Generated Movies", "movie", "tv.plex.agents.movie", "Plex Movie",
+                          "/data/generated-movies", "a1b2c3d4-g" + std::to_string(movie_section)});
+    s.sections.push_back({show_section, "Generated Shows", "show", "tv.plex.agents.series", "Plex TV Series",
+                          "/data/generated-tv", "a1b2c3d4-g" + std::to_string(show_section)});
+    int64_t next = first;
+    auto put = [&](SimItem it) {
+        it.rating_key = std::to_string(next++);
+        std::string key = it.rating_key;
+        s.items[key] = std::move(it);
+        return key;
+    };
+    auto n = [](int64_t v) { return std::to_string(v); };
+    for (int i = 0; i < movies; ++i) {
+        SimItem m;
+        m.type = "movie";
+        m.title = "Generated Film " + n(i);
+        m.guid = "plex://movie/6a" + n(1000000 + i);
+        m.guids = {"imdb://tt" + n(2000000 + i), "tmdb://" + n(700000 + i), "tvdb://" + n(600000 + i)};
+        m.section_id = movie_section;
+        m.year = 1990 + i % 35;
+        m.added_at = 1600000000 + i;
+        m.file = "/data/generated-movies/" + m.title + " (" + n(m.year) + ")/" + m.title + ".mkv";
+        put(std::move(m));
+    }
+    for (int j = 0; j < shows; ++j) {
+        SimItem show;
+        show.type = "show";
+        show.title = "Generated Show " + n(j);
+        show.guid = "plex://show/6b" + n(1000000 + j);
+        show.guids = {"imdb://tt" + n(3000000 + j), "tmdb://" + n(800000 + j), "tvdb://" + n(900000 + j)};
+        show.section_id = show_section;
+        show.year = 2000 + j % 25;
+        show.added_at = 1600000000 + j;
+        std::string show_title = show.title;
+        std::string show_key = put(std::move(show));
+        std::string season_key;
+        for (int e = 0; e < episodes_per_show; ++e) {
+            int64_t season = e / 10 + 1, number = e % 10 + 1;
+            if (number == 1) {
+                SimItem se;
+                se.type = "season";
+                se.title = "Season " + n(season);
+                se.guid = "plex://season/6c" + n(1000000 + j) + "-" + n(season);
+                se.section_id = show_section;
+                se.parent_key = show_key;
+                se.index = season;
+                se.added_at = 1600000000 + j;
+                season_key = put(std::move(se));
+            }
+            SimItem ep;
+            ep.type = "episode";
+            ep.title = "Episode " + n(number);
+            ep.guid = "plex://episode/6d" + n(1000000 + j) + "-" + n(e);
+            int64_t id = int64_t{j} * 1000 + e;
+            ep.guids = {"imdb://tt" + n(40000000 + id), "tmdb://" + n(5000000 + id), "tvdb://" + n(9000000 + id)};
+            ep.section_id = show_section;
+            ep.parent_key = season_key;
+            ep.grandparent_key = show_key;
+            ep.index = number;
+            ep.added_at = 1600000000 + j;
+            char se_ep[32];
+            std::snprintf(se_ep, sizeof se_ep, "S%02lldE%02lld", static_cast<long long>(season),
+                          static_cast<long long>(number));
+            ep.file =
+                "/data/generated-tv/" + show_title + "/Season " + n(season) + "/" + show_title + " - " + se_ep + ".mkv";
+            put(std::move(ep));
+        }
+    }
+    return first;
 }
 
 }  // namespace pb::sim

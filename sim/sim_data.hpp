@@ -93,4 +93,12 @@ struct SimServer {
 // legacy-agent show, with ids that match demo/catalog.json.
 void add_sample_library(SimServer& server);
 
+// A generated library beside what the server has, for benchmarks and load:
+// a movie section with `movies` new-agent movies (imdb tt2000000+i, tmdb
+// 700000+i, tvdb 600000+i) and a show section with `shows` shows (tvdb
+// 900000+j, imdb tt3000000+j, tmdb 800000+j) of `episodes_per_show` episodes
+// each, ten to a season. Every movie and episode has a file. Rating keys are
+// numbers from 100000 up; returns the first.
+int64_t add_generated_library(SimServer& server, int movies, int shows, int episodes_per_show);
+
 }  // namespace pb::sim

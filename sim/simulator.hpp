@@ -65,6 +65,7 @@ struct RequestRecord {
     std::string client_identifier;
     std::string body;
     int status = 0;
+    std::chrono::steady_clock::time_point at = std::chrono::steady_clock::now();  // when it arrived
 };
 
 struct SimAccount {

@@ -1,5 +1,7 @@
 #include "plugin/plugin.hpp"
 
+#include <pthread.h>
+
 #include <boost/asio.hpp>
 #include <boost/json.hpp>
 
@@ -206,6 +208,9 @@ pb_status Plugin::start() {
     work_ = std::make_unique<boost::asio::executor_work_guard<boost::asio::io_context::executor_type>>(
         ioc_->get_executor());
     thread_ = std::thread([this] {
+        // Named for `top -H` and the host's diagnostics; Asio's resolver
+        // thread, started from here, inherits the name.
+        pthread_setname_np(pthread_self(), "plexbridge");
         while (!stopping_) {
             try {
                 ioc_->run();

@@ -18,6 +18,9 @@ using Clock = std::chrono::system_clock;
 
 const char* Refresher::kQueueFile = "plexbridge-refresh-queue.json";
 constexpr int64_t kCoalesceMs = 2000;
+// How long a merge into a waiting job may stay unwritten. A SIGKILL within it
+// loses the merge (the job itself was written when it was created).
+constexpr int64_t kMergeWriteMs = 100;
 // A server shared with the account: Plex lets only its owner refresh, scan
 // or edit it.
 constexpr const char* kSharedServer =
@@ -171,6 +174,7 @@ void Refresher::load() {
 
 void Refresher::start() {
     timer_ = std::make_unique<boost::asio::steady_timer>(session_.io());
+    write_timer_ = std::make_unique<boost::asio::steady_timer>(session_.io());
     // Ready before the first subtitle arrives, not when it does.
     auto s = session_.settings().snapshot();
     index_key_ = index_key(*s);
@@ -235,7 +239,7 @@ void Refresher::enqueue(std::string name, Event event) {
             j.due_unix_ms = now_ms() + kCoalesceMs;
             schedule();
         }
-        persist();
+        persist_soon();
         return;
     }
     Job j;
@@ -284,7 +288,30 @@ void Refresher::settings_changed() {
     });
 }
 
+void Refresher::shutdown() {
+    if (write_pending_) persist();
+    timer_.reset();
+    write_timer_.reset();
+}
+
+void Refresher::persist_soon() {
+    {
+        std::lock_guard lock(status_mu_);
+        depth_ = queue_.size();
+    }
+    if (write_pending_ || !write_timer_) return;
+    write_pending_ = true;
+    write_timer_->expires_after(std::chrono::milliseconds(kMergeWriteMs));
+    std::weak_ptr<Refresher> weak = shared_from_this();
+    write_timer_->async_wait([weak](const boost::system::error_code& ec) {
+        auto self = weak.lock();
+        if (ec || !self || !self->write_pending_) return;
+        self->persist();
+    });
+}
+
 void Refresher::persist() {
+    write_pending_ = false;
     bj::array a;
     for (const auto& j : queue_) {
         bj::object o{{"media", media_json(j.media)},
@@ -441,30 +468,18 @@ void Refresher::resolve(const Job& job, std::function<void(std::optional<ItemRef
     if (!m.episode) return then(index_->find_movie(m), {});
     auto show = index_->find_show(m);
     if (!show) return then(std::nullopt, {});
-    int64_t slot = static_cast<int64_t>(m.season) * 100000 + m.number;
-    auto cached = index_->episodes.find(show->rating_key);
-    if (cached != index_->episodes.end()) {
-        auto ep = cached->second.find(slot);
-        if (ep != cached->second.end()) return then(ep->second, {});
-        return then(std::nullopt, {});
-    }
+    if (index_->leaves_listed(m)) return then(index_->find_episode(m), {});
     auto self = shared_from_this();
-    auto show_ref = *show;
     session_.pms().request(
-        session::slow_request("GET",
-                              "/library/metadata/" + common::text::url_encode(show_ref.rating_key) + "/allLeaves"),
-        [self, show_ref, slot, then](http::Result r, const std::string&) {
+        session::slow_request("GET", "/library/metadata/" + common::text::url_encode(show->rating_key) + "/allLeaves"),
+        [self, m, then](http::Result r, const std::string&) {
             self->requests_++;
             if (auto why = failed(r)) return then(std::nullopt, *why);
+            // An unreadable answer is recorded as no episodes, as before.
+            static const std::vector<plexapi::MediaItem> kNoEpisodes;
             auto page = plexapi::parse_items(r->body);
-            auto& eps = self->index_->episodes[show_ref.rating_key];
-            if (page)
-                for (const auto& e : page->items)
-                    if (e.parent_index >= 0 && e.index >= 0)
-                        eps[e.parent_index * 100000 + e.index] = ItemRef{e.rating_key, show_ref.section_id};
-            auto it = eps.find(slot);
-            if (it == eps.end()) return then(std::nullopt, {});
-            then(it->second, {});
+            self->index_->add_leaves(m, page ? page->items : kNoEpisodes);
+            then(self->index_->find_episode(m), {});
         });
 }
 

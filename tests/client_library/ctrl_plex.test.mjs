@@ -7,14 +7,11 @@
 // with their Guids, refresh and the addedAt edit. Any call the library cannot
 // make, or any answer its parsers reject, fails this test.
 //
-// The library hard-codes https://plex.tv and uses ofetch, which calls the
-// global fetch (undici). The only thing changed here is where its TCP
-// connections go, as an /etc/hosts entry and a port forward would: a global
-// undici dispatcher sends https://plex.tv to the simulator's TLS listener for
-// plex.tv (the Host header and TLS name stay "plex.tv"), resolves
-// a-b-c-d.<hash>.plex.direct to a.b.c.d as Plex's DNS does, trusts the
-// simulator's CA (and nothing else), and refuses every address that is not
-// loopback.
+// The library hard-codes https://plex.tv; the only thing changed here is
+// where its TCP connections go (sim_network.mjs): https://plex.tv is the
+// simulator's TLS listener, *.plex.direct resolves as Plex's DNS does, the
+// simulator's CA is the only one trusted, and nothing outside loopback is
+// reached.
 //
 // Run alone: PLEXSIM=build/bin/plexsim node --test tests/client_library/
 // (after `npm ci` in tests/client_library).
@@ -27,30 +24,12 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 
-import { Agent, buildConnector, setGlobalDispatcher } from 'undici';
+import { importPlex, useSimNetwork } from './sim_network.mjs';
 
-import { syncBuiltinESMExports } from 'node:module';
-
-// @ctrl/plex derives its client identifier from the first non-zero MAC
-// address when it loads, and throws on a machine (a CI container) that has
-// only loopback. There, and only there, the test lends it a locally
-// administered address; the library's code is unchanged.
-const zeroMac = /^(?:0{1,2}[:-]){5}0{1,2}$/;
-if (!Object.values(os.networkInterfaces()).flat().some((i) => i && !zeroMac.test(i.mac))) {
-  const real = os.networkInterfaces;
-  os.networkInterfaces = () => ({
-    ...real(),
-    pbtest0: [{ address: '127.0.0.2', netmask: '255.0.0.0', family: 'IPv4', mac: '02:00:00:00:00:01', internal: true, cidr: '127.0.0.2/8' }],
-  });
-  syncBuiltinESMExports();
-}
-const { Episode, Movie, MovieSection, MusicSection, MyPlexAccount, PlexServer, Show, ShowSection } = await import(
-  '@ctrl/plex'
-);
+const { Episode, Movie, MovieSection, MusicSection, MyPlexAccount, PlexServer, Show, ShowSection } = await importPlex();
 
 const PLEXSIM = process.env.PLEXSIM;
 const START_TIMEOUT_MS = 15_000;
@@ -66,50 +45,6 @@ let simHttpUrl; // plex.tv over http: the simulator's controls (/sim/...)
 let accountToken; // what plexsim prints
 
 // ---------------------------------------------------------------- set-up
-
-function isLoopback(ip) {
-  return net.isIPv4(ip) ? ip.startsWith('127.') : ip === '::1';
-}
-
-// The name -> address map the test network has: plex.tv is the simulator,
-// and *.plex.direct resolves as Plex's DNS resolves it (the dashed IPv4
-// address in the first label). Nothing outside loopback resolves.
-function resolveLoopback(hostname) {
-  let ip = null;
-  if (hostname === 'plex.tv' || hostname === 'localhost') ip = '127.0.0.1';
-  const direct = /^(\d+)-(\d+)-(\d+)-(\d+)\.[0-9a-f]+\.plex\.direct$/i.exec(hostname);
-  if (direct) ip = direct.slice(1, 5).join('.');
-  if (net.isIP(hostname)) ip = hostname;
-  return ip !== null && isLoopback(ip) ? ip : null;
-}
-
-function lookup(hostname, options, callback) {
-  const address = resolveLoopback(hostname);
-  if (address === null) {
-    const err = new Error(`test network: ${hostname} is not on loopback`);
-    err.code = 'ENOTFOUND';
-    return callback(err);
-  }
-  const family = net.isIP(address);
-  if (options && options.all) return callback(null, [{ address, family }]);
-  return callback(null, address, family);
-}
-
-function makeDispatcher(ca, plextvTlsPort) {
-  const connect = buildConnector({ ca, lookup });
-  return new Agent({
-    connect(opts, callback) {
-      if (net.isIP(opts.hostname) && !isLoopback(opts.hostname)) {
-        return callback(new Error(`test network: ${opts.hostname} is not on loopback`));
-      }
-      if (opts.hostname === 'plex.tv') {
-        if (opts.protocol !== 'https:') return callback(new Error('plex.tv is only reached over https'));
-        return connect({ ...opts, port: String(plextvTlsPort), servername: 'plex.tv' }, callback);
-      }
-      return connect(opts, callback);
-    },
-  });
-}
 
 // Starts plexsim and reads its banner: the http and https plex.tv URLs and
 // the account token.
@@ -152,8 +87,7 @@ before(async () => {
   sim = started.child;
   simHttpUrl = started.httpUrl;
   accountToken = started.token;
-  agent = makeDispatcher(readFileSync(caFile, 'utf8'), started.tlsPort);
-  setGlobalDispatcher(agent);
+  agent = useSimNetwork(readFileSync(caFile, 'utf8'), started.tlsPort);
 });
 
 after(async () => {

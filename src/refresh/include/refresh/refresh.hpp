@@ -88,8 +88,8 @@ public:
     // The status the page and the diagnostics bundle show (GET /api/plex/status). Any thread.
     boost::json::object status_json() const;
     // At unload, after the io thread stopped and before the io_context goes:
-    // the timer must not outlive it.
-    void shutdown() { timer_.reset(); }
+    // the timers must not outlive it. A merge not yet written is written now.
+    void shutdown();
 
     static const char* kQueueFile;
 
@@ -103,7 +103,13 @@ private:
     std::pair<Outcome, std::string> refused(int status) const;
     // A job's answer from the server: done (nullopt), or the outcome and why.
     std::optional<std::pair<Outcome, std::string>> judge(int status, std::string_view what) const;
+    // Writes the queue file now (a job created, finished or retried), and
+    // the status's depth.
     void persist();
+    // A merge into a job already waiting: written within kMergeWriteMs, once
+    // for any number of merges (a burst of events for one item is one write,
+    // not one durable write each: about 12 ms each on a busy disk).
+    void persist_soon();
     void status(route::Call& call, route::Reply reply);  // GET /api/plex/status: status_json()
     // Calls `then` once the index is built (or failed), building it if it
     // is not. One build runs at a time, in the background of the io thread.
@@ -130,6 +136,8 @@ private:
     explicit Refresher(session::Session& session) : session_(session) {}
     session::Session& session_;
     std::unique_ptr<boost::asio::steady_timer> timer_;
+    std::unique_ptr<boost::asio::steady_timer> write_timer_;  // persist_soon's
+    bool write_pending_ = false;
     std::deque<Job> queue_;
     std::shared_ptr<LibraryIndex> index_ = std::make_shared<LibraryIndex>();
     std::string index_key_;          // what index_ is for
