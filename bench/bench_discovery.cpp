@@ -76,12 +76,15 @@ std::vector<sim::ConnectionSpec> mixed(int n) {
     return specs;
 }
 
-// Outside the server's network: every LAN address silent, a fifth of the
-// connections live and remote with 5 to 40 ms of added latency.
-std::vector<sim::ConnectionSpec> lan_silent(int n) {
+// Outside the server's network: no LAN address answers, a fifth of the
+// connections live and remote with 5 to 40 ms of added latency. The LAN
+// addresses are unreachable (their SYNs go nowhere, the usual case from
+// outside), or accept the connection and never answer (`how` = blackhole:
+// something listens there, say a hung server).
+std::vector<sim::ConnectionSpec> lan_silent(int n, sim::Behaviour how = sim::Behaviour::unreachable) {
     std::vector<sim::ConnectionSpec> specs;
     int live = std::max(1, n / 5);
-    for (int i = 0; i < n - live; ++i) specs.push_back({sim::Behaviour::blackhole, i % 2 == 0, true});
+    for (int i = 0; i < n - live; ++i) specs.push_back({how, i % 2 == 0, true});
     for (int i = 0; i < live; ++i) {
         sim::ConnectionSpec s{sim::Behaviour::normal, false, false};
         s.latency = std::chrono::milliseconds(5 + (live > 1 ? 35 * i / (live - 1) : 0));
@@ -136,8 +139,10 @@ struct Race {
     std::vector<std::string> chosen;  // per server: its chosen uri, or ""
 };
 
-Race race_once(World& w, std::chrono::milliseconds timeout, std::size_t window,
-               std::optional<std::chrono::milliseconds> grace = {}) {
+// `wait_all`: the racer as it was before the grace, waiting the whole
+// deadline while a better-ranked probe is pending (grace and connect_wait =
+// the deadline).
+Race race_once(World& w, std::chrono::milliseconds timeout, std::size_t window, bool wait_all = false) {
     std::promise<Race> done;
     auto t0 = Clock::now();
     auto run = std::make_shared<Race>();
@@ -145,7 +150,7 @@ Race race_once(World& w, std::chrono::milliseconds timeout, std::size_t window,
         session::RaceOptions o;
         o.timeout = timeout;
         o.max_in_flight = window;
-        if (grace) o.grace = *grace;
+        if (wait_all) o.grace = o.connect_wait = timeout;
         session::race(
             w.client, w.resources, o,
             [run, t0](const std::vector<session::ServerReport>& reports) {
@@ -310,9 +315,20 @@ void topology_table(const Options& opt) {
 }
 
 void lan_silent_table(const Options& opt) {
-    std::printf("\n== one server, every LAN address silent, a fifth of the connections live and remote (5-40 ms)\n");
-    for (int n : opt.quick ? std::vector<int>{20} : std::vector<int>{4, 20, 50}) {
-        World w({lan_silent(n)});
+    std::printf("\n== one server, no LAN address answers, a fifth of the connections live and remote (5-40 ms)\n");
+    struct Case {
+        int n;
+        sim::Behaviour how;
+    };
+    std::vector<Case> cases{{20, sim::Behaviour::unreachable}, {20, sim::Behaviour::blackhole}};
+    if (!opt.quick)
+        cases = {{4, sim::Behaviour::unreachable},
+                 {20, sim::Behaviour::unreachable},
+                 {50, sim::Behaviour::unreachable},
+                 {20, sim::Behaviour::blackhole}};
+    for (auto [n, how] : cases) {
+        const char* lan = how == sim::Behaviour::unreachable ? "unreachable" : "accept, never answer";
+        World w({lan_silent(n, how)});
         std::vector<double> graced, waited;
         std::string kind;
         for (int k = 0; k < opt.repeats; ++k) {
@@ -322,16 +338,17 @@ void lan_silent_table(const Options& opt) {
                            w.resources.front().connections[static_cast<std::size_t>(n - std::max(1, n / 5))].uri
                        ? "fastest remote"
                        : chosen_kind(w, g.chosen.front());
-            waited.push_back(race_once(w, opt.timeout, 0, opt.timeout).decided_ms);
+            waited.push_back(race_once(w, opt.timeout, 0, true).decided_ms);
         }
         json::object values{{"choice_ms", median(graced)}, {"choice", kind}, {"waiting_deadline_ms", median(waited)}};
         if (auto peer = run_peer(w, opt.repeats)) {
             values["ctrl_plex_ms"] = median(peer->total_ms);
             values["ctrl_plex_choice"] = chosen_kind(w, peer->uris.front().front());
         }
-        std::printf("%d connections (%d silent): choice %.0f ms (%s); waiting the deadline %.0f ms\n", n,
-                    n - std::max(1, n / 5), median(graced), kind.c_str(), median(waited));
-        record("discovery_lan_silent", {{"connections", n}, {"silent", n - std::max(1, n / 5)}}, std::move(values));
+        std::printf("%d connections (%d LAN: %s): choice %.0f ms (%s); waiting the deadline %.0f ms\n", n,
+                    n - std::max(1, n / 5), lan, median(graced), kind.c_str(), median(waited));
+        record("discovery_lan_silent", {{"connections", n}, {"silent", n - std::max(1, n / 5)}, {"lan", lan}},
+               std::move(values));
     }
 }
 
@@ -392,7 +409,9 @@ void route_table(const Options& opt) {
     };
     std::vector<Case> cases;
     cases.push_back({"one server, 50 connections (mixed)", {mixed(50)}});
-    cases.push_back({"one server, 20 connections, every LAN address silent", {lan_silent(20)}});
+    cases.push_back({"one server, 20 connections, every LAN address unreachable", {lan_silent(20)}});
+    cases.push_back({"one server, 20 connections, every LAN address accepts and never answers",
+                     {lan_silent(20, sim::Behaviour::blackhole)}});
     if (!opt.quick)
         cases.push_back(
             {"100 servers, 5 connections each", std::vector<std::vector<sim::ConnectionSpec>>(100, five_each())});

@@ -110,7 +110,8 @@ def cell(row, field, unit=''):
         return 'n/a'
     m = statistics.median(v)
     if len(v) > 1 and min(v) != max(v):
-        return f'{num(m, unit)} ({num(min(v))}–{num(max(v))})'
+        bare = (lambda x: f'{x / 1000:.1f}k') if unit == 'rps' else num
+        return f'{num(m, unit)} ({bare(min(v))}–{bare(max(v))})'
     return num(m, unit)
 
 
@@ -150,13 +151,15 @@ def t_discovery_topology(t):
 
 def t_discovery_lan_silent(t):
     body = []
-    for r in sorted(rows(t, 'discovery_lan_silent'), key=lambda r: r['key']['connections']):
+    for r in sorted(rows(t, 'discovery_lan_silent'), key=lambda r: (r['key'].get('lan') != 'unreachable', r['key']['connections']),
+                    reverse=False):
         k = r['key']
-        body.append([k['connections'], k['silent'], cell(r, 'choice_ms', 'ms'), common(r, 'choice'),
+        body.append([k['connections'], f"{k['silent']} ({k.get('lan', 'silent')})", cell(r, 'choice_ms', 'ms'),
+                     common(r, 'choice'),
                      cell(r, 'waiting_deadline_ms', 'ms'), ratio(med(r, 'waiting_deadline_ms'), med(r, 'choice_ms')),
                      cell(r, 'ctrl_plex_ms', 'ms'), common(r, 'ctrl_plex_choice') or 'n/a',
                      ratio(med(r, 'choice_ms'), med(r, 'ctrl_plex_ms'), 2)])
-    return table(['connections', 'LAN silent', 'plexbridge: choice', 'chose', 'waiting the deadline',
+    return table(['connections', 'LAN addresses', 'plexbridge: choice', 'chose', 'waiting the deadline',
                   'deadline / plexbridge', '@ctrl/plex: connected', '@ctrl/plex chose', 'plexbridge / @ctrl/plex'],
                  body)
 

@@ -1,5 +1,11 @@
 #include "simulator.hpp"
 
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <boost/asio.hpp>
 #include <boost/json.hpp>
 
@@ -36,8 +42,34 @@ struct Conn {
     std::string uri;
 };
 
+// A port nothing ever accepts on: listening with a backlog of 0, its one
+// place taken by a connection of our own, so Linux drops every further SYN
+// and the caller's connect() hangs until its own deadline. Returns the two
+// sockets to close, or none when the port could not be taken.
+static std::vector<int> unreachable_port(const std::string& bind, uint16_t port) {
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_port = htons(port);
+    if (::inet_pton(AF_INET, bind.c_str(), &a.sin_addr) != 1) return {};
+    int l = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    int one = 1;
+    ::setsockopt(l, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    if (::bind(l, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 || ::listen(l, 0) != 0) {
+        ::close(l);
+        return {};
+    }
+    int filler = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (::connect(filler, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
+        ::close(filler);
+        ::close(l);
+        return {};
+    }
+    return {l, filler};
+}
+
 struct Simulator::State {
     mutable std::mutex mu;
+    std::vector<int> unreachable_fds;  // see unreachable_port
     SimAccount account;
     std::vector<SimServer> servers;
     std::vector<Conn> conns;
@@ -921,6 +953,10 @@ std::string Simulator::State::uri_for(const Conn& c) const {
 
 void Simulator::State::start_conn(Conn& c) {
     if (c.spec.behaviour == Behaviour::refused) return;
+    if (c.spec.behaviour == Behaviour::unreachable) {
+        for (int fd : unreachable_port(c.spec.bind, c.port)) unreachable_fds.push_back(fd);
+        return;
+    }
     httpserver::ListenOptions o;
     o.address = c.spec.bind;
     o.port = c.port;
@@ -1028,6 +1064,9 @@ void Simulator::stop() {
     st.ioc.stop();
     if (st.thread.joinable()) st.thread.join();
     st.http.reset();
+    std::lock_guard lock(st.mu);
+    for (int fd : st.unreachable_fds) ::close(fd);
+    st.unreachable_fds.clear();
 }
 
 std::string Simulator::plextv_url() const {

@@ -26,7 +26,10 @@ enum class Behaviour {
     normal = 1,
     refused,    // nothing listens on the port
     blackhole,  // accepts, never answers
-    reset,      // reads the request, closes without answering
+    // Never accepts: the SYN is dropped and connecting hangs, as for a LAN
+    // address seen from outside its network (no route, a firewall).
+    unreachable,
+    reset,  // reads the request, closes without answering
     http_500,
     http_401,
     slow_body,        // body trickles at 5 bytes/s

@@ -239,7 +239,10 @@ void Op::start() {
 
 void Op::begin_connection() {
     conn_ = client_->take_idle(pool_key());
-    if (conn_) return send();
+    if (conn_) {
+        if (req_.on_connected) req_.on_connected();
+        return send();
+    }
     conn_ = std::make_unique<Conn>(client_->ioc_);
     std::string host = req_.connect_address.empty() ? url_.host : req_.connect_address;
     resolver_.async_resolve(host, std::to_string(url_.port),
@@ -265,6 +268,7 @@ void Op::on_connect(const error_code& ec) {
     if (done_) return;
     if (ec) return fail_ec(ec, "connect");
     conn_->socket.set_option(tcp::no_delay(true));
+    if (req_.on_connected) req_.on_connected();
     if (url_.tls()) return handshake();
     send();
 }

@@ -103,6 +103,7 @@ private:
         // No token: /identity needs none, and a probe must not hand the
         // user's token to whatever answers on an advertised address.
         auto self = shared_from_this();
+        req.on_connected = [self, s, i] { self->reports_[s].outcomes[i].connected = true; };
         client_->async_request(req, [self, s, i, began, connect_address](http::Result r) {
             self->on_probe(s, i, began, connect_address, std::move(r));
         });
@@ -185,13 +186,34 @@ private:
         bool none_left = best_pending == INT32_MAX;
         bool better_pending = best && rep.outcomes[*best].rank > best_pending;
         if (better_pending && !rep.grace_over) {
-            // Something answered, something better may still: wait a little.
-            if (!rep.grace_started) {
-                rep.grace_started = true;
+            // Something answered, something better may still: wait a little,
+            // for a better address that something listens on, or that may
+            // still connect (the race is younger than connect_wait).
+            auto age = Clock::now() - start_;
+            bool young = age < options_.connect_wait;
+            bool listening = std::any_of(rep.outcomes.begin(), rep.outcomes.end(), [&](const ProbeOutcome& o) {
+                return !o.done && o.connected && o.rank < rep.outcomes[*best].rank;
+            });
+            if (listening || young) {
                 auto self = shared_from_this();
-                client_->after(options_.grace, [self, s] { self->grace_over(s); });
+                if (!rep.grace_started) {
+                    rep.grace_started = true;
+                    client_->after(options_.grace, [self, s] { self->grace_over(s); });
+                }
+                // Look again when connect_wait is over: by then an address
+                // that has not connected is not waited for.
+                if (young && !listening && !rep.connect_check) {
+                    rep.connect_check = true;
+                    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(options_.connect_wait - age) +
+                                std::chrono::milliseconds(1);
+                    client_->after(left, [self, s] {
+                        if (self->finished_) return;
+                        self->decide(s);
+                        self->announce_if_decided();
+                    });
+                }
+                return;
             }
-            return;
         }
         if (best || none_left) {
             rep.decided = true;
@@ -209,6 +231,10 @@ private:
                 if (r.best && *r.best == i) {
                     o.reason = std::string("chosen: ") + rank_name(o.rank) + ", answered in " +
                                std::to_string(o.latency_ms) + " ms";
+                } else if (!o.done && r.best && o.rank < r.outcomes[*r.best].rank && !o.connected) {
+                    o.reason = "still probing: it ranks higher, but did not accept a connection within " +
+                               std::to_string(options_.connect_wait.count()) +
+                               " ms (unreachable from here, as a LAN address is from outside its network)";
                 } else if (!o.done && r.best && o.rank < r.outcomes[*r.best].rank) {
                     o.reason = "still probing: it ranks higher, but did not answer within " +
                                std::to_string(options_.grace.count()) + " ms of the chosen connection";
@@ -248,6 +274,7 @@ private:
         bool decided = false;
         bool grace_started = false;
         bool grace_over = false;
+        bool connect_check = false;  // a look at connect_wait's end is scheduled
     };
     std::vector<Rep> reports_;
     std::deque<std::pair<std::size_t, std::size_t>> queue_;

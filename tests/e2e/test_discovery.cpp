@@ -276,6 +276,63 @@ TEST_F(Discovery, A429IsWaitedOutOnceThenSaidInWords) {
     EXPECT_EQ(sections[0].port, sections[1].port) << "a busy server is not a dead one: no failover";
 }
 
+// From outside the server's network a LAN address usually does not even
+// accept the TCP connection (its SYN goes nowhere). Such an address is not
+// waited for beyond the first 50 ms of the race; one where something
+// accepted the connection but says nothing (a hung server) still gets the
+// 250 ms grace. Each says which it was.
+TEST_F(DiscoveryOutside, AnUnreachableLanAddressIsNotWaitedForAListeningOneIs) {
+    auto unreachable = add(ConnectionSpec{Behaviour::unreachable, false, true});
+    auto hung = add(ConnectionSpec{Behaviour::blackhole, false, true});
+    ConnectionSpec remote_spec{Behaviour::normal, false, false};
+    remote_spec.latency = std::chrono::milliseconds(60);  // answers after connect_wait
+    auto remote = add(remote_spec);
+    ASSERT_TRUE(start("3000"));
+
+    auto r = rig.api("GET", "/api/plex/oauth/servers");
+    ASSERT_EQ(r.status, 200) << r.body;
+    const auto& h = r.json.at("data").as_array().at(0);
+    ASSERT_TRUE(h.at("bestConnection").is_object()) << r.body;
+    EXPECT_EQ(h.at("bestConnection").at("uri").as_string(), "http://127.0.0.1:" + std::to_string(remote));
+    for (const auto& c : h.at("connections").as_array()) {
+        std::string uri(c.at("uri").as_string()), reason(c.at("reason").as_string());
+        if (uri.ends_with(":" + std::to_string(unreachable))) {
+            EXPECT_TRUE(c.at("available").is_null()) << c;
+            EXPECT_NE(reason.find("did not accept a connection within 50 ms"), std::string::npos) << c;
+        }
+        if (uri.ends_with(":" + std::to_string(hung))) {
+            EXPECT_TRUE(c.at("available").is_null()) << c;
+            EXPECT_NE(reason.find("did not answer within 250 ms"), std::string::npos) << c;
+        }
+    }
+}
+
+TEST_F(DiscoveryOutside, EveryLanAddressUnreachableTheRemoteOneIsChosenAndTheyAreSaidUnreachable) {
+    for (int i = 0; i < 4; ++i) add(ConnectionSpec{Behaviour::unreachable, i % 2 == 0, true});
+    auto remote = add(ConnectionSpec{Behaviour::normal, false, false});
+    ASSERT_TRUE(start("3000"));
+
+    auto r = rig.api("GET", "/api/plex/oauth/servers");
+    ASSERT_EQ(r.status, 200) << r.body;
+    const auto& h = r.json.at("data").as_array().at(0);
+    ASSERT_TRUE(h.at("bestConnection").is_object()) << r.body;
+    EXPECT_EQ(h.at("bestConnection").at("uri").as_string(), "http://127.0.0.1:" + std::to_string(remote));
+    int said = 0;
+    for (const auto& c : h.at("connections").as_array())
+        if (c.at("local").as_bool())
+            said += std::string(c.at("reason").as_string()).find("unreachable from here") != std::string::npos;
+    EXPECT_EQ(said, 4) << r.body;
+    // The polls that follow say in the end why each failed (the deadline).
+    ASSERT_TRUE(pbtest::eventually(
+        [&] {
+            auto p = rig.api("GET", "/api/plex/oauth/servers?poll=1");
+            for (const auto& c : p.json.at("data").as_array().at(0).at("connections").as_array())
+                if (c.at("available").is_null()) return false;
+            return true;
+        },
+        std::chrono::seconds(10)));
+}
+
 // A LAN address slower than the grace: the remote one is chosen first (what
 // selection acts on at once), and the LAN one, once it answers, becomes the
 // listing's best (what the page selects from the complete listing).

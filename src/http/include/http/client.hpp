@@ -63,6 +63,10 @@ struct Request {
     // Names the peer in messages ("plex.tv", "Plex Media Server") and
     // in route answers (PLEX_TV_UNREACHABLE, PLEX_SERVER_UNREACHABLE).
     Peer peer = Peer::other;
+    // Called once, on the client's io thread, when the TCP connection is up
+    // (or a pooled one is taken), before TLS and the request: something
+    // listens there, however slowly it may answer.
+    std::function<void()> on_connected;
 };
 
 struct Response {

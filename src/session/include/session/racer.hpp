@@ -15,7 +15,11 @@
 // worse-ranked connection answers first, the better-ranked ones still
 // probing get RaceOptions::grace more (a LAN address answers within
 // milliseconds or not at all), then the best that answered is chosen:
-// a silent LAN address never costs the whole deadline. A better rank that
+// a silent LAN address never costs the whole deadline. The grace is only for
+// better-ranked addresses where something accepted the TCP connection (a
+// slow server, a TLS handshake on a NAS); one that has not even done that
+// RaceOptions::connect_wait after the race began is unreachable from here
+// (a LAN address seen from outside its network) and not waited for. A better rank that
 // answers later becomes `best` in the progress and complete reports (not
 // in the decided one, which the caller already acted on).
 //
@@ -46,6 +50,7 @@ struct ProbeOutcome {
     std::string error;            // why it failed, in words
     std::string reason;           // why it was or was not chosen
     std::string connect_address;  // raw IP used when the name did not resolve
+    bool connected = false;       // the TCP connection was up (while probing)
 };
 
 struct ServerReport {
@@ -60,6 +65,9 @@ struct RaceOptions {
     // How long better-ranked probes may still answer after a worse-ranked
     // one did (docs/servers.md, "How long a better address is waited for").
     std::chrono::milliseconds grace{250};
+    // How long after the start a better-ranked address may take to accept
+    // the TCP connection and still get the grace (docs/servers.md).
+    std::chrono::milliseconds connect_wait{50};
     plexapi::ClientIdentity identity;
     http::TlsVerify verify = http::TlsVerify::verify;
     // 0: probe everything at once. >0 only for the benchmark's baseline of
