@@ -110,7 +110,7 @@ def cell(row, field, unit=''):
         return 'n/a'
     m = statistics.median(v)
     if len(v) > 1 and min(v) != max(v):
-        bare = (lambda x: f'{x / 1000:.1f}k') if unit == 'rps' else num
+        bare = (lambda x: f'{x / 1000:.1f}k' if x >= 1000 else f'{x:.0f}') if unit == 'rps' else num
         return f'{num(m, unit)} ({bare(min(v))}–{bare(max(v))})'
     return num(m, unit)
 
@@ -399,7 +399,7 @@ def svg_plot(tables):
 
     for i, (title, xlabel, ss) in enumerate(panels):
         ox, oy = (i % cols) * W, (i // cols) * H
-        left, right, top, bottom = ox + 55, ox + W - 15, oy + 30, oy + H - 55
+        left, right, top, bottom = ox + 55, ox + W - 25, oy + 30, oy + H - 55
         xs = [x for _, pts in ss for x, _ in pts]
         ys = [y for _, pts in ss for _, y in pts]
         x0, x1 = math.floor(math.log10(min(xs))), math.ceil(math.log10(max(xs)))
