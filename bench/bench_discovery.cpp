@@ -10,7 +10,10 @@
 //    the first connection that answers (bench/peers/ctrl_plex_connect.mjs);
 //  * the servers route end to end, through the reference host.
 //
-//   build/bin/pb_bench_discovery [--quick] [--timeout MS] [--repeats N]
+//   build/bin/pb_bench_discovery [--quick] [--timeout MS] [--repeats N] [--require-peer]
+//
+// --require-peer: fail when @ctrl/plex cannot run (bench/run-all.sh, which
+// installs it, passes it), instead of leaving its columns empty.
 //
 // Every measured case prints a human line and an `@bench {json}` record,
 // which bench/run-all.sh collects into docs/performance.md.
@@ -182,7 +185,9 @@ struct Peer {
     std::vector<std::vector<std::string>> uris;  // per repeat, per server (by resource order)
 };
 
-std::optional<Peer> run_peer(World& w, int repeats) {
+bool g_require_peer = false;  // --require-peer: a peer that cannot run is an error
+
+std::optional<Peer> run_peer_once(World& w, int repeats) {
     static const std::string script = std::string(PB_SOURCE_DIR) + "/bench/peers/ctrl_plex_connect.mjs";
     static const bool usable =
         std::filesystem::exists(script) &&
@@ -224,6 +229,17 @@ std::optional<Peer> run_peer(World& w, int repeats) {
         return std::nullopt;
     }
     return peer;
+}
+
+std::optional<Peer> run_peer(World& w, int repeats) {
+    auto result = run_peer_once(w, repeats);
+    if (!result && g_require_peer) {
+        std::fprintf(stderr,
+                     "the @ctrl/plex peer did not run (--require-peer): node, or `npm ci` in tests/client_library, "
+                     "is missing, or the peer failed\n");
+        std::exit(1);
+    }
+    return result;
 }
 
 // ---------------------------------------------------------------- the route
@@ -452,10 +468,12 @@ int main(int argc, char** argv) {
             opt.quick = true;
         else if (a == "--timeout" && i + 1 < argc)
             opt.timeout = std::chrono::milliseconds(std::atoi(argv[++i]));
+        else if (a == "--require-peer")
+            g_require_peer = true;
         else if (a == "--repeats" && i + 1 < argc)
             opt.repeats = std::max(1, std::atoi(argv[++i]));
         else {
-            std::fprintf(stderr, "usage: pb_bench_discovery [--quick] [--timeout MS] [--repeats N]\n");
+            std::fprintf(stderr, "usage: pb_bench_discovery [--quick] [--timeout MS] [--repeats N] [--require-peer]\n");
             return 2;
         }
     }

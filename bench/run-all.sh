@@ -51,7 +51,7 @@ QUICKARG=(); SECS=5
 for run in $(seq "$RUNS"); do
   echo "== run $run of $RUNS" >&2
   "$BIN/pb_bench_resources" "${QUICKARG[@]}" | tee "$OUT/resources.$run.txt"
-  "$BIN/pb_bench_discovery" "${QUICKARG[@]}" --repeats 1 | tee "$OUT/discovery.$run.txt"
+  "$BIN/pb_bench_discovery" "${QUICKARG[@]}" --repeats 1 --require-peer | tee "$OUT/discovery.$run.txt"
   "$BIN/pb_bench_refresh" "${QUICKARG[@]}" | tee "$OUT/refresh.$run.txt"
   "$BIN/pb_bench_footprint" "${QUICKARG[@]}" | tee "$OUT/footprint.$run.txt"
   "$BIN/pb_bench_webhook" --benchmark_min_time="$([ "$QUICK" = 1 ] && echo 0.05 || echo 1)" \
