@@ -399,14 +399,18 @@ bool Host::start(std::string* error) {
 
 void Host::stop() {
     if (http_) http_->stop();
-    if (plugin_loaded_) {
-        plugin_loaded_ = false;
-        plugin_.destroy(plugin_.plugin_ctx);
-    }
+    // No route may be running in the plugin while it is destroyed: the HTTP
+    // threads are stopped and joined first (a handler in progress finishes).
+    // Answers the plugin gives while it stops go to stopped contexts and are
+    // dropped with them: their connections are closing anyway.
     for (auto& ioc : iocs_) ioc->stop();
     for (auto& t : threads_)
         if (t.joinable()) t.join();
     threads_.clear();
+    if (plugin_loaded_) {
+        plugin_loaded_ = false;
+        plugin_.destroy(plugin_.plugin_ctx);
+    }
     http_.reset();
     // Last to first: connections on the workers hold their listener, whose
     // acceptor lives on the first context, so that one must go last.
