@@ -272,7 +272,7 @@ bool all_known(const json::value& answer, bool need_best) {
 // Through the reference host: the servers route's first answer (which must
 // name every server's choice), polls until every connection's outcome is
 // in, and the same route asked again (the listing reused, no new probe).
-RouteTimes route_once(World& w, pbtest::HostRig& rig) {
+RouteTimes route_once(pbtest::HostRig& rig) {
     RouteTimes t;
     auto t0 = Clock::now();
     auto first = rig.api("GET", "/api/plex/oauth/servers?refresh=1");
@@ -287,7 +287,6 @@ RouteTimes route_once(World& w, pbtest::HostRig& rig) {
     auto t1 = Clock::now();
     rig.api("GET", "/api/plex/oauth/servers");
     t.again_ms = ms_since(t1);
-    (void)w;
     return t;
 }
 
@@ -441,7 +440,7 @@ void route_table(const Options& opt) {
         std::vector<double> first, all, again;
         bool chosen = true;
         for (int k = 0; k < opt.repeats; ++k) {
-            auto t = route_once(w, rig);
+            auto t = route_once(rig);
             first.push_back(t.first_ms);
             all.push_back(t.all_ms);
             again.push_back(t.again_ms);

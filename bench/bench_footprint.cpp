@@ -3,6 +3,7 @@
 // what it does when nothing happens (CPU and wake-ups).
 //
 //   build/bin/pb_bench_footprint [--quick] [--idle SECONDS]
+//   (PB_FOOTPRINT_THREADS=1 lists every thread's idle wake-ups)
 //
 // The simulator runs in a child process (forked first, before any thread),
 // so its 100,000-item library is not counted; this process is the host: the

@@ -67,6 +67,8 @@ pb_host_api table(Host& h, const std::string& dir) {
             h->plugin.settings_changed(h->plugin.plugin_ctx, pb_str{all.data(), all.size()});
         return PB_OK;
     };
+    // PB_BENCH_DEBUG=1 prints an answer other than 200 (a benchmark that
+    // errors says only "handler did not answer 200").
     t.respond = [](void* c, pb_responder*, const pb_http_response* r) {
         static_cast<Host*>(c)->status = r->status;
         if (r->status != 200 && std::getenv("PB_BENCH_DEBUG"))

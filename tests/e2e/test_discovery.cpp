@@ -164,6 +164,15 @@ protected:
         if (!rig.sign_in()) return ::testing::AssertionFailure() << "could not sign in";
         return ::testing::AssertionSuccess();
     }
+    // Lists the servers and checks that the connection on `port` was chosen;
+    // `server` is then the listing's one server.
+    void expect_chosen(uint16_t port, boost::json::value& server) {
+        auto r = rig.api("GET", "/api/plex/oauth/servers");
+        ASSERT_EQ(r.status, 200) << r.body;
+        server = r.json.at("data").as_array().at(0);
+        ASSERT_TRUE(server.at("bestConnection").is_object()) << r.body;
+        EXPECT_EQ(server.at("bestConnection").at("uri").as_string(), "http://127.0.0.1:" + std::to_string(port));
+    }
     pb::sim::Simulator sim;
     pbtest::HostRig rig{sim};
     std::size_t home = 0;
@@ -289,11 +298,8 @@ TEST_F(DiscoveryOutside, AnUnreachableLanAddressIsNotWaitedForAListeningOneIs) {
     auto remote = add(remote_spec);
     ASSERT_TRUE(start("3000"));
 
-    auto r = rig.api("GET", "/api/plex/oauth/servers");
-    ASSERT_EQ(r.status, 200) << r.body;
-    const auto& h = r.json.at("data").as_array().at(0);
-    ASSERT_TRUE(h.at("bestConnection").is_object()) << r.body;
-    EXPECT_EQ(h.at("bestConnection").at("uri").as_string(), "http://127.0.0.1:" + std::to_string(remote));
+    boost::json::value h;
+    ASSERT_NO_FATAL_FAILURE(expect_chosen(remote, h));
     for (const auto& c : h.at("connections").as_array()) {
         std::string uri(c.at("uri").as_string()), reason(c.at("reason").as_string());
         if (uri.ends_with(":" + std::to_string(unreachable))) {
@@ -312,16 +318,13 @@ TEST_F(DiscoveryOutside, EveryLanAddressUnreachableTheRemoteOneIsChosenAndTheyAr
     auto remote = add(ConnectionSpec{Behaviour::normal, false, false});
     ASSERT_TRUE(start("3000"));
 
-    auto r = rig.api("GET", "/api/plex/oauth/servers");
-    ASSERT_EQ(r.status, 200) << r.body;
-    const auto& h = r.json.at("data").as_array().at(0);
-    ASSERT_TRUE(h.at("bestConnection").is_object()) << r.body;
-    EXPECT_EQ(h.at("bestConnection").at("uri").as_string(), "http://127.0.0.1:" + std::to_string(remote));
+    boost::json::value h;
+    ASSERT_NO_FATAL_FAILURE(expect_chosen(remote, h));
     int said = 0;
     for (const auto& c : h.at("connections").as_array())
         if (c.at("local").as_bool())
             said += std::string(c.at("reason").as_string()).find("unreachable from here") != std::string::npos;
-    EXPECT_EQ(said, 4) << r.body;
+    EXPECT_EQ(said, 4) << h;
     // The polls that follow say in the end why each failed (the deadline).
     ASSERT_TRUE(pbtest::eventually(
         [&] {
