@@ -16,6 +16,7 @@
 #include <thread>
 
 #include "common/text.hpp"
+#include "sim_jwt.hpp"
 #include "sim_tls.hpp"
 
 namespace pb::sim {
@@ -71,6 +72,7 @@ struct Simulator::State {
     mutable std::mutex mu;
     std::vector<int> unreachable_fds;  // see unreachable_port
     SimAccount account;
+    std::vector<SimHomeUser> home;  // the account's Plex Home members, the admin aside
     std::vector<SimServer> servers;
     std::vector<Conn> conns;
     struct Advertised {
@@ -117,6 +119,27 @@ struct Simulator::State {
                         "<html><body>429 Too Many Requests</body></html>"};
     }
     bool resources_v2_broken = false;
+    // JWT device sign-in: keys, nonces, Plex JWTs (sim_jwt.cpp).
+    JwtAuthority jwt;
+    JwtUser jwt_user() const { return JwtUser{account.id, account.uuid, account.username}; }
+    // Gives a new Home member what it lacks (id, uuid, tokens). Caller holds mu.
+    SimHomeUser& add_home(SimHomeUser user) {
+        auto n = static_cast<int64_t>(home.size()) + 1;
+        if (user.id == 0) user.id = 33542083 + n;
+        if (user.uuid.empty()) user.uuid = common::text::random_hex(8);
+        if (user.token.empty()) user.token = "sim-home-token-" + common::text::random_hex(10);
+        if (user.server_token.empty()) user.server_token = "sim-home-server-token-" + common::text::random_hex(10);
+        home.push_back(std::move(user));
+        return home.back();
+    }
+    // The Home member whose plex.tv token (or, with `server`, whose token
+    // for the admin's servers) this is; nullptr for anyone else.
+    const SimHomeUser* member_of(const std::string& token, bool server = false) const {
+        if (token.empty()) return nullptr;
+        for (const auto& m : home)
+            if ((server ? m.server_token : m.token) == token) return &m;
+        return nullptr;
+    }
 
     asio::io_context ioc;
     std::optional<asio::executor_work_guard<asio::io_context::executor_type>> work;
@@ -158,6 +181,14 @@ Response plextv_error(const Request& r, int status, int code, const std::string&
                     {},
                     "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<errors>\n  <error code=\"" + std::to_string(code) +
                         "\" message=\"" + message + "\" status=\"" + std::to_string(status) + "\"/>\n</errors>\n"};
+}
+
+// The JWT authority's answer as plex.tv renders it.
+Response jwt_response(const Request& r, const JwtReply& j) {
+    if (j.status < 300) return Response{j.status, "application/json", {}, j.json};
+    Response out = plextv_error(r, j.status, j.code, j.message);
+    if (j.retry_after_s > 0) out.headers.emplace_back("Retry-After", std::to_string(j.retry_after_s));
+    return out;
 }
 
 std::string token_of(const Request& r) {
@@ -245,7 +276,21 @@ void Simulator::State::handle_plextv(Request&& req, Responder respond) {
                 revoked[account.token] = arg("status") == "422" ? 422 : 401;
             else if (what == "plex-pass")
                 account.plex_pass = arg("on") != "0";
-            else if (what == "server" && index < servers.size()) {
+            else if (what == "account-pin")
+                account.pin = arg("pin");
+            else if (what == "home-user" && !arg("title").empty()) {
+                // ?title=&username=&pin=&profile=&sections=1,2 (profile: restricted)
+                SimHomeUser u;
+                u.title = arg("title");
+                u.username = arg("username");
+                if (!u.username.empty()) u.email = u.username + "@example.com";
+                u.pin = arg("pin");
+                u.restriction_profile = arg("profile");
+                u.restricted = !u.restriction_profile.empty();
+                for (auto part : common::text::split(arg("sections"), ','))
+                    if (!part.empty()) u.sections.emplace_back(part);
+                add_home(std::move(u));
+            } else if (what == "server" && index < servers.size()) {
                 if (!arg("name").empty()) servers[index].name = arg("name");
                 if (!arg("shared_by").empty()) {
                     servers[index].owned = false;
@@ -323,6 +368,11 @@ document.getElementById('r').textContent=r.ok?'Linked. You can close this window
             return reply(plextv_error(req, 400, 1000, "X-Plex-Client-Identifier is missing"));
         }
         bool strong = common::text::query_get(params, "strong").value_or("") == "true";
+        // A JWT PIN: {"jwk":...,"strong":true} registers the device key (sim_jwt.cpp).
+        if (auto bad = jwt.pin_created(req.body, client, strong)) {
+            lock.unlock();
+            return reply(jwt_response(req, *bad));
+        }
         SimPin p;
         p.id = next_pin_id++;
         p.code =
@@ -347,9 +397,29 @@ document.getElementById('r').textContent=r.ok?'Linked. You can close this window
             lock.unlock();
             return reply(plextv_error(req, 404, 1020, "Code not found or expired"));
         }
-        auto e = pin_element(it->second, account.token);
+        std::string pin_token = account.token;
+        // Polled with a device JWT: the linked PIN's authToken is a Plex JWT.
+        if (auto device_jwt = common::text::query_get(params, "deviceJWT")) {
+            auto j = jwt.pin_polled(*device_jwt, it->second.client_identifier, it->second.linked, jwt_user());
+            if (j.status >= 300) {
+                lock.unlock();
+                return reply(jwt_response(req, j));
+            }
+            pin_token = j.json;
+        }
+        auto e = pin_element(it->second, pin_token);
         lock.unlock();
         return reply(render(req, e));
+    }
+
+    // --- JWT device sign-in (clients.plex.tv/api/v2/auth/*, sim_jwt.cpp) ---
+    if (common::text::starts_with(req.path, "/api/v2/auth/")) {
+        std::string t = token_of(req);
+        bool authorised = !t.empty() && revoked.count(t) == 0 &&
+                          (t == account.token || jwt.check(t) == JwtAuthority::TokenState::valid);
+        auto j = jwt.handle(req.method, req.path, req.body, client_id_of(req), authorised, jwt_user());
+        lock.unlock();
+        return reply(jwt_response(req, j));
     }
 
     // --- everything below needs a valid token ---
@@ -360,7 +430,17 @@ document.getElementById('r').textContent=r.ok?'Linked. You can close this window
         if (status == 422) return reply(plextv_error(req, 422, 1003, "Invalid token"));
         return reply(plextv_error(req, 401, 1001, "User could not be authenticated"));
     }
-    bool valid = !token.empty() && token == account.token;
+    // A Plex JWT of ours stands for the account until it expires; then 498
+    // (inferred from client reports; the code 1001 is a guess).
+    if (auto state = jwt.check(token); state == JwtAuthority::TokenState::expired) {
+        lock.unlock();
+        return reply(plextv_error(req, 498, 1001, "Token expired"));
+    } else if (state == JwtAuthority::TokenState::valid) {
+        token = account.token;
+    }
+    // The account's token, or a Home member's (after a switch).
+    const SimHomeUser* member = member_of(token);
+    bool valid = !token.empty() && (token == account.token || member != nullptr);
     for (const auto& s : servers)
         if (!s.owned && token == s.access_token) valid = false;  // server tokens are not account tokens
     if (!valid) {
@@ -377,6 +457,18 @@ document.getElementById('r').textContent=r.ok?'Linked. You can close this window
     }
     if (req.method == "GET" && req.path == "/api/v2/user") {
         Element u{"user", {}, {}};
+        if (member) {
+            // A Home member's own account (RS mocks user_info_*_guest.json:
+            // a managed user has empty username and e-mail).
+            u.set("id", member->id).set("uuid", member->uuid).set("username", member->username);
+            u.set("title", member->title).set("email", member->email).set("friendlyName", std::string(""));
+            u.set("authToken", member->token).set("restricted", member->restricted);
+            u.set("protected", !member->pin.empty()).set("home", true).set("homeAdmin", false);
+            u.set("hasPassword", !member->username.empty());
+            u.set("homeSize", static_cast<int64_t>(home.size() + 1));
+            lock.unlock();
+            return reply(render(req, u));
+        }
         u.set("id", account.id).set("uuid", account.uuid).set("username", account.username);
         u.set("title", account.username).set("email", account.email).set("friendlyName", std::string(""));
         u.set("confirmed", true).set("authToken", account.token).set("country", std::string("GB"));
@@ -384,11 +476,12 @@ document.getElementById('r').textContent=r.ok?'Linked. You can close this window
         // the values and types of the captures (user_info_free.json,
         // user_info_plexpass.json; XML as in plextv_account.xml). Client
         // libraries (python-plexapi, @ctrl/plex) read these into the account.
-        u.set("emailOnlyAuth", false).set("hasPassword", true).set("protected", false);
+        u.set("emailOnlyAuth", false).set("hasPassword", true).set("protected", !account.pin.empty());
         u.set("thumb", "https://plex.tv/users/" + account.uuid + "/avatar?c=1630875354");
         u.set("mailingListStatus", std::string("unsubscribed")).set("mailingListActive", false);
         u.set("scrobbleTypes", std::string("")).set("restricted", false);
-        u.set("home", false).set("guest", false).set("homeSize", int64_t{1}).set("homeAdmin", false);
+        u.set("home", !home.empty()).set("guest", false).set("homeSize", static_cast<int64_t>(home.size() + 1));
+        u.set("homeAdmin", !home.empty());
         u.set("maxHomeSize", int64_t{15}).set("joinedAt", int64_t{1339124759});
         u.set("experimentalFeatures", false).set("twoFactorEnabled", false);
         Element sub{"subscription", {}, {}};
@@ -443,15 +536,20 @@ document.getElementById('r').textContent=r.ok?'Linked. You can close this window
         std::vector<Element> devices;
         for (std::size_t i = 0; i < servers.size(); ++i) {
             const auto& s = servers[i];
+            // A Home member sees the admin's own servers, as shared with it.
+            if (member && !s.owned) continue;
             Element d{"Device", {}, {}};
             d.set("name", s.name).set("product", std::string("Plex Media Server")).set("productVersion", s.version);
             d.set("platform", s.platform).set("platformVersion", std::string("6.1.0"));
             d.set("device", std::string("Docker Container")).set("clientIdentifier", s.machine_id);
             d.set("createdAt", now_iso(1600000000)).set("lastSeenAt", now_iso(std::time(nullptr)));
-            d.set("provides", std::string("server")).set("owned", s.owned);
-            if (!s.owned) d.set("sourceTitle", s.source_title).set("ownerId", static_cast<int64_t>(9876));
-            d.set("accessToken", s.owned ? account.token : s.access_token);
-            d.set("publicAddress", std::string("203.0.113.7")).set("home", false).set("synced", false);
+            d.set("provides", std::string("server")).set("owned", s.owned && !member);
+            if (member)
+                d.set("sourceTitle", account.username).set("ownerId", account.id);
+            else if (!s.owned)
+                d.set("sourceTitle", s.source_title).set("ownerId", static_cast<int64_t>(9876));
+            d.set("accessToken", member ? member->server_token : s.owned ? account.token : s.access_token);
+            d.set("publicAddress", std::string("203.0.113.7")).set("home", member != nullptr).set("synced", false);
             d.set("relay", true).set("presence", true).set("httpsRequired", false);
             d.set("publicAddressMatches", true).set("dnsRebindingProtection", false).set("natLoopbackSupported", true);
             auto add_conn = [&](const std::string& uri, bool local, bool relay) {
@@ -519,14 +617,87 @@ document.getElementById('r').textContent=r.ok?'Linked. You can close this window
         return reply(Response{200, "application/xml", {}, mc.xml()});
     }
 
+    // --- Plex Home: its users, and switching to one ---
+    // One entry per person, the admin (the account) first, with the fields
+    // and types of a real /api/v2/home/users answer (a Plex Web capture of
+    // 2020, docs/notes/plex-accounts-wire.md 2.1) and of the legacy XML
+    // (plex-api.rs media_container/home.rs).
+    struct Person {
+        int64_t id;
+        std::string uuid, title, username, email, restriction_profile, pin, token;
+        bool admin, restricted;
+    };
+    auto people = [&] {
+        std::vector<Person> out{{account.id, account.uuid, account.username, account.username, account.email, "",
+                                 account.pin, account.token, true, false}};
+        for (const auto& m : home)
+            out.push_back({m.id, m.uuid, m.title, m.username, m.email, m.restriction_profile, m.pin, m.token, false,
+                           m.restricted});
+        return out;
+    };
+    auto person_element = [&](const Person& p, const char* name) {
+        Element u{name, {}, {}};
+        u.set("id", p.id).set("uuid", p.uuid).set("title", p.title);
+        if (!p.username.empty()) u.set("username", p.username).set("email", p.email);
+        u.set("thumb", "https://plex.tv/users/" + p.uuid + "/avatar?c=1592234494");
+        u.set("hasPassword", !p.username.empty()).set("restricted", p.restricted);
+        if (!p.restriction_profile.empty()) u.set("restrictionProfile", p.restriction_profile);
+        u.set("admin", p.admin).set("guest", false).set("protected", !p.pin.empty());
+        return u;
+    };
     if (req.method == "GET" && req.path == "/api/v2/home/users") {
-        Element home{"home", {}, {}};
-        Element u{"user", {}, {}};
-        u.set("id", account.id).set("uuid", account.uuid).set("title", account.username);
-        u.set("username", account.username).set("admin", true).set("guest", false).set("restricted", false);
-        home.add("users", u);
+        Element h{"home", {}, {}};
+        h.set("id", int64_t{4242}).set("name", account.username + "'s Home").set("guestUserID", int64_t{33542083});
+        h.set("guestUserUUID", std::string("f7a3c8f863873771")).set("guestEnabled", false);
+        h.set("subscription", account.plex_pass);
+        for (const auto& p : people()) h.add("users", person_element(p, "user"));
         lock.unlock();
-        return reply(render(req, home));
+        return reply(render(req, h));
+    }
+    if (req.method == "GET" && req.path == "/api/home/users") {
+        auto all = people();
+        Element mc{"MediaContainer", {}, {}};
+        mc.set("friendlyName", std::string("myPlex")).set("identifier", std::string("com.plexapp.plugins.myplex"));
+        mc.set("machineIdentifier", std::string("sim-myplex")).set("totalSize", static_cast<int64_t>(all.size()));
+        mc.set("size", static_cast<int64_t>(all.size()));
+        for (const auto& p : all) mc.add("User", person_element(p, "User"));
+        lock.unlock();
+        return reply(Response{200, "application/xml", {}, mc.xml()});
+    }
+    // POST /api/v2/home/users/{uuid}/switch?pin= (JSON; the uuid: a numeric
+    // id is reported to answer 404, code 1002) and the legacy
+    // POST /api/home/users/{id}/switch (XML, numeric id). A wrong or missing
+    // PIN is 403 with code 1041 (a real body quoted in watchstate issue 542);
+    // plex.tv checks a PIN whenever one is sent.
+    bool v2_switch = req.method == "POST" && common::text::starts_with(req.path, "/api/v2/home/users/");
+    bool v1_switch = req.method == "POST" && common::text::starts_with(req.path, "/api/home/users/");
+    if ((v2_switch || v1_switch) && req.path.size() > 7 && req.path.ends_with("/switch")) {
+        std::size_t from = v2_switch ? 19 : 16;
+        std::string who = req.path.substr(from, req.path.size() - 7 - from);
+        auto pin = common::text::query_get(params, "pin");
+        for (const auto& p : people()) {
+            bool named = v2_switch ? who == p.uuid : who == std::to_string(p.id);
+            if (!named) continue;
+            if ((!p.pin.empty() || (pin && !pin->empty())) && pin.value_or("") != p.pin) {
+                lock.unlock();
+                return reply(plextv_error(req, 403, 1041, "A valid PIN is required to perform this action"));
+            }
+            Element u = person_element(p, "user");
+            if (v1_switch) {
+                // python-plexapi reads authenticationToken; MrMC authToken.
+                u.set("authenticationToken", p.token).set("authToken", p.token);
+                lock.unlock();
+                return reply(Response{201, "application/xml", {}, u.xml()});
+            }
+            u.set("authToken", p.token).set("home", true).set("homeAdmin", p.admin);
+            u.set("homeSize", static_cast<int64_t>(home.size() + 1));
+            lock.unlock();
+            // The status of a successful switch is not captured (mocks use
+            // 200 or 201); clients accept any 2xx.
+            return reply(render(req, u, 201));
+        }
+        lock.unlock();
+        return reply(plextv_error(req, 404, 1002, "Not found"));
     }
 
     lock.unlock();
@@ -663,7 +834,9 @@ void Simulator::State::handle_pms(std::size_t server_index, Behaviour behaviour,
         return reply(Response{401, "text/html", {}, "<html><head><title>Unauthorized</title></head></html>"});
     // Everything else needs a token the server accepts.
     std::string token = token_of(req);
-    bool ok = !token.empty() && (token == s.access_token || (s.owned && token == account.token)) &&
+    // A Home member reaches the admin's servers with its own server token.
+    const SimHomeUser* member = s.owned ? member_of(token, true) : nullptr;
+    bool ok = !token.empty() && (token == s.access_token || (s.owned && token == account.token) || member) &&
               revoked.find(token) == revoked.end();
     if (!ok)
         return reply(
@@ -684,7 +857,7 @@ void Simulator::State::handle_pms(std::size_t server_index, Behaviour behaviour,
         (req.method == "PUT" && (common::text::starts_with(req.path, "/library/metadata/") ||
                                  common::text::starts_with(req.path, "/library/sections/"))) ||
         (common::text::starts_with(req.path, "/library/sections/") && req.path.find("/refresh") != std::string::npos);
-    if (admin && !s.owned)
+    if (admin && (!s.owned || member))
         return reply(
             Response{401,
                      "text/html",
@@ -792,12 +965,19 @@ void Simulator::State::handle_pms(std::size_t server_index, Behaviour behaviour,
         }
         return reply(Response{200, "application/xml", {}, mc.xml()});
     }
+    // What a restricted Home member may see: only its sections.
+    auto may_see = [&](int64_t section) {
+        return !member || member->sections.empty() ||
+               std::find(member->sections.begin(), member->sections.end(), std::to_string(section)) !=
+                   member->sections.end();
+    };
     if (req.path == "/library/sections" && req.method == "GET") {
         Element mc{"MediaContainer", {}, {}};
-        mc.set("size", static_cast<int64_t>(s.sections.size()))
-            .set("allowSync", false)
-            .set("title1", std::string("Plex Library"));
+        int64_t shown = 0;
+        for (const auto& sec : s.sections) shown += may_see(sec.id);
+        mc.set("size", shown).set("allowSync", false).set("title1", std::string("Plex Library"));
         for (const auto& sec : s.sections) {
+            if (!may_see(sec.id)) continue;
             Element d{"Directory", {}, {}};
             d.set("allowSync", true).set("key", std::to_string(sec.id)).set("type", sec.type).set("title", sec.title);
             d.set("agent", sec.agent).set("scanner", sec.scanner).set("language", std::string("en-US"));
@@ -816,7 +996,7 @@ void Simulator::State::handle_pms(std::size_t server_index, Behaviour behaviour,
         int64_t sid = to_int(std::string(parts[0]), -1);
         const SimSection* sec = nullptr;
         for (const auto& x : s.sections)
-            if (x.id == sid) sec = &x;
+            if (x.id == sid && may_see(x.id)) sec = &x;
         if (sec == nullptr) return reply(Response{404, "text/html", {}, "<html>404 Not Found</html>"});
         std::string sub = parts.size() > 1 ? std::string(parts[1]) : "";
         if (sub == "refresh" && (req.method == "GET" || req.method == "POST" || req.method == "PUT")) {
@@ -1123,6 +1303,16 @@ std::string Simulator::rotate_account_token() {
     return state_->account.token;
 }
 
+SimHomeUser Simulator::add_home_user(SimHomeUser user) {
+    std::lock_guard lock(state_->mu);
+    return state_->add_home(std::move(user));
+}
+
+void Simulator::set_account_pin(const std::string& pin) {
+    std::lock_guard lock(state_->mu);
+    state_->account.pin = pin;
+}
+
 std::string Simulator::account_token() const {
     std::lock_guard lock(state_->mu);
     return state_->account.token;
@@ -1225,6 +1415,31 @@ void Simulator::clear_requests() {
 std::vector<std::string> Simulator::webhooks() const {
     std::lock_guard lock(state_->mu);
     return state_->webhooks;
+}
+
+void Simulator::set_jwt_lifetime(std::chrono::seconds lifetime) {
+    std::lock_guard lock(state_->mu);
+    state_->jwt.set_lifetime(lifetime);
+}
+
+void Simulator::rotate_jwt_key() {
+    std::lock_guard lock(state_->mu);
+    state_->jwt.rotate_key();
+}
+
+void Simulator::set_nonce_limit(int per_window) {
+    std::lock_guard lock(state_->mu);
+    state_->jwt.set_nonce_limit(per_window);
+}
+
+void Simulator::expire_jwts() {
+    std::lock_guard lock(state_->mu);
+    state_->jwt.expire_all();
+}
+
+std::string Simulator::jwt_keys_json() const {
+    std::lock_guard lock(state_->mu);
+    return state_->jwt.keys_json();
 }
 
 }  // namespace pb::sim

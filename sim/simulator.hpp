@@ -78,6 +78,23 @@ struct SimAccount {
     std::string email = "plexuser@example.com";
     std::string token = "sim-account-token-0123456789";
     bool plex_pass = true;
+    std::string pin;  // the admin's Plex Home PIN; "protected" when set
+};
+
+// A member of the account's Plex Home (plex.tv /api/v2/home/users), as
+// plex.tv knows it. The admin is the account itself (SimAccount).
+struct SimHomeUser {
+    int64_t id = 0;                     // 0: given by add_home_user
+    std::string uuid;                   // "": given by add_home_user
+    std::string title;                  // what Plex shows ("Kids")
+    std::string username;               // "" for a managed user (no plex.tv account of its own)
+    std::string email;                  // "" for a managed user
+    bool restricted = false;            // managed with restrictions
+    std::string restriction_profile;    // "little_kid", "older_kid", "teen" or ""
+    std::string pin;                    // 4 digits; "protected" when set
+    std::string token;                  // its plex.tv token, handed out by a switch ("": generated)
+    std::string server_token;           // what the admin's servers accept from it ("": generated)
+    std::vector<std::string> sections;  // section keys it may see on the admin's servers; empty: all
 };
 
 class Simulator {
@@ -126,6 +143,14 @@ public:
     void set_plextv_down(bool down);                                // every plex.tv call -> 503
     void set_plextv_fault(PlexTvFault fault);
     void set_plex_pass(bool on);  // webhooks need it (plex.tv answers 403 otherwise)
+    // A member of the account's Plex Home; returns it with its id, uuid and
+    // tokens filled in. Its token works on plex.tv like the account's; the
+    // account's owned servers appear in its resources as shared with it
+    // (owned="0", its own access token), and they refuse it what only an
+    // admin may do (refresh, scan, edit), and the sections it may not see.
+    SimHomeUser add_home_user(SimHomeUser user);
+    // The admin's Home PIN ("" removes it).
+    void set_account_pin(const std::string& pin);
     // A new account token (as after signing out everywhere); returns it.
     std::string rotate_account_token();
     std::string account_token() const;
@@ -155,6 +180,17 @@ public:
     void set_refresh_lag(std::size_t server_index, std::chrono::milliseconds lag);
     // The files Plex lists for the item now.
     std::vector<std::string> listed_subtitles(std::size_t server_index, const std::string& rating_key) const;
+
+    // JWT device sign-in (/api/v2/auth/*, sim_jwt.hpp). Plex JWTs live
+    // `lifetime` (default 7 days); rotating adds a signing key (listed last,
+    // the old ones stay listed first); more than `per_window` nonces per
+    // client in 60 s answer 429 (default 30); expire_jwts makes every Plex
+    // JWT issued so far answer 498 on plex.tv.
+    void set_jwt_lifetime(std::chrono::seconds lifetime);
+    void rotate_jwt_key();
+    void set_nonce_limit(int per_window);
+    void expire_jwts();
+    std::string jwt_keys_json() const;
 
     // ---- request log ----
     std::vector<RequestRecord> requests() const;

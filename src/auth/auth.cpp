@@ -29,6 +29,8 @@ Auth::Auth(session::Session& session, route::Registry& routes)
     routes.add("POST", "/api/plex/rotate-key", member_handler(this, &Auth::rotate_key));
     routes.add("POST", "/api/plex/forget", member_handler(this, &Auth::forget));
     routes.add("GET", "/api/plex/migration", member_handler(this, &Auth::migration));
+    routes.add("GET", "/api/plex/home/users", member_handler(this, &Auth::home_users));
+    routes.add("POST", "/api/plex/home/switch", member_handler(this, &Auth::switch_home_user));
     // Forgetting everything removes the legacy migration's files too.
     session_.on_leave([this](session::Leaving how, const std::string&, auto next) {
         std::vector<std::string> done;

@@ -54,6 +54,8 @@ std::string_view to_string(Errc code) {
         case Errc::webhook_not_found: return "webhook_not_found";
         case Errc::media_unknown: return "media_unknown";
         case Errc::search_refused: return "search_refused";
+        case Errc::token_expired: return "token_expired";
+        case Errc::wrong_pin: return "wrong_pin";
     }
     return "unknown";
 }
@@ -121,6 +123,8 @@ RouteAnswer route_answer(const Error& e) {
         case Errc::media_unknown: return {404, "PLEX_MEDIA_UNKNOWN"};
         case Errc::search_refused: return {503, "PLEX_SEARCH_REFUSED"};
         case Errc::rate_limited: return {429, "PLEX_RATE_LIMITED"};
+        case Errc::token_expired: return {401, "PLEX_TOKEN_EXPIRED"};
+        case Errc::wrong_pin: return {403, "PLEX_HOME_PIN_WRONG"};
         default:
             if (e.peer == Peer::local && e.code == Errc::too_large) return {413, "PLEX_BODY_TOO_LARGE"};
             return peer_answer(e.code, e.peer);

@@ -68,6 +68,49 @@ common::Result<Account> parse_account(std::string_view body) {
     return a;
 }
 
+common::Result<std::vector<HomeUser>> parse_home_users(std::string_view body) {
+    auto w = parse_wire(body);
+    if (!w) return w.error();
+    // v2 JSON: {"users": [...]}; v2 XML: <home><users><user/>...; legacy
+    // XML: <MediaContainer><User/>....
+    const std::vector<Node>* users = nullptr;
+    if (const Node* mc = media_container(*w)) users = mc->kids("User");
+    const Node& home = subject(*w, "home");
+    if (!users) users = home.kids("users");
+    if (users && users->size() == 1 && users->front().kids("user")) users = users->front().kids("user");
+    if (!users) {
+        if (media_container(*w)) return std::vector<HomeUser>{};
+        return unreadable("the answer is not a list of Plex Home users");
+    }
+    std::vector<HomeUser> out;
+    for (const auto& n : *users) {
+        HomeUser u;
+        u.id = n.integer("id").value_or(0);
+        u.uuid = n.str("uuid");
+        if (u.id <= 0 && u.uuid.empty()) continue;
+        u.title = n.str("title");
+        u.username = n.str("username");
+        if (u.title.empty()) u.title = u.username;
+        u.thumb = n.str("thumb");
+        u.admin = n.boolean("admin").value_or(false);
+        u.guest = n.boolean("guest").value_or(false);
+        u.restricted = n.boolean("restricted").value_or(false);
+        u.restriction_profile = n.str("restrictionProfile");
+        u.has_pin = n.boolean("protected").value_or(false);
+        out.push_back(std::move(u));
+    }
+    return out;
+}
+
+common::Result<std::string> parse_switch_token(std::string_view body) {
+    auto w = parse_wire(body);
+    if (!w) return w.error();
+    const Node& n = subject(*w, "user");
+    for (const char* key : {"authToken", "authenticationToken"})
+        if (std::string t = n.str(key); !t.empty()) return t;
+    return unreadable("the switch gave no token");
+}
+
 bool Resource::is_server() const {
     for (auto part : common::text::split(provides, ','))
         if (common::text::trim(part) == "server") return true;

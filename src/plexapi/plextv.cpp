@@ -1,9 +1,30 @@
 #include "plexapi/plextv.hpp"
 
+#include <boost/json.hpp>
+
 #include "common/text.hpp"
 #include "http/url.hpp"
+#include "wire.hpp"
 
 namespace pb::plexapi {
+
+// plex.tv's own words from {"errors":[{"code","message","status"}]} (or
+// the XML <errors><error message=.../>), bounded; empty when absent.
+static std::string plextv_error_message(std::string_view body) {
+    auto w = parse_wire(body);
+    if (!w) return {};
+    const Node* errors = w->first("errors");
+    if (errors == nullptr) return {};
+    std::string m = errors->str("message");
+    if (const Node* e = m.empty() ? errors->first("error") : nullptr) m = e->str("message");
+    return m.substr(0, 200);
+}
+
+// A call of the JWT device sign-in: /api/v2/auth/*, or a JWT PIN.
+static bool jwt_call(const http::Request& req) {
+    return req.url.find("/api/v2/auth/") != std::string::npos || req.url.find("deviceJWT=") != std::string::npos ||
+           req.body.find("\"jwk\"") != std::string::npos;
+}
 
 std::optional<common::Error> classify(const http::Request& req, const http::Result& r) {
     if (!r) return r.error();
@@ -23,6 +44,25 @@ std::optional<common::Error> classify(const http::Request& req, const http::Resu
     if (s == 403 && plextv_error_code(r->body) == 1043) {
         e.code = common::Errc::plex_pass_required;
         e.message = "plex.tv refused: this needs Plex Pass, and the account has none";
+    }
+    // Error 1041, "A valid PIN is required to perform this action": a
+    // switch to a Plex Home user with a wrong or missing PIN.
+    if (s == 403 && plextv_error_code(r->body) == 1041) {
+        e.code = common::Errc::wrong_pin;
+        e.message = "plex.tv refused the PIN";
+    }
+    // No capture of either exists (docs/notes/plex-accounts-wire.md §1.7):
+    // 498 is what clients report for an expired Plex JWT, 422 what they
+    // report for a refused key or device JWT.
+    if (s == 498) {
+        e.code = common::Errc::token_expired;
+        e.message = "plex.tv says the short-lived token expired: it is renewed with the device key";
+    } else if (s == 422 && !invalid_token && jwt_call(req)) {
+        std::string said = plextv_error_message(r->body);
+        e.message =
+            "plex.tv refused the device sign-in (a bad signature, an unknown or already registered device key, or a "
+            "spent nonce)" +
+            (said.empty() ? std::string() : ": " + said);
     }
     return e;
 }
@@ -117,6 +157,53 @@ void PlexTv::get_resources(const std::string& token, ApiCallback<std::vector<Res
         rejected);
 }
 
+void PlexTv::get_home_users(const std::string& token, ApiCallback<std::vector<HomeUser>> cb) {
+    auto req = make("GET", "/api/v2/home/users", token, Accept::json);
+    auto legacy = make("GET", "/api/home/users", token, Accept::xml);
+    auto rejected = options_.on_token_rejected;
+    call<std::vector<HomeUser>>(
+        client_, std::move(req), parse_home_users,
+        [client = client_, legacy = std::move(legacy), cb, rejected](ApiResult<std::vector<HomeUser>> r) mutable {
+            // The legacy list only when v2 failed for a reason of its own
+            // (gone, or an answer we cannot read): not for a dead token,
+            // a refusal, or plex.tv being unreachable.
+            using common::Errc;
+            if (r || (r.error().code != Errc::not_found && r.error().code != Errc::bad_answer)) return cb(std::move(r));
+            call<std::vector<HomeUser>>(
+                client, std::move(legacy), parse_home_users,
+                [first = r.error(), cb](ApiResult<std::vector<HomeUser>> r2) {
+                    if (!r2)
+                        r2.error().message = first.message + "; the legacy list also failed: " + r2.error().message;
+                    cb(std::move(r2));
+                },
+                rejected);
+        },
+        rejected);
+}
+
+void PlexTv::switch_home_user(const std::string& token, const HomeUser& user, const std::string& pin,
+                              ApiCallback<std::string> cb) {
+    // The PIN goes in the query, as Plex Web sends it, and only when given:
+    // plex.tv checks a PIN whenever one is sent.
+    std::string query = pin.empty() ? "" : "?pin=" + common::text::url_encode(pin);
+    auto req = make("POST", "/api/v2/home/users/" + common::text::url_encode(user.uuid) + "/switch" + query, token,
+                    Accept::json);
+    auto legacy = make("POST", "/api/home/users/" + std::to_string(user.id) + "/switch" + query, token, Accept::xml);
+    auto rejected = options_.on_token_rejected;
+    bool has_legacy = user.id > 0;
+    call<std::string>(
+        client_, std::move(req), parse_switch_token,
+        [client = client_, legacy = std::move(legacy), cb, rejected, has_legacy](ApiResult<std::string> r) mutable {
+            // The legacy switch (numeric id, XML) when v2 does not know the
+            // user or answers what we cannot read; never after a wrong PIN.
+            using common::Errc;
+            if (r || !has_legacy || (r.error().code != Errc::not_found && r.error().code != Errc::bad_answer))
+                return cb(std::move(r));
+            call<std::string>(client, std::move(legacy), parse_switch_token, std::move(cb), rejected);
+        },
+        rejected);
+}
+
 void PlexTv::get_webhooks(const std::string& token, ApiCallback<std::vector<Webhook>> cb) {
     call<std::vector<Webhook>>(client_, make("GET", "/api/v2/user/webhooks", token, Accept::json), parse_webhooks,
                                std::move(cb), options_.on_token_rejected);
@@ -134,6 +221,100 @@ void PlexTv::set_webhooks(const std::string& token, const std::vector<std::strin
     call<bool>(
         client_, std::move(req), [](std::string_view) { return common::Result<bool>(true); }, std::move(cb),
         options_.on_token_rejected);
+}
+
+// ---- JWT device sign-in ----
+
+http::Request PlexTv::make_clients(std::string method, std::string path, const std::string& token) const {
+    auto r = make(std::move(method), path, token, Accept::json);
+    r.url = http::join_url(options_.clients_base_url, path);
+    return r;
+}
+
+// {"<key>": <json>, ...}: the JWK goes in as an object, not as a string.
+static std::optional<std::string> json_body(std::string_view key, std::string_view json, bool strong = false) {
+    boost::system::error_code ec;
+    auto v = boost::json::parse(json, ec);
+    if (ec || !v.is_object()) return std::nullopt;
+    boost::json::object o;
+    o[key] = std::move(v);
+    if (strong) o["strong"] = true;
+    return boost::json::serialize(o);
+}
+
+static void post_json(http::Request& r, std::string body) {
+    r.headers.emplace_back("Content-Type", "application/json");
+    r.body = std::move(body);
+}
+
+// A required string field of a JSON answer.
+static common::Result<std::string> string_field(std::string_view body, std::string_view key) {
+    auto w = parse_wire(body);
+    if (!w) return w.error();
+    std::string v = w->str(key);
+    if (v.empty()) return common::Error(common::Errc::bad_answer, "the answer has no " + std::string(key));
+    return v;
+}
+
+void PlexTv::register_device_key(const std::string& token, const std::string& jwk_json, ApiCallback<bool> cb) {
+    auto body = json_body("jwk", jwk_json);
+    if (!body)
+        return client_->after(std::chrono::milliseconds(0), [cb = std::move(cb)] {
+            cb(common::Error(common::Errc::bad_request, "the device key is not a JSON Web Key"));
+        });
+    auto req = make_clients("POST", "/api/v2/auth/jwk", token);
+    post_json(req, std::move(*body));
+    call<bool>(
+        client_, std::move(req), [](std::string_view) { return common::Result<bool>(true); }, std::move(cb),
+        options_.on_token_rejected);
+}
+
+void PlexTv::get_nonce(ApiCallback<std::string> cb) {
+    call<std::string>(
+        client_, make_clients("GET", "/api/v2/auth/nonce", ""),
+        [](std::string_view b) { return string_field(b, "nonce"); }, std::move(cb), options_.on_token_rejected);
+}
+
+void PlexTv::exchange_device_jwt(const std::string& device_jwt, ApiCallback<std::string> cb) {
+    auto req = make_clients("POST", "/api/v2/auth/token", "");
+    boost::json::object o;
+    o["jwt"] = device_jwt;
+    post_json(req, boost::json::serialize(o));
+    // snake_case here, unlike the PIN's authToken (python-plexapi _exchangePlexJWT).
+    call<std::string>(
+        client_, std::move(req), [](std::string_view b) { return string_field(b, "auth_token"); }, std::move(cb),
+        options_.on_token_rejected);
+}
+
+void PlexTv::get_jwt_keys(ApiCallback<std::string> cb) {
+    call<std::string>(
+        client_, make_clients("GET", "/api/v2/auth/keys", ""),
+        [](std::string_view b) -> common::Result<std::string> {
+            boost::system::error_code ec;
+            auto v = boost::json::parse(b, ec);
+            const auto* keys = !ec && v.is_object() ? v.as_object().if_contains("keys") : nullptr;
+            if (keys == nullptr || !keys->is_array())
+                return common::Error(common::Errc::bad_answer, "the key list has no keys");
+            return std::string(b);
+        },
+        std::move(cb), options_.on_token_rejected);
+}
+
+void PlexTv::create_jwt_pin(const std::string& jwk_json, ApiCallback<Pin> cb) {
+    auto body = json_body("jwk", jwk_json, true);
+    if (!body)
+        return client_->after(std::chrono::milliseconds(0), [cb = std::move(cb)] {
+            cb(common::Error(common::Errc::bad_request, "the device key is not a JSON Web Key"));
+        });
+    auto req = make_clients("POST", "/api/v2/pins", "");
+    post_json(req, std::move(*body));
+    call<Pin>(client_, std::move(req), parse_pin, std::move(cb), options_.on_token_rejected);
+}
+
+void PlexTv::get_jwt_pin(int64_t id, const std::string& device_jwt, ApiCallback<Pin> cb) {
+    auto req = make_clients(
+        "GET", "/api/v2/pins/" + std::to_string(id) + "?deviceJWT=" + common::text::url_encode(device_jwt), "");
+    call<Pin>(client_, std::move(req), parse_pin, std::move(cb), options_.on_token_rejected);
 }
 
 }  // namespace pb::plexapi

@@ -363,14 +363,23 @@ common::Status Session::sign_in(const vault::Secret& token, const plexapi::Accou
     std::lock_guard lock(secrets_mu_);
     forget_resources();  // another account may have other servers
     env_.secrets->add(token.str());
+    std::string user_id = std::to_string(account.id);
+    // A managed Plex Home user has no username: it goes by its title.
     bj::object patch{{"token", vault_->seal(token.str())},
                      {"auth_method", settings::to_string(settings::AuthMethod::oauth)},
-                     {"username", account.username},
+                     {"username", account.username.empty() ? account.title : account.username},
                      {"email", account.email},
-                     {"user_id", std::to_string(account.id)}};
+                     {"user_id", user_id}};
     if (server) {
         if (!server->access_token.empty()) env_.secrets->add(server->access_token);
         for (const auto& [k, v] : selection_patch(*vault_, *server, chosen)) patch[k] = v;
+    } else if (auto before = store_.snapshot()->user_id; !before.empty() && before != user_id) {
+        // Another person: the server they had selected, and their token for
+        // it, are not this one's. Never reach a server with someone else's
+        // token; the new person selects their own.
+        for (const auto& spec : settings::table())
+            if (spec.section == settings::Section::server && spec.cleared_at_sign_out)
+                patch[spec.name] = bj::parse(spec.default_json);
     }
     if (auto st = write(patch); !st) return st;
     // plex.tv just accepted this token (the caller read the account with it).

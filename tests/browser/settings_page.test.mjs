@@ -307,3 +307,49 @@ scenario('an account without Plex Pass is told so before trying to create a webh
   assert.equal(await page.locator('#create-webhook').isDisabled(), true);
   await state(page, '14-plugin-no-plex-pass');
 });
+
+scenario('a person switches to a Plex Home user, with its PIN, and back', {}, async ({ host, page }) => {
+  await sim(host, 'account-pin?pin=9999');
+  await sim(host, `home-user?title=${encodeURIComponent('Kids <i>')}&profile=little_kid&sections=1`);
+  await sim(host, 'home-user?title=Sam&username=sam&pin=1234');
+  await signInToPlex(host);
+  await openPluginPage(page, host);
+  await page.locator('#servers .server.chosen h3', { hasText: 'Living Room' }).waitFor();
+  await page.getByRole('button', { name: 'Switch Plex Home user…' }).click();
+  const home = page.locator('#plex-home');
+  // Everyone in the Home, by name, as text; the one signed in cannot be chosen.
+  await home.getByLabel(/^plexuser \(admin, PIN\) — signed in now$/).waitFor();
+  assert.equal(await home.getByLabel(/^plexuser/).isDisabled(), true);
+  await home.getByLabel('Kids <i> (managed, little kid)').waitFor();
+  assert.equal(await page.locator('i').count(), 0, 'a name from plex.tv is text, never markup');
+  // A protected user asks for its PIN; a wrong one is said in words.
+  await home.getByLabel('Sam (PIN)').check();
+  const pin = home.getByLabel('PIN', { exact: true });
+  await pin.waitFor();
+  await state(page, '15-plugin-home-users');
+  await pin.fill('4321');
+  await home.getByRole('button', { name: 'Switch', exact: true }).click();
+  await home.getByRole('alert').filter({ hasText: 'Wrong PIN for Sam' }).waitFor();
+  assert.equal(await pin.inputValue(), '', 'the PIN is not kept in the page');
+  await state(page, '16-plugin-home-wrong-pin');
+  await pin.fill('1234');
+  await home.getByRole('button', { name: 'Switch', exact: true }).click();
+  await page.locator('#signed-in-as').filter({ hasText: 'Signed in as sam' }).waitFor();
+  const stored = await readFile(`${host.dataDir}/settings.json`, 'utf8');
+  assert.ok(!stored.includes('1234') && !stored.includes('4321'), 'no PIN stored');
+  // The managed user: the server stays, with only what it may see.
+  await page.getByRole('button', { name: 'Switch Plex Home user…' }).click();
+  await home.getByLabel('Kids <i> (managed, little kid)').check();
+  await home.getByRole('button', { name: 'Switch', exact: true }).click();
+  await page.locator('#signed-in-as').filter({ hasText: 'Signed in as Kids <i>' }).waitFor();
+  const libraries = page.locator('#libraries');
+  await libraries.getByLabel(/^Movies/).waitFor();
+  assert.equal(await libraries.getByLabel(/^TV Shows/).count(), 0, 'a restricted user sees only its sections');
+  await state(page, '17-plugin-home-managed');
+  // Back to the admin, with the admin's PIN.
+  await page.getByRole('button', { name: 'Switch Plex Home user…' }).click();
+  await home.getByLabel(/^plexuser/).check();
+  await home.getByLabel('PIN', { exact: true }).fill('9999');
+  await home.getByRole('button', { name: 'Switch', exact: true }).click();
+  await page.locator('#signed-in-as').filter({ hasText: 'Signed in as plexuser' }).waitFor();
+});

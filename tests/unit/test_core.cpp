@@ -317,7 +317,7 @@ TEST(Vault, ADamagedPendingKeyIsSetAsideNotUsed) {
 TEST(Errors, EveryCodeAnswersARouteWithAStatusAndAName) {
     using common::Errc;
     using common::Peer;
-    for (int c = static_cast<int>(Errc::invalid_request); c <= static_cast<int>(Errc::search_refused); ++c) {
+    for (int c = static_cast<int>(Errc::invalid_request); c <= static_cast<int>(Errc::wrong_pin); ++c) {
         for (Peer p : {Peer::local, Peer::plextv, Peer::pms}) {
             common::Error e(static_cast<Errc>(c), "x", p);
             auto a = common::route_answer(e);

@@ -518,3 +518,69 @@ TEST(Events, ASeasonOrEpisodeBeyondAnyIsNone) {
         pb::refresh::parse_event(R"({"type":"episode","series_tvdb":121361,"season":4294967298,"episode":5})");
     EXPECT_FALSE(ids_only) << "season 4294967298 is no season 2: without a path nothing says which episode";
 }
+
+// No capture of the Plex Home endpoints is in the fixtures. These bodies
+// follow the shapes in docs/notes/plex-accounts-wire.md section 2: a Plex
+// Web capture of /api/v2/home/users (2020), plex-api.rs's serde of the
+// legacy XML, and python-plexapi's reading of the legacy switch answer.
+TEST(HomeUsers, V2JsonWithAdminManagedAndProtected) {
+    auto users = parse_home_users(
+        R"({"id":1,"name":"Home","guestUserID":33542083,"guestUserUUID":"f7a3c8f863873771","guestEnabled":false,
+            "subscription":true,"users":[
+            {"id":2737029,"uuid":"ADMIN_UUID","title":"admin","username":"admin","email":"a@example.com",
+             "thumb":"https://plex.tv/users/x/avatar?c=1","hasPassword":true,"restricted":false,
+             "restrictionProfile":null,"admin":true,"guest":false,"protected":true},
+            {"id":33542084,"uuid":"USER_UUID","title":"this is a user","username":null,"email":null,
+             "thumb":"https://plex.tv/users/y/avatar?c=1","hasPassword":false,"restricted":true,
+             "restrictionProfile":"little_kid","admin":false,"guest":false,"protected":false}]})");
+    ASSERT_TRUE(users) << users.error().message;
+    ASSERT_EQ(users->size(), 2u);
+    const auto& admin = (*users)[0];
+    EXPECT_EQ(admin.id, 2737029);
+    EXPECT_TRUE(admin.admin);
+    EXPECT_TRUE(admin.has_pin);
+    EXPECT_FALSE(admin.managed());
+    const auto& kid = (*users)[1];
+    EXPECT_EQ(kid.uuid, "USER_UUID");
+    EXPECT_EQ(kid.title, "this is a user");
+    EXPECT_TRUE(kid.username.empty()) << "null is no username";
+    EXPECT_TRUE(kid.managed());
+    EXPECT_TRUE(kid.restricted);
+    EXPECT_EQ(kid.restriction_profile, "little_kid");
+    EXPECT_FALSE(kid.has_pin) << "hasPassword is a plex.tv password, not a PIN";
+}
+
+TEST(HomeUsers, LegacyXmlAndV2XmlAndWhatIsNotAList) {
+    auto legacy = parse_home_users(
+        R"(<?xml version="1.0" encoding="UTF-8"?>
+<MediaContainer friendlyName="myPlex" identifier="com.plexapp.plugins.myplex" machineIdentifier="m" totalSize="2" size="2">
+  <User id="2737029" uuid="a1" admin="1" guest="0" restricted="0" restrictionProfile="" hasPassword="1" protected="1" title="admin" username="admin" email="a@example.com" thumb="https://plex.tv/users/a1/avatar"/>
+  <User id="33542084" uuid="b2" admin="0" guest="0" restricted="1" restrictionProfile="teen" hasPassword="0" protected="0" title="Teen"/>
+</MediaContainer>)");
+    ASSERT_TRUE(legacy) << legacy.error().message;
+    ASSERT_EQ(legacy->size(), 2u);
+    EXPECT_TRUE((*legacy)[0].has_pin);
+    EXPECT_EQ((*legacy)[1].restriction_profile, "teen");
+    EXPECT_TRUE((*legacy)[1].managed());
+
+    auto v2xml = parse_home_users(
+        R"(<home id="1"><users><user id="5" uuid="c3" title="Sam" username="sam" protected="1"/></users></home>)");
+    ASSERT_TRUE(v2xml) << v2xml.error().message;
+    ASSERT_EQ(v2xml->size(), 1u);
+    EXPECT_EQ((*v2xml)[0].title, "Sam");
+
+    EXPECT_TRUE(parse_home_users("<MediaContainer size=\"0\"/>")) << "an empty Home is a list";
+    EXPECT_FALSE(parse_home_users("<html><body>Please log in to the hotel Wi-Fi</body></html>"));
+    EXPECT_FALSE(parse_home_users(R"({"errors":[{"code":1001}]})"));
+}
+
+TEST(HomeUsers, TheSwitchTokenInEitherFormat) {
+    auto v2 = parse_switch_token(R"({"id":1,"uuid":"d320a7e6324aacd5","title":"x","authToken":"tok-v2","home":true})");
+    ASSERT_TRUE(v2);
+    EXPECT_EQ(*v2, "tok-v2");
+    auto legacy = parse_switch_token(R"(<?xml version="1.0"?><user id="5" authenticationToken="tok-v1" title="Kid"/>)");
+    ASSERT_TRUE(legacy);
+    EXPECT_EQ(*legacy, "tok-v1");
+    EXPECT_FALSE(parse_switch_token(R"({"id":1,"authToken":""})")) << "an empty token is no token";
+    EXPECT_FALSE(parse_switch_token("not an answer"));
+}

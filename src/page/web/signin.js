@@ -2,6 +2,7 @@
 // with the PIN's state), sign out, and the legacy mode with its migration.
 import { get, post } from './api.js';
 import { h, replace, announce, safeHref, when, fieldMessage } from './dom.js';
+import * as home from './home.js';
 
 const POLL_MS = 1500;
 let flow = null; // the sign-in in progress: { cancel() }
@@ -22,6 +23,7 @@ export function render(el, ctx) {
   } else if (s.signed_in) {
     const email = ctx.values.email ? ` (${ctx.values.email})` : '';
     parts.push(h('p', { id: 'signed-in-as' }, `Signed in as ${ctx.values.username || 'a Plex user'}${email}.`));
+    parts.push(home.block(ctx));
     // (A refused token's "Sign in again" is in the status, above.)
     parts.push(h('div', { class: 'row' },
       h('button', { type: 'button', class: 'danger', onclick: () => signOut(el, ctx) }, 'Sign out')));

@@ -1,6 +1,6 @@
 // Sign in with Plex: the PIN flow, token validation, sign-out, the legacy
-// token routes, the change of the encryption key, and the one-time
-// migration of a legacy configuration. See docs/sign-in.md for the flow
+// token routes, the change of the encryption key, the one-time migration of
+// a legacy configuration, and switching to another Plex Home user. See docs/sign-in.md for the flow
 // and what each error means.
 #pragma once
 #include <memory>
@@ -35,6 +35,9 @@ private:
     void encrypt_apikey(route::Call& call, route::Reply reply);
     void rotate_key(route::Call& call, route::Reply reply);
     void forget(route::Call& call, route::Reply reply);
+    // Plex Home (home.cpp).
+    void home_users(route::Call& call, route::Reply reply);
+    void switch_home_user(route::Call& call, route::Reply reply);
 
     session::Session& session_;
     std::unique_ptr<PinTable> pins_;

@@ -62,6 +62,8 @@ enum class Errc : uint8_t {
     webhook_not_found,     // webhooks: no such URL on plex.tv
     media_unknown,         // the host does not know the media
     search_refused,        // the host will not search now
+    token_expired,         // plex.tv's 498: the short-lived Plex JWT expired (renew it with the device key)
+    wrong_pin,             // plex.tv error 1041: a Plex Home user's PIN is wrong or missing
 };
 
 // Who failed. Transport errors name their peer; route answers depend on it

@@ -38,6 +38,29 @@ struct Account {
 };
 common::Result<Account> parse_account(std::string_view body);
 
+// A person of the account's Plex Home: the admin, members with a plex.tv
+// account of their own, and managed users (no username or e-mail).
+struct HomeUser {
+    int64_t id = 0;
+    std::string uuid;
+    std::string title;     // the name Plex shows
+    std::string username;  // "" for a managed user
+    std::string thumb;     // avatar URL
+    bool admin = false;
+    bool guest = false;
+    bool restricted = false;          // managed, with restrictions
+    std::string restriction_profile;  // "little_kid", "older_kid", "teen" or ""
+    bool has_pin = false;             // "protected": switching to it asks for its PIN
+    bool managed() const { return username.empty() && !admin; }
+};
+// GET /api/v2/home/users (JSON {"users": [...]}, or XML) and the legacy
+// GET /api/home/users (<MediaContainer><User .../>). A user without an id
+// and uuid is skipped, not an error; no list at all is.
+common::Result<std::vector<HomeUser>> parse_home_users(std::string_view body);
+// The token a switch to a Home user gives: `authToken` in the v2 JSON (and
+// XML), `authenticationToken` in the legacy XML.
+common::Result<std::string> parse_switch_token(std::string_view body);
+
 struct Connection {
     std::string protocol;
     std::string address;

@@ -144,7 +144,9 @@ public:
     // ---- changing the account and the server (any thread; each one write)
     // Stores a fresh sign-in: the token sealed, the account's names, and,
     // when `server` is given, that server selected (as select_server()), all
-    // in one write.
+    // in one write. Without `server`, a sign-in as another person (another
+    // account, a switch to another Plex Home user) also clears the server
+    // selection: its token was the previous person's.
     [[nodiscard]] common::Status sign_in(const vault::Secret& token, const plexapi::Account& account,
                                          const plexapi::Resource* server = nullptr,
                                          const plexapi::Connection* chosen = nullptr);

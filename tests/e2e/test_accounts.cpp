@@ -1,0 +1,207 @@
+// Plex accounts as people have them, through the reference host against
+// the simulator: the people of a Plex Home, switching to one (with and
+// without a PIN), and what each switch does to the selected server.
+#include <gtest/gtest.h>
+
+#include "harness.hpp"
+
+namespace bj = boost::json;
+using pbtest::HostRig;
+
+namespace {
+
+constexpr const char* kLivingRoom = "5d3e8f0a9b1c2d3e4f5a6b7c8d9e0f1a2b3c4d5e";  // add_demo_world's server
+
+std::string code_of(const pbtest::ApiAnswer& a) {
+    return a.json.is_object() && a.json.as_object().contains("code")
+               ? std::string(a.json.as_object().at("code").as_string())
+               : "<none>";
+}
+// A refusal's sentence.
+std::string message_of(const pbtest::ApiAnswer& a) {
+    return a.json.is_object() && a.json.as_object().contains("error")
+               ? std::string(a.json.as_object().at("error").as_string())
+               : "<none>";
+}
+
+// The admin (the simulator's account, PIN 9999), a managed child who may see
+// only the Movies section, and a grown-up with a plex.tv account and a PIN.
+class PlexHome : public ::testing::Test {
+protected:
+    void SetUp() override {
+        sim.add_demo_world();
+        sim.set_account_pin("9999");
+        pb::sim::SimHomeUser kid;
+        kid.title = "Kids";
+        kid.restricted = true;
+        kid.restriction_profile = "little_kid";
+        kid.sections = {"1"};
+        kids = sim.add_home_user(kid);
+        pb::sim::SimHomeUser adult;
+        adult.title = "Sam";
+        adult.username = "sam";
+        adult.email = "sam@example.com";
+        adult.pin = "1234";
+        sam = sim.add_home_user(adult);
+        sim.start();
+        ASSERT_TRUE(rig.start()) << rig.error;
+        ASSERT_TRUE(rig.sign_in());
+        auto sel =
+            rig.api("POST", "/api/plex/select-server",
+                    std::string(R"({"machineIdentifier":")") + kLivingRoom + R"(","uri":")" + local_uri() + R"("})");
+        ASSERT_EQ(sel.status, 200) << sel.body;
+    }
+    std::string local_uri() {
+        auto listing = rig.api("GET", "/api/plex/oauth/servers");
+        for (const auto& c : listing.json.at("data").as_array().at(0).at("connections").as_array())
+            if (c.at("local").as_bool() && c.at("protocol").as_string() == "http")
+                return std::string(c.at("uri").as_string());
+        return "";
+    }
+    pbtest::ApiAnswer switch_to(const std::string& uuid, const std::string& pin = "") {
+        bj::object body{{"uuid", uuid}};
+        if (!pin.empty()) body["pin"] = pin;
+        return rig.api("POST", "/api/plex/home/switch", bj::serialize(body));
+    }
+    bool logged(const std::string& text) {
+        for (const auto& line : rig.host().log_lines())
+            if (line.find(text) != std::string::npos) return true;
+        return false;
+    }
+    pb::sim::Simulator sim;
+    HostRig rig{sim};
+    pb::sim::SimHomeUser kids, sam;
+};
+
+}  // namespace
+
+TEST_F(PlexHome, ListsEveryoneWithWhatThePageNeedsAndNoToken) {
+    auto r = rig.api("GET", "/api/plex/home/users");
+    ASSERT_EQ(r.status, 200) << r.body;
+    const auto& users = r.json.at("data").at("users").as_array();
+    ASSERT_EQ(users.size(), 3u) << r.body;
+    const auto& admin = users[0].as_object();
+    EXPECT_EQ(admin.at("title").as_string(), "plexuser");
+    EXPECT_TRUE(admin.at("admin").as_bool());
+    EXPECT_TRUE(admin.at("current").as_bool()) << "the signed-in person is marked";
+    EXPECT_TRUE(admin.at("protected").as_bool());
+    const auto& k = users[1].as_object();
+    EXPECT_EQ(k.at("title").as_string(), "Kids");
+    EXPECT_TRUE(k.at("managed").as_bool());
+    EXPECT_TRUE(k.at("restricted").as_bool());
+    EXPECT_EQ(k.at("restrictionProfile").as_string(), "little_kid");
+    EXPECT_FALSE(k.at("protected").as_bool());
+    EXPECT_FALSE(k.at("current").as_bool());
+    EXPECT_TRUE(users[2].at("protected").as_bool());
+    EXPECT_FALSE(users[2].at("managed").as_bool());
+    EXPECT_EQ(r.body.find(kids.token), std::string::npos);
+    EXPECT_EQ(r.body.find(sim.account_token()), std::string::npos);
+}
+
+TEST_F(PlexHome, AManagedUserKeepsTheServerWithItsOwnAccessAndSeesOnlyItsLibraries) {
+    auto r = switch_to(kids.uuid);
+    ASSERT_EQ(r.status, 200) << r.body;
+    EXPECT_TRUE(r.json.at("data").at("serverKept").as_bool()) << r.body;
+    EXPECT_NE(std::string(r.json.at("data").at("message").as_string()).find("Living Room stays selected"),
+              std::string::npos)
+        << r.body;
+    auto s = rig.settings_object();
+    EXPECT_EQ(s.at("username").as_string(), "Kids") << "a managed user goes by its title";
+    EXPECT_EQ(s.at("server_machine_id").as_string(), kLivingRoom);
+    EXPECT_FALSE(s.at("server_owned").as_bool()) << "the admin's server, shared with the member";
+    EXPECT_EQ(rig.settings_file().find(kids.token), std::string::npos) << "tokens are stored sealed";
+
+    sim.clear_requests();
+    auto libs = rig.api("GET", "/api/plex/oauth/libraries");
+    ASSERT_EQ(libs.status, 200) << libs.body;
+    const auto& l = libs.json.at("data").as_array();
+    ASSERT_EQ(l.size(), 1u) << "only the section Kids may see: " << libs.body;
+    EXPECT_EQ(l[0].at("title").as_string(), "Movies");
+    // The server is reached with the member's own token, never the admin's.
+    auto sections = sim.requests_matching("GET", "/library/sections");
+    ASSERT_FALSE(sections.empty());
+    for (const auto& q : sections) {
+        EXPECT_EQ(q.token, kids.server_token);
+        EXPECT_NE(q.token, sim.account_token());
+    }
+    // The list now marks Kids as the one signed in.
+    auto who = rig.api("GET", "/api/plex/home/users");
+    ASSERT_EQ(who.status, 200) << who.body;
+    EXPECT_TRUE(who.json.at("data").at("users").as_array().at(1).at("current").as_bool()) << who.body;
+}
+
+TEST_F(PlexHome, AWrongPinIsSaidInWordsAndChangesNothing) {
+    auto before = rig.settings_file();
+    auto missing = switch_to(sam.uuid);
+    EXPECT_EQ(missing.status, 403) << missing.body;
+    EXPECT_EQ(code_of(missing), "PLEX_HOME_PIN_WRONG");
+    EXPECT_NE(message_of(missing).find("Sam has a PIN"), std::string::npos) << missing.body;
+    EXPECT_TRUE(sim.requests_matching("POST", "/api/v2/home/users/").empty()) << "not sent without its PIN";
+
+    auto wrong = switch_to(sam.uuid, "4321");
+    EXPECT_EQ(wrong.status, 403) << wrong.body;
+    EXPECT_EQ(code_of(wrong), "PLEX_HOME_PIN_WRONG");
+    EXPECT_NE(message_of(wrong).find("Wrong PIN for Sam"), std::string::npos) << wrong.body;
+    auto sent = sim.requests_matching("POST", "/api/v2/home/users/" + sam.uuid + "/switch");
+    ASSERT_EQ(sent.size(), 1u);
+    EXPECT_EQ(sent[0].query, "pin=4321") << "the PIN goes to plex.tv in the query, as Plex Web sends it";
+    EXPECT_EQ(rig.settings_file(), before) << "nothing stored";
+    EXPECT_FALSE(logged("4321")) << "the PIN is never logged";
+    EXPECT_EQ(rig.settings_file().find("4321"), std::string::npos);
+
+    EXPECT_EQ(switch_to(sam.uuid, "12a4").status, 400) << "digits only";
+    EXPECT_EQ(switch_to("../../api/v2/user").status, 400);
+    auto unknown = switch_to("0123456789abcdef");
+    EXPECT_EQ(unknown.status, 404) << unknown.body;
+}
+
+TEST_F(PlexHome, TheRightPinSwitchesAndSwitchingBackNeedsTheAdminsPin) {
+    auto r = switch_to(sam.uuid, "1234");
+    ASSERT_EQ(r.status, 200) << r.body;
+    EXPECT_EQ(rig.settings_object().at("username").as_string(), "sam");
+    EXPECT_EQ(rig.settings_object().at("email").as_string(), "sam@example.com");
+    // Sam's token now lists the Home and switches back, with the admin's PIN.
+    auto users = rig.api("GET", "/api/plex/home/users");
+    ASSERT_EQ(users.status, 200) << users.body;
+    std::string admin_uuid(users.json.at("data").at("users").as_array().at(0).at("uuid").as_string());
+    EXPECT_EQ(switch_to(admin_uuid, "0000").status, 403);
+    auto back = switch_to(admin_uuid, "9999");
+    ASSERT_EQ(back.status, 200) << back.body;
+    auto s = rig.settings_object();
+    EXPECT_EQ(s.at("username").as_string(), "plexuser");
+    EXPECT_TRUE(s.at("server_owned").as_bool()) << "the admin's own access again";
+    EXPECT_FALSE(logged("9999"));
+    EXPECT_FALSE(logged("1234"));
+}
+
+// A member with no access to the selected server (a server the admin
+// does not own: a friend's, shared with the admin only).
+TEST_F(PlexHome, ASwitchToSomeoneWithoutTheServerClearsItInsteadOfBorrowingATokenForIt) {
+    pb::sim::SimServer friends;
+    friends.name = "Friend's NAS";
+    friends.machine_id = "friend-machine-1";
+    friends.owned = false;
+    friends.access_token = "friend-share-token-1";
+    friends.source_title = "alex";
+    pb::sim::add_sample_library(friends);
+    auto f = sim.add_server(std::move(friends));
+    auto port = sim.add_connection(f, pb::sim::ConnectionSpec{pb::sim::Behaviour::normal, false, true});
+    ASSERT_EQ(rig.api("GET", "/api/plex/oauth/servers?refresh=1").status, 200);
+    auto sel =
+        rig.api("POST", "/api/plex/select-server",
+                R"({"machineIdentifier":"friend-machine-1","uri":"http://127.0.0.1:)" + std::to_string(port) + R"("})");
+    ASSERT_EQ(sel.status, 200) << sel.body;
+
+    auto r = switch_to(kids.uuid);
+    ASSERT_EQ(r.status, 200) << r.body;
+    EXPECT_FALSE(r.json.at("data").at("serverKept").as_bool());
+    EXPECT_NE(std::string(r.json.at("data").at("message").as_string()).find("has no access to Friend's NAS"),
+              std::string::npos)
+        << r.body;
+    auto s = rig.settings_object();
+    EXPECT_EQ(s.at("server_machine_id").as_string(), "");
+    EXPECT_EQ(s.at("server_token").as_string(), "") << "the admin's share token is not Kids's";
+    sim.clear_requests();
+    EXPECT_NE(rig.api("GET", "/api/plex/oauth/libraries").status, 200);
+    EXPECT_TRUE(sim.requests_matching("GET", "/library/sections").empty());
+}
