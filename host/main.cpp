@@ -125,6 +125,7 @@ int main(int argc, char** argv) {
         if (opts.catalog_path.empty()) opts.catalog_path = catalog;
         opts.presets.insert(opts.presets.begin(), {{"use_plex", "true"},
                                                    {"plextv_url", "\"" + sim->plextv_url() + "\""},
+                                                   {"plextv_clients_url", "\"" + sim->plextv_url() + "\""},
                                                    {"auth_app_url", "\"" + sim->plextv_url() + "/sim/auth\""},
                                                    {"tls_ca_file", "\"" + ca + "\""}});
     }

@@ -100,7 +100,7 @@ void JwtAuthority::rotate_key() {
 }
 
 void JwtAuthority::expire_all() {
-    for (auto& [token, exp] : issued_) exp = 0;
+    for (auto& [token, issued] : issued_) issued.exp = 0;
 }
 
 std::string JwtAuthority::keys_json() const {
@@ -115,13 +115,15 @@ std::string JwtAuthority::keys_json() const {
     return bj::serialize(bj::object{{"keys", a}});
 }
 
-JwtAuthority::TokenState JwtAuthority::check(const std::string& token) const {
+JwtAuthority::TokenState JwtAuthority::check(const std::string& token, JwtUser* who) const {
     auto it = issued_.find(token);
     if (it == issued_.end()) return TokenState::not_ours;
-    return it->second > now_unix() ? TokenState::valid : TokenState::expired;
+    if (who) *who = it->second.user;
+    return it->second.exp > now_unix() ? TokenState::valid : TokenState::expired;
 }
 
-JwtReply JwtAuthority::register_jwk(const std::string& client_id, std::string_view jwk_json, bool again_is_error) {
+JwtReply JwtAuthority::register_jwk(const std::string& client_id, std::string_view jwk_json, bool again_is_error,
+                                    const JwtUser* owner) {
     auto jwk = object_of(jwk_json);
     if (!jwk) return refused("jwk must be a JSON Web Key");
     if (str(*jwk, "kty") != "OKP" || str(*jwk, "crv") != "Ed25519")
@@ -137,9 +139,10 @@ JwtReply JwtAuthority::register_jwk(const std::string& client_id, std::string_vi
         if (again_is_error) return refused("Key already registered");
         return ok(201, "{}");
     }
-    std::array<uint8_t, 32> pub{};
-    std::copy(x->begin(), x->end(), pub.begin());
-    keys[kid] = pub;
+    Device d;
+    std::copy(x->begin(), x->end(), d.pub.begin());
+    if (owner) d.owner = *owner;
+    keys[kid] = d;
     return ok(201, "{}");
 }
 
@@ -163,7 +166,7 @@ std::optional<JwtReply> JwtAuthority::verify_device_jwt(std::string_view jwt, co
         return refused("jwt iss is not this client's identifier");
     auto dev = devices_.find(client);
     if (dev == devices_.end() || dev->second.count(kid) == 0) return refused("Unknown device key (kid)");
-    const auto& pub = dev->second.at(kid);
+    const auto& pub = dev->second.at(kid).pub;
     if (sig->size() != crypto_sign_BYTES ||
         crypto_sign_verify_detached(reinterpret_cast<const uint8_t*>(sig->data()),
                                     reinterpret_cast<const uint8_t*>(jwt.data()), d2, pub.data()) != 0)
@@ -212,12 +215,12 @@ std::string JwtAuthority::issue(const Checked& device, const JwtUser& user) {
     crypto_sign_detached(sig.data(), nullptr, reinterpret_cast<const uint8_t*>(input.data()), input.size(),
                          k.secret.data());
     std::string token = input + "." + b64url(sig.data(), sig.size());
-    issued_[token] = exp;
+    issued_[token] = Issued{exp, user};
     return token;
 }
 
 JwtReply JwtAuthority::handle(const std::string& method, const std::string& path, const std::string& body,
-                              const std::string& client_id, bool authorised, const JwtUser& user) {
+                              const std::string& client_id, const JwtUser* caller) {
     if (method == "GET" && path == "/api/v2/auth/keys") return ok(200, keys_json());
     if (method == "GET" && path == "/api/v2/auth/nonce") {
         auto now = std::chrono::steady_clock::now();
@@ -238,12 +241,12 @@ JwtReply JwtAuthority::handle(const std::string& method, const std::string& path
         return ok(200, bj::serialize(bj::object{{"nonce", nonce}}));
     }
     if (method == "POST" && path == "/api/v2/auth/jwk") {
-        if (!authorised) return refused("User could not be authenticated", 401);
+        if (!caller) return refused("User could not be authenticated", 401);
         if (client_id.empty()) return refused("X-Plex-Client-Identifier is missing", 400);
         auto o = object_of(body);
         auto* jwk = o ? o->if_contains("jwk") : nullptr;
         if (jwk == nullptr || !jwk->is_object()) return refused("The body needs a jwk object", 400);
-        return register_jwk(client_id, bj::serialize(*jwk), true);
+        return register_jwk(client_id, bj::serialize(*jwk), true, caller);
     }
     if (method == "POST" && path == "/api/v2/auth/token") {
         auto o = object_of(body);
@@ -251,7 +254,9 @@ JwtReply JwtAuthority::handle(const std::string& method, const std::string& path
         if (jwt.empty()) return refused("The body needs a jwt", 400);
         Checked device;
         if (auto bad = verify_device_jwt(jwt, "", true, device)) return *bad;
-        return ok(200, bj::serialize(bj::object{{"auth_token", issue(device, user)}}));
+        const auto& owner = devices_[device.client_id][device.kid].owner;
+        if (!owner) return refused("The device key belongs to no account yet (its PIN was not linked)");
+        return ok(200, bj::serialize(bj::object{{"auth_token", issue(device, *owner)}}));
     }
     return refused("Not found", 404);
 }
@@ -264,7 +269,7 @@ std::optional<JwtReply> JwtAuthority::pin_created(const std::string& body, const
     auto* jwk = o->if_contains("jwk");
     if (jwk == nullptr) return std::nullopt;
     if (!jwk->is_object()) return refused("jwk must be a JSON Web Key");
-    auto r = register_jwk(client_id, bj::serialize(*jwk), false);
+    auto r = register_jwk(client_id, bj::serialize(*jwk), false, nullptr);
     if (r.status >= 300) return r;
     return std::nullopt;
 }
@@ -273,7 +278,10 @@ JwtReply JwtAuthority::pin_polled(const std::string& device_jwt, const std::stri
                                   const JwtUser& user) {
     Checked device;
     if (auto bad = verify_device_jwt(device_jwt, client_id, false, device)) return *bad;
-    return ok(200, linked ? issue(device, user) : "");
+    if (!linked) return ok(200, "");
+    auto& owner = devices_[device.client_id][device.kid].owner;
+    if (!owner) owner = user;  // the person who linked the PIN
+    return ok(200, issue(device, *owner));
 }
 
 }  // namespace pb::sim

@@ -46,10 +46,12 @@ class JwtAuthority {
 public:
     JwtAuthority();
 
-    // /api/v2/auth/{jwk,nonce,token,keys}. `authorised`: the request came
-    // with a valid account token (only /auth/jwk needs one).
+    // /api/v2/auth/{jwk,nonce,token,keys}. `caller`: the person whose valid
+    // token came with the request, or null (only /auth/jwk needs one). A
+    // key is bound to the person who registered it (or who linked its
+    // PIN), and the tokens it gets stand for that person.
     JwtReply handle(const std::string& method, const std::string& path, const std::string& body,
-                    const std::string& client_id, bool authorised, const JwtUser& user);
+                    const std::string& client_id, const JwtUser* caller);
 
     // POST /api/v2/pins: a JSON body with "jwk" registers that key for the
     // client (a key already known is fine here) and may ask "strong": true.
@@ -62,8 +64,9 @@ public:
     JwtReply pin_polled(const std::string& device_jwt, const std::string& client_id, bool linked, const JwtUser& user);
 
     enum class TokenState { not_ours = 1, valid, expired };
-    // Whether `token` is a Plex JWT this authority issued, and alive.
-    TokenState check(const std::string& token) const;
+    // Whether `token` is a Plex JWT this authority issued, and alive; `who`
+    // gets the person it stands for.
+    TokenState check(const std::string& token, JwtUser* who = nullptr) const;
 
     // ---- knobs ----
     void set_lifetime(std::chrono::seconds lifetime) { lifetime_ = lifetime; }
@@ -88,19 +91,28 @@ private:
         std::string client_id;
         std::string nonce;
     };
+    struct Device {
+        std::array<uint8_t, 32> pub{};
+        std::optional<JwtUser> owner;  // unset for a PIN's key until the PIN is linked
+    };
 
-    JwtReply register_jwk(const std::string& client_id, std::string_view jwk_json, bool again_is_error);
+    JwtReply register_jwk(const std::string& client_id, std::string_view jwk_json, bool again_is_error,
+                          const JwtUser* owner);
     // A device JWT checked; `consume` spends its nonce.
     std::optional<JwtReply> verify_device_jwt(std::string_view jwt, const std::string& expected_client, bool consume,
                                               Checked& out);
     std::string issue(const Checked& device, const JwtUser& user);
 
     std::vector<Key> keys_;  // the signing key is the last
-    // client identifier -> kid -> raw public key
-    std::map<std::string, std::map<std::string, std::array<uint8_t, 32>>> devices_;
+    // client identifier -> kid -> the key and whose it is
+    std::map<std::string, std::map<std::string, Device>> devices_;
     std::map<std::string, Nonce> nonces_;
     std::map<std::string, std::deque<std::chrono::steady_clock::time_point>> nonce_times_;
-    std::map<std::string, int64_t> issued_;  // Plex JWT -> exp (unix s); 0: expired by expire_all
+    struct Issued {
+        int64_t exp = 0;  // unix s; 0: expired by expire_all
+        JwtUser user;
+    };
+    std::map<std::string, Issued> issued_;  // Plex JWT -> its end and person
     std::chrono::seconds lifetime_{7 * 24 * 3600};
     int nonce_limit_ = 30;  // per client per kNonceWindow
 };

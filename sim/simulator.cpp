@@ -414,10 +414,20 @@ document.getElementById('r').textContent=r.ok?'Linked. You can close this window
 
     // --- JWT device sign-in (clients.plex.tv/api/v2/auth/*, sim_jwt.cpp) ---
     if (common::text::starts_with(req.path, "/api/v2/auth/")) {
+        // Whose token came with it: the account's, a Home member's, or a
+        // live Plex JWT's person.
         std::string t = token_of(req);
-        bool authorised = !t.empty() && revoked.count(t) == 0 &&
-                          (t == account.token || jwt.check(t) == JwtAuthority::TokenState::valid);
-        auto j = jwt.handle(req.method, req.path, req.body, client_id_of(req), authorised, jwt_user());
+        std::optional<JwtUser> caller;
+        if (!t.empty() && revoked.count(t) == 0) {
+            JwtUser who;
+            if (t == account.token)
+                caller = jwt_user();
+            else if (const SimHomeUser* m = member_of(t))
+                caller = JwtUser{m->id, m->uuid, m->username.empty() ? m->title : m->username};
+            else if (jwt.check(t, &who) == JwtAuthority::TokenState::valid)
+                caller = who;
+        }
+        auto j = jwt.handle(req.method, req.path, req.body, client_id_of(req), caller ? &*caller : nullptr);
         lock.unlock();
         return reply(jwt_response(req, j));
     }
@@ -432,11 +442,16 @@ document.getElementById('r').textContent=r.ok?'Linked. You can close this window
     }
     // A Plex JWT of ours stands for the account until it expires; then 498
     // (inferred from client reports; the code 1001 is a guess).
-    if (auto state = jwt.check(token); state == JwtAuthority::TokenState::expired) {
+    JwtUser jwt_person;
+    if (auto state = jwt.check(token, &jwt_person); state == JwtAuthority::TokenState::expired) {
         lock.unlock();
         return reply(plextv_error(req, 498, 1001, "Token expired"));
     } else if (state == JwtAuthority::TokenState::valid) {
+        // It stands for the person its key belongs to: from here on, as
+        // that person's classic token would.
         token = account.token;
+        for (const auto& m : home)
+            if (m.id == jwt_person.id) token = m.token;
     }
     // The account's token, or a Home member's (after a switch).
     const SimHomeUser* member = member_of(token);

@@ -19,7 +19,7 @@ using route::member_handler;
 using route::Reply;
 
 Auth::Auth(session::Session& session, route::Registry& routes)
-    : session_(session), pins_(std::make_unique<PinTable>()) {
+    : session_(session), pins_(std::make_unique<PinTable>()), pin_guard_(make_pin_guard()) {
     routes.add("POST", "/api/plex/oauth/pin", member_handler(this, &Auth::create_pin));
     routes.add("GET", "/api/plex/oauth/pin/{pinId}/check", member_handler(this, &Auth::check_pin));
     routes.add("GET", "/api/plex/oauth/validate", member_handler(this, &Auth::validate));
@@ -76,14 +76,29 @@ void Auth::create_pin(Call& call, Reply reply) {
         auto auth_app = session_.settings().snapshot()->auth_app_url;
         // Where a short code is typed: plex.tv/link on the real service.
         auto link_url = session_.settings().snapshot()->plextv_url + "/link";
-        tv.create_pin(kind, [this, reply, id, auth_app, kind, link_url](plexapi::ApiResult<plexapi::Pin> r) {
+        // Short-lived tokens: the PIN carries the device key's public JWK,
+        // and the token it gives is a Plex JWT (docs/accounts.md).
+        bool jwt = session_.settings().snapshot()->jwt_sign_in;
+        // A key of its own for each sign-in: the one stored may be bound to
+        // another person's account. It is stored with the token it gives.
+        std::string key_text;
+        std::string jwk;
+        if (jwt) {
+            auto key = plexapi::make_device_key();
+            if (!key) return reply.fail(key.error().context("Could not start the Plex sign-in"));
+            key_text = plexapi::serialize_device_key(*key);
+            session_.secrets().add(key_text);
+            jwk = plexapi::public_jwk(*key);
+        }
+        auto created = [this, reply, id, auth_app, kind, link_url, jwt, key_text](plexapi::ApiResult<plexapi::Pin> r) {
             if (!r) {
                 session_.log().warn("could not create a sign-in PIN: {}", r.error().message);
                 return reply.fail(r.error().context("Could not start the Plex sign-in"));
             }
             const auto& pin = *r;
             std::string state = common::text::random_hex(16);
-            pins_->add(pin.id, pin.code, state, pin.expires_in_s);
+            pins_->add(pin.id, pin.code, state, pin.expires_in_s, jwt);
+            if (jwt) pins_->set_device_key(pin.id, key_text);
             bj::object out{{"pinId", pin.id},
                            {"code", pin.code},
                            {"clientId", id.client_identifier},
@@ -92,7 +107,9 @@ void Auth::create_pin(Call& call, Reply reply) {
                            {"authUrl", auth_url(auth_app, id.client_identifier, pin.code, id.product, id.device_name)}};
             if (kind == Kind::short_code) out["linkUrl"] = link_url;
             reply.data(out);
-        });
+        };
+        if (!jwt) return tv.create_pin(kind, std::move(created));
+        tv.create_jwt_pin(jwk, std::move(created), kind);
     });
 }
 
@@ -115,7 +132,7 @@ void Auth::check_pin(Call& call, Reply reply) {
         case PinLookup::found: break;
     }
     boost::asio::post(session_.io(), [this, reply, pin] {
-        session_.plextv().get_pin(pin.id, [this, reply, pin](plexapi::ApiResult<plexapi::Pin> r) {
+        auto answered = [this, reply, pin](plexapi::ApiResult<plexapi::Pin> r) {
             if (!r) {
                 if (r.error().code == Errc::not_found) {
                     pins_->remove(pin.id);
@@ -126,15 +143,57 @@ void Auth::check_pin(Call& call, Reply reply) {
             if (!r->auth_token) return reply.data(bj::object{{"authenticated", false}, {"code", pin.code}});
             auto token = std::make_shared<vault::Secret>(*r->auth_token);
             session_.secrets().add(token->str());
-            session_.plextv().get_account(
-                token->str(), [this, reply, pin, token](plexapi::ApiResult<plexapi::Account> a) {
-                    if (!a) return reply.fail(a.error().context("Signed in, but the account could not be read"));
-                    if (auto st = session_.sign_in(*token, *a); !st)
-                        return reply.fail(st.error().context("Signed in, but the token could not be saved"));
-                    pins_->remove(pin.id);
-                    session_.log().info("signed in to Plex as {}", a->username);
-                    reply.data(bj::object{{"authenticated", true}, {"username", a->username}, {"email", a->email}});
-                });
+            if (!pin.jwt) return linked(reply, pin.id, token, 0, nullptr);
+            // A Plex JWT: checked against plex.tv's keys, for this device,
+            // before it is trusted with anything.
+            session_.plextv().get_jwt_keys([this, reply, pin, token](plexapi::ApiResult<std::string> keys) {
+                if (!keys) return reply.fail(keys.error().context("Signed in, but plex.tv's keys could not be read"));
+                auto key = plexapi::device_key_from(pin.device_key);
+                if (!key) return reply.fail(key.error().context("Signed in, but the device key is gone; start again"));
+                auto claims = plexapi::verify_plex_jwt(token->str(), *keys, session_.identity().client_identifier,
+                                                       plexapi::key_id(*key), static_cast<int64_t>(std::time(nullptr)));
+                if (!claims)
+                    return reply.fail(
+                        Error(Errc::bad_answer,
+                              "Signed in, but plex.tv gave a token that does not verify: " + claims.error().message,
+                              common::Peer::plextv));
+                linked(reply, pin.id, token, claims->expires_at, std::make_shared<plexapi::DeviceKey>(std::move(*key)));
+            });
+        };
+        if (!pin.jwt) return session_.plextv().get_pin(pin.id, std::move(answered));
+        // Polled with a device JWT; one serves the polls of four minutes
+        // (it lives five), so a sign-in costs plex.tv few nonces.
+        auto now = std::chrono::steady_clock::now();
+        if (!pin.device_jwt.empty() && now - pin.device_jwt_at < std::chrono::minutes(4))
+            return session_.plextv().get_jwt_pin(pin.id, pin.device_jwt, std::move(answered));
+        session_.plextv().get_nonce([this, reply, pin, now, answered](plexapi::ApiResult<std::string> n) mutable {
+            if (!n) return reply.fail(n.error().context("Could not check the sign-in"));
+            auto key = plexapi::device_key_from(pin.device_key);
+            if (!key) return reply.fail(key.error().context("The device key is gone; start the sign-in again"));
+            auto device_jwt =
+                plexapi::sign_device_jwt(*key, session_.identity().client_identifier, *n, plexapi::kDefaultJwtScope,
+                                         static_cast<int64_t>(std::time(nullptr)));
+            pins_->set_device_jwt(pin.id, device_jwt, now);
+            session_.plextv().get_jwt_pin(pin.id, device_jwt, std::move(answered));
+        });
+    });
+}
+
+void Auth::linked(Reply reply, int64_t pin_id, std::shared_ptr<vault::Secret> token, int64_t expires_at,
+                  std::shared_ptr<plexapi::DeviceKey> key) {
+    session_.plextv().get_account(token->str(), [this, reply, pin_id, token, expires_at,
+                                                 key](plexapi::ApiResult<plexapi::Account> a) {
+        if (!a) return reply.fail(a.error().context("Signed in, but the account could not be read"));
+        // Another account than the one signed in: what was set up with
+        // the previous one (our webhook on its plex.tv account) goes first.
+        session_.hand_over(std::to_string(a->id), [this, reply, pin_id, token, expires_at, key,
+                                                   account = *a](std::vector<std::string>) {
+            if (auto st = session_.sign_in(*token, account, nullptr, nullptr, expires_at, key.get()); !st)
+                return reply.fail(st.error().context("Signed in, but the token could not be saved"));
+            pins_->remove(pin_id);
+            session_.log().info("signed in to Plex as {}{}", account.username,
+                                expires_at > 0 ? " (a short-lived token, renewed before it ends)" : "");
+            reply.data(bj::object{{"authenticated", true}, {"username", account.username}, {"email", account.email}});
         });
     });
 }

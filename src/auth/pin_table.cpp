@@ -18,7 +18,7 @@ void PinTable::sweep(std::chrono::steady_clock::time_point now) {
     while (expired_.size() > capacity_ * 4) expired_.erase(expired_.begin());
 }
 
-void PinTable::add(int64_t id, std::string code, std::string state, int64_t lifetime_s,
+void PinTable::add(int64_t id, std::string code, std::string state, int64_t lifetime_s, bool jwt,
                    std::chrono::steady_clock::time_point now) {
     std::lock_guard lock(mu_);
     sweep(now);
@@ -30,7 +30,27 @@ void PinTable::add(int64_t id, std::string code, std::string state, int64_t life
     }
     auto life = std::chrono::seconds(lifetime_s > 0 ? lifetime_s : 900);
     if (life > max_age_) life = max_age_;
-    pins_[id] = PendingPin{id, std::move(code), std::move(state), now, life};
+    PendingPin p;
+    p.id = id;
+    p.code = std::move(code);
+    p.state = std::move(state);
+    p.created = now;
+    p.lifetime = life;
+    p.jwt = jwt;
+    pins_[id] = std::move(p);
+}
+
+void PinTable::set_device_key(int64_t id, std::string device_key) {
+    std::lock_guard lock(mu_);
+    if (auto it = pins_.find(id); it != pins_.end()) it->second.device_key = std::move(device_key);
+}
+
+void PinTable::set_device_jwt(int64_t id, std::string device_jwt, std::chrono::steady_clock::time_point at) {
+    std::lock_guard lock(mu_);
+    if (auto it = pins_.find(id); it != pins_.end()) {
+        it->second.device_jwt = std::move(device_jwt);
+        it->second.device_jwt_at = at;
+    }
 }
 
 PinLookup PinTable::find(int64_t id, std::string_view state, PendingPin* out,

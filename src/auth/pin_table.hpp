@@ -19,6 +19,12 @@ struct PendingPin {
     std::string state;
     std::chrono::steady_clock::time_point created;
     std::chrono::seconds lifetime{900};
+    // A JWT PIN (jwt_sign_in): polled with a device JWT, reused while it is
+    // young (each one costs plex.tv a nonce).
+    bool jwt = false;
+    std::string device_key;  // serialized; made for this PIN, stored with the token it gives
+    std::string device_jwt;
+    std::chrono::steady_clock::time_point device_jwt_at;
 };
 
 enum class PinLookup { found = 1, unknown, expired, state_mismatch };
@@ -29,8 +35,12 @@ public:
         : capacity_(capacity), max_age_(max_age) {}
     // `lifetime_s` from plex.tv's expiresIn (none or nonsense: 15 minutes),
     // capped at max_age.
-    void add(int64_t id, std::string code, std::string state, int64_t lifetime_s,
+    void add(int64_t id, std::string code, std::string state, int64_t lifetime_s, bool jwt = false,
              std::chrono::steady_clock::time_point now = std::chrono::steady_clock::now());
+    // The device key a JWT PIN carries.
+    void set_device_key(int64_t id, std::string device_key);
+    // Remembers the device JWT a JWT PIN is polled with.
+    void set_device_jwt(int64_t id, std::string device_jwt, std::chrono::steady_clock::time_point at);
     PinLookup find(int64_t id, std::string_view state, PendingPin* out,
                    std::chrono::steady_clock::time_point now = std::chrono::steady_clock::now());
     void remove(int64_t id);

@@ -296,7 +296,10 @@ Result<PlexJwt> verify_plex_jwt(std::string_view token, std::string_view keys_js
                                   [&](const std::string& a) { return a == "plex.tv" || a == client_id; });
         if (!for_us) return bad("the Plex token is meant for someone else (audience)");
         if (p->expires_at <= now_unix) return bad("the Plex token has expired");
-        if (p->thumbprint != kid) return bad("the Plex token was issued to another device key");
+        // A clock a few minutes apart is not a forgery; an hour is.
+        if (p->issued_at > now_unix + 3600) return bad("the Plex token was issued in the future (check the clock)");
+        if (p->thumbprint.empty() || p->thumbprint != kid)
+            return bad("the Plex token was issued to another device key");
         return p;
     } catch (...) {
         return bad("the Plex token could not be checked");

@@ -70,6 +70,15 @@ std::optional<common::Error> classify(const http::Request& req, const http::Resu
 PlexTv::PlexTv(std::shared_ptr<http::Client> client, ClientIdentity identity, PlexTvOptions options)
     : client_(std::move(client)), identity_(std::move(identity)), options_(std::move(options)) {}
 
+std::function<void(const std::string&, common::Errc)> PlexTv::token_hook() const {
+    if (!options_.on_token_rejected && !options_.on_token_expired) return {};
+    return [rejected = options_.on_token_rejected, expired = options_.on_token_expired](const std::string& token,
+                                                                                        common::Errc why) {
+        if (why == common::Errc::token_rejected && rejected) rejected(token);
+        if (why == common::Errc::token_expired && expired) expired(token);
+    };
+}
+
 http::Request PlexTv::make(std::string method, std::string path, const std::string& token, Accept accept) const {
     http::Request r;
     r.method = std::move(method);
@@ -84,7 +93,9 @@ http::Request PlexTv::make(std::string method, std::string path, const std::stri
 
 // Free function holding its own client reference: a PlexTv is a cheap
 // value and may be gone before the answer arrives.
-using Rejected = std::function<void(const std::string& token)>;
+// Told when plex.tv refuses the token a call was made with: rejected (sign in
+// again) or expired (a Plex JWT to renew).
+using Rejected = std::function<void(const std::string& token, common::Errc why)>;
 
 template <class T, class Parse>
 static void call(const std::shared_ptr<http::Client>& client, http::Request req, Parse parse, ApiCallback<T> cb,
@@ -102,8 +113,8 @@ static void call(const std::shared_ptr<http::Client>& client, http::Request req,
             if (err->code == common::Errc::rate_limited)
                 if (auto wait = http::retry_after(*r))
                     err->message = "plex.tv is busy and asks to wait " + std::to_string(wait->count()) + " s";
-            if (err->code == common::Errc::token_rejected && on_rejected && !shared_req->token.empty())
-                on_rejected(shared_req->token);
+            bool refused = err->code == common::Errc::token_rejected || err->code == common::Errc::token_expired;
+            if (refused && on_rejected && !shared_req->token.empty()) on_rejected(shared_req->token, err->code);
             return cb(std::move(*err));
         }
         auto parsed = parse(r->body);
@@ -117,29 +128,29 @@ static void call(const std::shared_ptr<http::Client>& client, http::Request req,
 
 void PlexTv::create_pin(PinKind kind, ApiCallback<Pin> cb) {
     auto req = make("POST", kind == PinKind::strong ? "/api/v2/pins?strong=true" : "/api/v2/pins", "", Accept::json);
-    call<Pin>(client_, std::move(req), parse_pin, std::move(cb), options_.on_token_rejected);
+    call<Pin>(client_, std::move(req), parse_pin, std::move(cb), token_hook());
 }
 
 void PlexTv::get_pin(int64_t pin_id, ApiCallback<Pin> cb) {
     auto req = make("GET", "/api/v2/pins/" + std::to_string(pin_id), "", Accept::json);
-    call<Pin>(client_, std::move(req), parse_pin, std::move(cb), options_.on_token_rejected);
+    call<Pin>(client_, std::move(req), parse_pin, std::move(cb), token_hook());
 }
 
 void PlexTv::get_account(const std::string& token, ApiCallback<Account> cb) {
     call<Account>(client_, make("GET", "/api/v2/user", token, Accept::json), parse_account, std::move(cb),
-                  options_.on_token_rejected);
+                  token_hook());
 }
 
 void PlexTv::ping(const std::string& token, ApiCallback<bool> cb) {
     call<bool>(
         client_, make("GET", "/api/v2/ping", token, Accept::json),
-        [](std::string_view) { return common::Result<bool>(true); }, std::move(cb), options_.on_token_rejected);
+        [](std::string_view) { return common::Result<bool>(true); }, std::move(cb), token_hook());
 }
 
 void PlexTv::get_resources(const std::string& token, ApiCallback<std::vector<Resource>> cb) {
     auto req = make("GET", "/api/v2/resources?includeHttps=1&includeRelay=1&includeIPv6=1", token, Accept::json);
     auto legacy = make("GET", "/api/resources?includeHttps=1&includeRelay=1&includeIPv6=1", token, Accept::xml);
-    auto rejected = options_.on_token_rejected;
+    auto rejected = token_hook();
     call<std::vector<Resource>>(
         client_, std::move(req), parse_resources,
         [client = client_, legacy = std::move(legacy), cb, rejected](ApiResult<std::vector<Resource>> r) mutable {
@@ -160,7 +171,7 @@ void PlexTv::get_resources(const std::string& token, ApiCallback<std::vector<Res
 void PlexTv::get_home_users(const std::string& token, ApiCallback<std::vector<HomeUser>> cb) {
     auto req = make("GET", "/api/v2/home/users", token, Accept::json);
     auto legacy = make("GET", "/api/home/users", token, Accept::xml);
-    auto rejected = options_.on_token_rejected;
+    auto rejected = token_hook();
     call<std::vector<HomeUser>>(
         client_, std::move(req), parse_home_users,
         [client = client_, legacy = std::move(legacy), cb, rejected](ApiResult<std::vector<HomeUser>> r) mutable {
@@ -172,6 +183,9 @@ void PlexTv::get_home_users(const std::string& token, ApiCallback<std::vector<Ho
             call<std::vector<HomeUser>>(
                 client, std::move(legacy), parse_home_users,
                 [first = r.error(), cb](ApiResult<std::vector<HomeUser>> r2) {
+                    // Neither list exists for this account: no Home to list.
+                    if (!r2 && first.code == common::Errc::not_found && r2.error().code == common::Errc::not_found)
+                        return cb(std::vector<HomeUser>{});
                     if (!r2)
                         r2.error().message = first.message + "; the legacy list also failed: " + r2.error().message;
                     cb(std::move(r2));
@@ -189,16 +203,19 @@ void PlexTv::switch_home_user(const std::string& token, const HomeUser& user, co
     auto req = make("POST", "/api/v2/home/users/" + common::text::url_encode(user.uuid) + "/switch" + query, token,
                     Accept::json);
     auto legacy = make("POST", "/api/home/users/" + std::to_string(user.id) + "/switch" + query, token, Accept::xml);
-    auto rejected = options_.on_token_rejected;
+    auto rejected = token_hook();
     bool has_legacy = user.id > 0;
     call<std::string>(
         client_, std::move(req), parse_switch_token,
         [client = client_, legacy = std::move(legacy), cb, rejected, has_legacy](ApiResult<std::string> r) mutable {
             // The legacy switch (numeric id, XML) when v2 does not know the
-            // user or answers what we cannot read; never after a wrong PIN.
+            // user, or said yes in a form we cannot read; never after a
+            // wrong PIN or a failure (that would send the PIN twice).
             using common::Errc;
-            if (r || !has_legacy || (r.error().code != Errc::not_found && r.error().code != Errc::bad_answer))
-                return cb(std::move(r));
+            if (r || !has_legacy) return cb(std::move(r));
+            const auto& e = r.error();
+            bool unreadable_yes = e.code == Errc::bad_answer && e.http_status >= 200 && e.http_status < 300;
+            if (e.code != Errc::not_found && !unreadable_yes) return cb(std::move(r));
             call<std::string>(client, std::move(legacy), parse_switch_token, std::move(cb), rejected);
         },
         rejected);
@@ -206,7 +223,7 @@ void PlexTv::switch_home_user(const std::string& token, const HomeUser& user, co
 
 void PlexTv::get_webhooks(const std::string& token, ApiCallback<std::vector<Webhook>> cb) {
     call<std::vector<Webhook>>(client_, make("GET", "/api/v2/user/webhooks", token, Accept::json), parse_webhooks,
-                               std::move(cb), options_.on_token_rejected);
+                               std::move(cb), token_hook());
 }
 
 void PlexTv::set_webhooks(const std::string& token, const std::vector<std::string>& urls, ApiCallback<bool> cb) {
@@ -220,7 +237,7 @@ void PlexTv::set_webhooks(const std::string& token, const std::vector<std::strin
     }
     call<bool>(
         client_, std::move(req), [](std::string_view) { return common::Result<bool>(true); }, std::move(cb),
-        options_.on_token_rejected);
+        token_hook());
 }
 
 // ---- JWT device sign-in ----
@@ -266,13 +283,13 @@ void PlexTv::register_device_key(const std::string& token, const std::string& jw
     post_json(req, std::move(*body));
     call<bool>(
         client_, std::move(req), [](std::string_view) { return common::Result<bool>(true); }, std::move(cb),
-        options_.on_token_rejected);
+        token_hook());
 }
 
 void PlexTv::get_nonce(ApiCallback<std::string> cb) {
     call<std::string>(
         client_, make_clients("GET", "/api/v2/auth/nonce", ""),
-        [](std::string_view b) { return string_field(b, "nonce"); }, std::move(cb), options_.on_token_rejected);
+        [](std::string_view b) { return string_field(b, "nonce"); }, std::move(cb), token_hook());
 }
 
 void PlexTv::exchange_device_jwt(const std::string& device_jwt, ApiCallback<std::string> cb) {
@@ -283,7 +300,7 @@ void PlexTv::exchange_device_jwt(const std::string& device_jwt, ApiCallback<std:
     // snake_case here, unlike the PIN's authToken (python-plexapi _exchangePlexJWT).
     call<std::string>(
         client_, std::move(req), [](std::string_view b) { return string_field(b, "auth_token"); }, std::move(cb),
-        options_.on_token_rejected);
+        token_hook());
 }
 
 void PlexTv::get_jwt_keys(ApiCallback<std::string> cb) {
@@ -297,24 +314,24 @@ void PlexTv::get_jwt_keys(ApiCallback<std::string> cb) {
                 return common::Error(common::Errc::bad_answer, "the key list has no keys");
             return std::string(b);
         },
-        std::move(cb), options_.on_token_rejected);
+        std::move(cb), token_hook());
 }
 
-void PlexTv::create_jwt_pin(const std::string& jwk_json, ApiCallback<Pin> cb) {
-    auto body = json_body("jwk", jwk_json, true);
+void PlexTv::create_jwt_pin(const std::string& jwk_json, ApiCallback<Pin> cb, PinKind kind) {
+    auto body = json_body("jwk", jwk_json, kind == PinKind::strong);
     if (!body)
         return client_->after(std::chrono::milliseconds(0), [cb = std::move(cb)] {
             cb(common::Error(common::Errc::bad_request, "the device key is not a JSON Web Key"));
         });
     auto req = make_clients("POST", "/api/v2/pins", "");
     post_json(req, std::move(*body));
-    call<Pin>(client_, std::move(req), parse_pin, std::move(cb), options_.on_token_rejected);
+    call<Pin>(client_, std::move(req), parse_pin, std::move(cb), token_hook());
 }
 
 void PlexTv::get_jwt_pin(int64_t id, const std::string& device_jwt, ApiCallback<Pin> cb) {
     auto req = make_clients(
         "GET", "/api/v2/pins/" + std::to_string(id) + "?deviceJWT=" + common::text::url_encode(device_jwt), "");
-    call<Pin>(client_, std::move(req), parse_pin, std::move(cb), options_.on_token_rejected);
+    call<Pin>(client_, std::move(req), parse_pin, std::move(cb), token_hook());
 }
 
 }  // namespace pb::plexapi

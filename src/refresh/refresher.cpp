@@ -777,11 +777,14 @@ boost::json::object Refresher::status_json() const {
                                          {"local", s->server_local},
                                          {"owned", s->server_owned}}}};
     auto account = session_.account_status();
-    out["account"] =
-        bj::object{{"state", session::to_string(account.state)},
-                   {"message", account.message},
-                   {"checked_at", account.checked_at > 0 ? bj::value(common::text::iso8601_utc(account.checked_at))
-                                                         : bj::value(nullptr)}};
+    out["account"] = bj::object{
+        {"state", session::to_string(account.state)},
+        {"message", account.message},
+        {"checked_at",
+         account.checked_at > 0 ? bj::value(common::text::iso8601_utc(account.checked_at)) : bj::value(nullptr)},
+        // A short-lived token's end (renewed a day before); null for a classic token.
+        {"token_expires_at",
+         s->token_expires_at > 0 ? bj::value(common::text::iso8601_utc(s->token_expires_at)) : bj::value(nullptr)}};
     // Whether refreshes can happen at all, and if not, why, in words.
     bool available = s->server_owned;
     out["refresh"] = bj::object{

@@ -87,6 +87,8 @@ void Session::start() {
     // out everywhere or changes the password).
     check_timer_ = std::make_unique<boost::asio::steady_timer>(io());
     schedule_check(std::chrono::seconds(0));
+    renew_timer_ = std::make_unique<boost::asio::steady_timer>(io());
+    schedule_renewal();
     if (vault_->rotation_pending()) {
         log().warn("a change of the encryption key was interrupted; finishing it");
         std::lock_guard lock(secrets_mu_);
@@ -102,6 +104,7 @@ void Session::cancel_requests() {
 
 void Session::shutdown() {
     check_timer_.reset();  // the io thread has stopped: nothing is waiting on it
+    renew_timer_.reset();
     {
         std::lock_guard lock(client_mu_);
         if (client_) client_->shutdown();
@@ -139,8 +142,13 @@ plexapi::ClientIdentity Session::identity() const {
 
 plexapi::PlexTv Session::plextv() {
     plexapi::PlexTvOptions o;
-    o.base_url = store_.snapshot()->plextv_url;
+    auto s = store_.snapshot();
+    o.base_url = s->plextv_url;
+    o.clients_base_url = s->plextv_clients_url;
     o.on_token_rejected = [this](const std::string& token) { note_rejected(token); };
+    // plex.tv's 498: the short-lived token ended (the machine slept through
+    // its renewal, the clock jumped): renew it now.
+    o.on_token_expired = [this](const std::string&) { boost::asio::post(io(), [this] { renew_device_token(); }); };
     return plexapi::PlexTv(client(), identity(), o);
 }
 
@@ -166,9 +174,10 @@ AccountStatus Session::account_status() const {
         st.message = "Not signed in to Plex.";
     } else if (stored == rejected_stored_) {
         st.state = AccountState::rejected;
-        st.message =
-            "Sign in to Plex again: plex.tv no longer accepts the token (it was revoked, the password "
-            "changed, or every device was signed out), so Plex work waits until you sign in again";
+        st.message = !rejected_why_.empty()
+                         ? rejected_why_
+                         : "Sign in to Plex again: plex.tv no longer accepts the token (it was revoked, the password "
+                           "changed, or every device was signed out), so Plex work waits until you sign in again";
     } else if (stored == ok_stored_) {
         st.state = AccountState::ok;
         st.message = "Signed in to Plex.";
@@ -194,6 +203,7 @@ void Session::note_rejected(const std::string& token) {
         std::lock_guard lock(account_mu_);
         if (rejected_stored_ == s->stored_token()) return;
         rejected_stored_ = s->stored_token();
+        rejected_why_.clear();
         checked_at_ = static_cast<int64_t>(std::time(nullptr));
     }
     log().warn("plex.tv no longer accepts the Plex token: sign in to Plex again (queued refreshes wait)");
@@ -294,6 +304,7 @@ common::Result<vault::Secret> Session::server_token() const {
 void Session::forget_resources() {
     std::lock_guard lock(resources_mu_);
     resources_.clear();
+    ++resources_generation_;  // answers to calls made before are another person's
 }
 
 void Session::resources(Freshness freshness, plexapi::ApiCallback<std::vector<plexapi::Resource>> cb) {
@@ -308,8 +319,21 @@ void Session::resources(Freshness freshness, plexapi::ApiCallback<std::vector<pl
     }
     auto token = account_token();
     if (!token) return cb(token.error());
-    plextv().get_resources(token->str(), [this, cb](plexapi::ApiResult<std::vector<plexapi::Resource>> r) {
+    uint64_t generation = 0;
+    {
+        std::lock_guard lock(resources_mu_);
+        generation = resources_generation_;
+    }
+    plextv().get_resources(token->str(), [this, cb, generation](plexapi::ApiResult<std::vector<plexapi::Resource>> r) {
         if (!r) return cb(std::move(r));
+        {
+            // Someone else signed in (a Plex Home switch) while this was on
+            // its way: its access tokens are the previous person's.
+            std::lock_guard lock(resources_mu_);
+            if (generation != resources_generation_)
+                return cb(common::Error(common::Errc::cancelled,
+                                        "the Plex account changed while its servers were being read; list them again"));
+        }
         std::vector<plexapi::Resource> servers;
         for (auto& res : *r)
             if (res.is_server()) servers.push_back(std::move(res));
@@ -317,8 +341,10 @@ void Session::resources(Freshness freshness, plexapi::ApiCallback<std::vector<pl
             if (!s.access_token.empty()) env_.secrets->add(s.access_token);
         {
             std::lock_guard lock(resources_mu_);
-            resources_ = servers;
-            resources_at_ = std::chrono::steady_clock::now();
+            if (generation == resources_generation_) {
+                resources_ = servers;
+                resources_at_ = std::chrono::steady_clock::now();
+            }
         }
         cb(std::move(servers));
     });
@@ -359,33 +385,55 @@ static bj::object selection_patch(const vault::Vault& vault, const plexapi::Reso
 }
 
 common::Status Session::sign_in(const vault::Secret& token, const plexapi::Account& account,
-                                const plexapi::Resource* server, const plexapi::Connection* chosen) {
+                                const plexapi::Resource* server, const plexapi::Connection* chosen,
+                                int64_t token_expires_at, const plexapi::DeviceKey* device_key) {
     std::lock_guard lock(secrets_mu_);
     forget_resources();  // another account may have other servers
     env_.secrets->add(token.str());
     std::string user_id = std::to_string(account.id);
+    auto before = store_.snapshot()->user_id;
+    bool same_person = !before.empty() && before == user_id && account.id > 0;
     // A managed Plex Home user has no username: it goes by its title.
     bj::object patch{{"token", vault_->seal(token.str())},
                      {"auth_method", settings::to_string(settings::AuthMethod::oauth)},
                      {"username", account.username.empty() ? account.title : account.username},
                      {"email", account.email},
-                     {"user_id", user_id}};
+                     {"user_id", user_id},
+                     {"token_expires_at", token_expires_at}};
     if (server) {
         if (!server->access_token.empty()) env_.secrets->add(server->access_token);
         for (const auto& [k, v] : selection_patch(*vault_, *server, chosen)) patch[k] = v;
-    } else if (auto before = store_.snapshot()->user_id; !before.empty() && before != user_id) {
+    } else if (!same_person) {
         // Another person: the server they had selected, and their token for
         // it, are not this one's. Never reach a server with someone else's
         // token; the new person selects their own.
         for (const auto& spec : settings::table())
             if (spec.section == settings::Section::server && spec.cleared_at_sign_out)
                 patch[spec.name] = bj::parse(spec.default_json);
+        // The previous server's library keys mean nothing on the next one.
+        patch["movie_library"] = bj::array();
+        patch["series_library"] = bj::array();
+    }
+    // The device key this sign-in's short-lived token was issued to; a key
+    // plex.tv bound to another person's account is never kept: the next
+    // renewal would give that person's token.
+    if (device_key) {
+        std::string text = plexapi::serialize_device_key(*device_key);
+        env_.secrets->add(text);
+        patch["device_key"] = vault_->seal(text);
+        std::fill(text.begin(), text.end(), '\0');
+    } else if (!same_person) {
+        patch["device_key"] = "";
     }
     if (auto st = write(patch); !st) return st;
-    // plex.tv just accepted this token (the caller read the account with it).
-    std::lock_guard account_lock(account_mu_);
-    ok_stored_ = store_.snapshot()->stored_token();
-    checked_at_ = static_cast<int64_t>(std::time(nullptr));
+    {
+        // plex.tv just accepted this token (the caller read the account with it).
+        std::lock_guard account_lock(account_mu_);
+        ok_stored_ = store_.snapshot()->stored_token();
+        checked_at_ = static_cast<int64_t>(std::time(nullptr));
+    }
+    // A short-lived token's renewal, or the move to one.
+    boost::asio::post(io(), [this] { schedule_renewal(); });
     return {};
 }
 
@@ -490,8 +538,16 @@ void Session::leave(Leaving how, std::function<void(common::Result<std::vector<s
     leaver->next();
 }
 
+void Session::hand_over(const std::string& user_id, std::function<void(std::vector<std::string>)> then) {
+    auto s = store_.snapshot();
+    if (s->token.empty() || (!s->user_id.empty() && s->user_id == user_id)) return then({});
+    leave(Leaving::hand_over,
+          [then](common::Result<std::vector<std::string>> r) { then(r ? *r : std::vector<std::string>{}); });
+}
+
 void Session::finish_leaving(Leaving how, std::vector<std::string> notes,
                              std::function<void(common::Result<std::vector<std::string>>)> done) {
+    if (how == Leaving::hand_over) return done(std::move(notes));  // the new sign-in writes the rest
     std::lock_guard lock(secrets_mu_);
     forget_resources();
     bj::object patch;

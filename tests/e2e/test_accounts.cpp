@@ -3,6 +3,8 @@
 // without a PIN), and what each switch does to the selected server.
 #include <gtest/gtest.h>
 
+#include <regex>
+
 #include "harness.hpp"
 
 namespace bj = boost::json;
@@ -44,7 +46,9 @@ protected:
         adult.pin = "1234";
         sam = sim.add_home_user(adult);
         sim.start();
-        ASSERT_TRUE(rig.start()) << rig.error;
+        // At debug level every call to plex.tv is logged: the PIN must
+        // still not be.
+        ASSERT_TRUE(rig.start({{"log_level", R"("debug")"}})) << rig.error;
         ASSERT_TRUE(rig.sign_in());
         auto sel =
             rig.api("POST", "/api/plex/select-server",
@@ -63,9 +67,12 @@ protected:
         if (!pin.empty()) body["pin"] = pin;
         return rig.api("POST", "/api/plex/home/switch", bj::serialize(body));
     }
-    bool logged(const std::string& text) {
+    // Whether `digits` appear in the log as a number of their own (not
+    // inside a port number).
+    bool logged(const std::string& digits) {
+        std::regex alone("(^|[^0-9])" + digits + "([^0-9]|$)");
         for (const auto& line : rig.host().log_lines())
-            if (line.find(text) != std::string::npos) return true;
+            if (std::regex_search(line, alone) || line.find("pin=") != std::string::npos) return true;
         return false;
     }
     pb::sim::Simulator sim;
@@ -204,4 +211,157 @@ TEST_F(PlexHome, ASwitchToSomeoneWithoutTheServerClearsItInsteadOfBorrowingAToke
     sim.clear_requests();
     EXPECT_NE(rig.api("GET", "/api/plex/oauth/libraries").status, 200);
     EXPECT_TRUE(sim.requests_matching("GET", "/library/sections").empty());
+}
+
+// Guessing a PIN through plexbridge: five wrong tries, then a wait, and
+// plex.tv is not asked while it lasts.
+TEST_F(PlexHome, WrongPinsInARowMakeTheNextTryWait) {
+    for (int i = 0; i < 5; ++i) ASSERT_EQ(switch_to(sam.uuid, "000" + std::to_string(i)).status, 403);
+    sim.clear_requests();
+    auto blocked = switch_to(sam.uuid, "1234");
+    EXPECT_EQ(blocked.status, 429) << blocked.body;
+    EXPECT_NE(message_of(blocked).find("Too many wrong PINs for Sam"), std::string::npos) << blocked.body;
+    EXPECT_TRUE(sim.requests_matching("POST", "/api/v2/home/users/").empty()) << "plex.tv was not asked";
+    // Another person of the Home is not held up by Sam's PIN.
+    EXPECT_EQ(switch_to(kids.uuid).status, 200);
+}
+
+// The webhook plexbridge made on the admin's plex.tv account belongs to the
+// admin: a switch removes it, with the admin's token, before handing over.
+TEST_F(PlexHome, TheAdminsWebhookIsRemovedWhenAnotherPersonTakesOver) {
+    ASSERT_EQ(rig.api("PATCH", "/api/settings/plex", R"({"webhook_base_url":"http://127.0.0.1:6767"})").status, 200);
+    ASSERT_EQ(rig.api("POST", "/api/plex/webhook/create").status, 200);
+    ASSERT_EQ(sim.webhooks().size(), 1u);
+    auto r = switch_to(kids.uuid);
+    ASSERT_EQ(r.status, 200) << r.body;
+    EXPECT_TRUE(sim.webhooks().empty()) << "the admin's webhook went with the admin";
+    EXPECT_NE(r.body.find("removed the webhook"), std::string::npos) << r.body;
+    auto sets = sim.requests_matching("POST", "/api/v2/user/webhooks");
+    ASSERT_FALSE(sets.empty());
+    EXPECT_EQ(sets.back().token, sim.account_token()) << "removed with the admin's own token";
+}
+
+// ---- short-lived tokens: the JWT device sign-in, opt-in (jwt_sign_in)
+
+namespace {
+class ShortLivedTokens : public ::testing::Test {
+protected:
+    void SetUp() override {
+        sim.add_demo_world();
+        sim.start();
+    }
+    ::testing::AssertionResult start(bool jwt) {
+        std::vector<std::pair<std::string, std::string>> presets;
+        if (jwt) presets.emplace_back("jwt_sign_in", "true");
+        if (!rig.start(presets)) return ::testing::AssertionFailure() << rig.error;
+        return ::testing::AssertionSuccess();
+    }
+    int64_t expires_at() { return rig.settings_object().at("token_expires_at").as_int64(); }
+    pb::sim::Simulator sim;
+    HostRig rig{sim};
+};
+}  // namespace
+
+TEST_F(ShortLivedTokens, SignInGivesAPlexJwtWithItsEndAndTheDeviceKeySealed) {
+    ASSERT_TRUE(start(true));
+    ASSERT_TRUE(rig.sign_in());
+    auto s = rig.settings_object();
+    auto now = static_cast<int64_t>(std::time(nullptr));
+    EXPECT_GT(expires_at(), now + 6 * 86400) << "about a week";
+    EXPECT_LT(expires_at(), now + 8 * 86400);
+    std::string key(s.at("device_key").as_string());
+    EXPECT_FALSE(key.empty());
+    EXPECT_EQ(rig.settings_file().find(sim.account_token()), std::string::npos);
+    // The PIN carried the public key and was polled with a device JWT.
+    auto created = sim.requests_matching("POST", "/api/v2/pins");
+    ASSERT_EQ(created.size(), 1u);
+    EXPECT_NE(created[0].body.find("\"jwk\""), std::string::npos) << created[0].body;
+    EXPECT_NE(created[0].body.find("\"OKP\""), std::string::npos);
+    bool polled_with_jwt = false;
+    for (const auto& q : sim.requests_matching("GET", "/api/v2/pins/"))
+        polled_with_jwt |= q.query.find("deviceJWT=") != std::string::npos;
+    EXPECT_TRUE(polled_with_jwt);
+    // The Plex JWT works for everything: the servers, the libraries.
+    auto servers = rig.api("GET", "/api/plex/oauth/servers");
+    ASSERT_EQ(servers.status, 200) << servers.body;
+    auto status = rig.api("GET", "/api/plex/status");
+    EXPECT_TRUE(status.json.at("data").at("account").at("token_expires_at").is_string()) << status.body;
+}
+
+TEST_F(ShortLivedTokens, AnExpiredTokenIsRenewedWithTheDeviceKeyNotASignIn) {
+    ASSERT_TRUE(start(true));
+    ASSERT_TRUE(rig.sign_in());
+    std::string before(rig.settings_object().at("token").as_string());
+    sim.expire_jwts();
+    sim.clear_requests();
+    // plex.tv answers 498; the plugin renews at once.
+    auto r = rig.api("GET", "/api/plex/oauth/servers?refresh=1");
+    EXPECT_NE(r.status, 200);
+    ASSERT_TRUE(pbtest::eventually([&] {
+        return std::string(rig.settings_object().at("token").as_string()) != before;
+    })) << "a new token was stored";
+    EXPECT_FALSE(sim.requests_matching("POST", "/api/v2/auth/token").empty());
+    EXPECT_TRUE(sim.requests_matching("POST", "/api/v2/pins").empty()) << "no new sign-in";
+    auto again = rig.api("GET", "/api/plex/oauth/servers?refresh=1");
+    EXPECT_EQ(again.status, 200) << again.body;
+    auto status = rig.api("GET", "/api/plex/status");
+    EXPECT_NE(std::string(status.json.at("data").at("account").at("state").as_string()), "rejected");
+}
+
+TEST_F(ShortLivedTokens, AShortTokenIsRenewedBeforeItEnds) {
+    sim.set_jwt_lifetime(std::chrono::seconds(4));  // renewed halfway, every 2 s
+    ASSERT_TRUE(start(true));
+    ASSERT_TRUE(rig.sign_in());
+    std::string first(rig.settings_object().at("token").as_string());
+    ASSERT_TRUE(pbtest::eventually([&] { return std::string(rig.settings_object().at("token").as_string()) != first; },
+                                   std::chrono::seconds(15)))
+        << "renewed in the background";
+    sim.set_jwt_lifetime(std::chrono::hours(24 * 7));
+    EXPECT_EQ(rig.api("GET", "/api/plex/oauth/servers?refresh=1").status, 200);
+}
+
+TEST_F(ShortLivedTokens, TurningItOnMovesAClassicSignInOver) {
+    ASSERT_TRUE(start(false));
+    ASSERT_TRUE(rig.sign_in());
+    EXPECT_EQ(expires_at(), 0) << "a classic token";
+    ASSERT_EQ(rig.api("PATCH", "/api/settings/plex", R"({"jwt_sign_in":true})").status, 200);
+    ASSERT_TRUE(pbtest::eventually([&] { return expires_at() > 0; })) << "moved to a short-lived token";
+    auto registered = sim.requests_matching("POST", "/api/v2/auth/jwk");
+    ASSERT_EQ(registered.size(), 1u);
+    EXPECT_EQ(registered[0].token, sim.account_token()) << "the key is bound with the classic token";
+    EXPECT_EQ(rig.api("GET", "/api/plex/oauth/servers?refresh=1").status, 200);
+    // Turned off again, the token it has is still renewed: nobody is
+    // signed out by a switch in the settings.
+    ASSERT_EQ(rig.api("PATCH", "/api/settings/plex", R"({"jwt_sign_in":false})").status, 200);
+    std::string before(rig.settings_object().at("token").as_string());
+    sim.expire_jwts();
+    rig.api("GET", "/api/plex/oauth/servers?refresh=1");
+    EXPECT_TRUE(
+        pbtest::eventually([&] { return std::string(rig.settings_object().at("token").as_string()) != before; }));
+}
+
+// The device key is bound to the account that registered it: a Plex Home
+// switch never keeps it, or the next renewal would bring back the admin's
+// token for the child.
+TEST_F(ShortLivedTokens, ASwitchToAHomeMemberDoesNotKeepTheAdminsDeviceKey) {
+    pb::sim::SimHomeUser kid;
+    kid.title = "Kids";
+    kid = sim.add_home_user(kid);
+    ASSERT_TRUE(start(false));
+    ASSERT_TRUE(rig.sign_in());
+    ASSERT_EQ(rig.api("PATCH", "/api/settings/plex", R"({"jwt_sign_in":true})").status, 200);
+    ASSERT_TRUE(pbtest::eventually([&] { return expires_at() > 0; }));
+    std::string admin_key(rig.settings_object().at("device_key").as_string());
+    ASSERT_FALSE(admin_key.empty());
+    sim.clear_requests();
+    auto r = rig.api("POST", "/api/plex/home/switch", R"({"uuid":")" + kid.uuid + R"("})");
+    ASSERT_EQ(r.status, 200) << r.body;
+    EXPECT_EQ(rig.settings_object().at("username").as_string(), "Kids");
+    // Short-lived tokens are on: the child's token moves over with a key
+    // of its own, registered with the child's token.
+    ASSERT_TRUE(pbtest::eventually([&] { return expires_at() > 0; }));
+    EXPECT_NE(std::string(rig.settings_object().at("device_key").as_string()), admin_key);
+    auto registered = sim.requests_matching("POST", "/api/v2/auth/jwk");
+    ASSERT_EQ(registered.size(), 1u);
+    EXPECT_EQ(registered[0].token, kid.token);
 }

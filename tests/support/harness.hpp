@@ -79,6 +79,7 @@ public:
             sim_.write_ca_file(ca);
             o.presets = {{"use_plex", "true"},
                          {"plextv_url", "\"" + sim_.plextv_url() + "\""},
+                         {"plextv_clients_url", "\"" + sim_.plextv_url() + "\""},
                          {"tls_ca_file", "\"" + ca + "\""}};
         }
         for (auto& p : presets) o.presets.push_back(p);

@@ -357,7 +357,7 @@ TEST(PinTable, StateExpiryAndBounds) {
     using namespace std::chrono;
     auth::PinTable t(3, seconds(3600));
     auto now = steady_clock::now();
-    t.add(1, "c1", "s1", 900, now);  // plex.tv's expiresIn, as in the captures
+    t.add(1, "c1", "s1", 900, false, now);  // plex.tv's expiresIn, as in the captures
     auth::PendingPin p;
     EXPECT_EQ(t.find(1, "s1", &p, now), auth::PinLookup::found);
     EXPECT_EQ(t.find(1, "nope", &p, now), auth::PinLookup::state_mismatch);
@@ -365,12 +365,12 @@ TEST(PinTable, StateExpiryAndBounds) {
     EXPECT_EQ(t.find(1, "s1", &p, now + minutes(11)), auth::PinLookup::found)
         << "a user who takes eleven minutes to sign in still succeeds";
     EXPECT_EQ(t.find(1, "s1", &p, now + seconds(901)), auth::PinLookup::expired);
-    t.add(2, "c2", "s2", 86400, now);
+    t.add(2, "c2", "s2", 86400, false, now);
     EXPECT_EQ(t.find(2, "s2", &p, now + seconds(3601)), auth::PinLookup::expired) << "never more than an hour";
-    t.add(10, "a", "s", 900, now);
-    t.add(11, "b", "s", 900, now + seconds(1));
-    t.add(12, "c", "s", 900, now + seconds(2));
-    t.add(13, "d", "s", 900, now + seconds(3));
+    t.add(10, "a", "s", 900, false, now);
+    t.add(11, "b", "s", 900, false, now + seconds(1));
+    t.add(12, "c", "s", 900, false, now + seconds(2));
+    t.add(13, "d", "s", 900, false, now + seconds(3));
     EXPECT_EQ(t.size(), 3u) << "bounded";
     EXPECT_EQ(t.find(10, "s", &p, now + seconds(3)), auth::PinLookup::unknown) << "oldest evicted";
 }

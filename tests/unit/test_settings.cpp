@@ -97,9 +97,12 @@ TEST(SettingsTable, SignOutClearsTheAccountAndTheServerOnly) {
     std::set<std::string_view> cleared;
     for (const auto& s : settings::table())
         if (s.cleared_at_sign_out) cleared.insert(s.name);
-    EXPECT_EQ(cleared, (std::set<std::string_view>{"token", "username", "email", "user_id", "server_machine_id",
-                                                   "server_name", "server_url", "server_local", "server_connections",
-                                                   "server_token", "server_owned", "server_platform"}));
+    // The device key goes too: a key plex.tv bound to one account is not
+    // handed to the next person who signs in.
+    EXPECT_EQ(cleared,
+              (std::set<std::string_view>{"token", "username", "email", "user_id", "token_expires_at", "device_key",
+                                          "server_machine_id", "server_name", "server_url", "server_local",
+                                          "server_connections", "server_token", "server_owned", "server_platform"}));
 }
 
 // ---------------------------------------------------------------- migrations

@@ -84,7 +84,9 @@ async function list(box, ctx) {
     } catch (e) {
       error.textContent = e.message;
       go.disabled = false;
-      if (e.code === 'PLEX_HOME_PIN_WRONG') pin.focus();
+      // plex.tv may ask a PIN of someone it lists without one: the field
+      // shows for them too.
+      if (e.code === 'PLEX_HOME_PIN_WRONG') { pinField.hidden = false; pin.focus(); }
     }
   });
   replace(box,

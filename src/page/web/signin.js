@@ -1,7 +1,7 @@
 // The Plex account: Use Plex, Sign in with Plex (a popup on plex.tv, polled
 // with the PIN's state), sign out, and the legacy mode with its migration.
 import { get, post } from './api.js';
-import { h, replace, announce, safeHref, when, fieldMessage } from './dom.js';
+import { h, replace, announce, safeHref, when, fieldMessage, toggle } from './dom.js';
 import * as home from './home.js';
 
 const POLL_MS = 1500;
@@ -14,6 +14,7 @@ export function render(el, ctx) {
   if (flow) return; // a sign-in in progress keeps its own view
   const s = ctx.status;
   const parts = [ctx.usePlexSwitch()];
+  if (ctx.values.use_plex && !ctx.legacy()) parts.push(jwtSwitch(ctx));
   if (!ctx.values.use_plex) {
     parts.push(h('p', { class: 'muted' }, 'Turn Plex on to connect your account.'));
     return replace(el, parts);
@@ -34,6 +35,26 @@ export function render(el, ctx) {
         h('button', { type: 'button', class: 'primary', id: 'connect', onclick: () => connect(el, ctx) }, 'Connect to Plex')));
   }
   replace(el, parts);
+}
+
+// The opt-in to plex.tv's short-lived tokens (docs/accounts.md): signed
+// in, turning it on moves the account over at once.
+function jwtSwitch(ctx) {
+  return toggle({
+    name: 'jwt_sign_in', label: ctx.label('jwt_sign_in'), help: ctx.help('jwt_sign_in'), checked: ctx.values.jwt_sign_in,
+    onchange: async (on, input) => {
+      input.disabled = true;
+      try {
+        await ctx.save({ jwt_sign_in: on });
+        announce(on ? 'Short-lived Plex tokens are on.' : 'Short-lived Plex tokens are off for the next sign-in.');
+      } catch (e) {
+        input.checked = !on;
+        announce(e.message);
+      }
+      input.disabled = false;
+      setTimeout(() => ctx.refresh(), 1500); // the move over, seen in the status
+    },
+  });
 }
 
 function legacyView(el, ctx) {

@@ -18,6 +18,7 @@ export function render(el, ctx) {
   } else if (s.signed_in) {
     const cls = dead(account) ? 'bad' : account.state === 'ok' ? 'ok' : '';
     fact('Account', h('span', { class: cls }, s.username ? `Signed in as ${s.username}` : 'Signed in'));
+    if (account.token_expires_at) fact('Token', `short-lived, renewed before it ends (${when(account.token_expires_at)})`);
   } else {
     fact('Account', 'Not signed in');
   }

@@ -12,6 +12,7 @@
 namespace pb::auth {
 
 class PinTable;
+class PinGuard;
 
 class Auth {
 public:
@@ -28,6 +29,10 @@ public:
 private:
     void create_pin(route::Call& call, route::Reply reply);
     void check_pin(route::Call& call, route::Reply reply);
+    // The PIN was linked: reads the account and stores the sign-in.
+    // `key`: the device key a short-lived token was issued to (else null).
+    void linked(route::Reply reply, int64_t pin_id, std::shared_ptr<vault::Secret> token, int64_t expires_at,
+                std::shared_ptr<plexapi::DeviceKey> key);
     void validate(route::Call& call, route::Reply reply);
     void migration(route::Call& call, route::Reply reply);
     void logout(route::Call& call, route::Reply reply);
@@ -38,9 +43,11 @@ private:
     // Plex Home (home.cpp).
     void home_users(route::Call& call, route::Reply reply);
     void switch_home_user(route::Call& call, route::Reply reply);
+    static std::shared_ptr<PinGuard> make_pin_guard();
 
     session::Session& session_;
     std::unique_ptr<PinTable> pins_;
+    std::shared_ptr<PinGuard> pin_guard_;  // wrong Plex Home PINs (home.cpp)
 };
 
 }  // namespace pb::auth

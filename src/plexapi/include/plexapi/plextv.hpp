@@ -34,6 +34,9 @@ struct PlexTvOptions {
     // Told (on the client's thread) when plex.tv rejects the token a call
     // was made with: the owner of the token learns it died.
     std::function<void(const std::string& token)> on_token_rejected;
+    // Told when plex.tv answers 498 to a call made with a Plex JWT: it
+    // expired, and the device key renews it.
+    std::function<void(const std::string& token)> on_token_expired;
 };
 
 class PlexTv {
@@ -77,9 +80,10 @@ public:
     // GET /api/v2/auth/keys: plex.tv's signing keys, the JSON text as sent
     // (for verify_plex_jwt).
     void get_jwt_keys(ApiCallback<std::string> cb);
-    // POST /api/v2/pins with {"jwk":...,"strong":true}; the linked PIN's
-    // authToken, polled with the device JWT, is a Plex JWT.
-    void create_jwt_pin(const std::string& jwk_json, ApiCallback<Pin> cb);
+    // POST /api/v2/pins with {"jwk":...,"strong":true} (a short code: no
+    // "strong"); the linked PIN's authToken, polled with the device JWT, is
+    // a Plex JWT.
+    void create_jwt_pin(const std::string& jwk_json, ApiCallback<Pin> cb, PinKind kind = PinKind::strong);
     void get_jwt_pin(int64_t id, const std::string& device_jwt, ApiCallback<Pin> cb);
 
     const ClientIdentity& identity() const { return identity_; }
@@ -87,6 +91,8 @@ public:
 private:
     http::Request make(std::string method, std::string path, const std::string& token, Accept accept) const;
     http::Request make_clients(std::string method, std::string path, const std::string& token) const;
+    // The options' two token callbacks as the one call() takes.
+    std::function<void(const std::string&, common::Errc)> token_hook() const;
 
     std::shared_ptr<http::Client> client_;
     ClientIdentity identity_;

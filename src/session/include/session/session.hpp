@@ -24,6 +24,7 @@
 #include "common/error.hpp"
 #include "http/client.hpp"
 #include "log/log.hpp"
+#include "plexapi/device_jwt.hpp"
 #include "plexapi/headers.hpp"
 #include "plexapi/models.hpp"
 #include "plexapi/plextv.hpp"
@@ -72,6 +73,9 @@ std::string_view to_string(AccountState state);
 enum class Leaving : uint8_t {
     sign_out = 1,       // forget the token and the server; keep the rest
     forget_everything,  // also every setting, the key and the plugin's files
+    hand_over,          // another person signs in (a Plex Home switch, another account):
+                        // undo what was set up with the previous one's token; the new
+                        // sign-in then replaces the rest
 };
 // A feature's part in leaving: it undoes what it set up outside (the webhook
 // on plex.tv, files) with the account's token (empty when unusable), then
@@ -112,7 +116,8 @@ public:
     // Read the settings here; change them only through the methods below.
     const settings::Store& settings() const { return store_; }
     // The host says the stored settings changed (the plugin calls this).
-    [[nodiscard]] common::Status settings_changed(std::string_view all_json) { return store_.replace(all_json); }
+    // (A short-lived token's renewal follows: jwt_sign_in may have changed.)
+    [[nodiscard]] common::Status settings_changed(std::string_view all_json);
 
     // ---- reaching Plex
     // The client for every request; rebuilt when tls_ca_file changes.
@@ -147,9 +152,13 @@ public:
     // in one write. Without `server`, a sign-in as another person (another
     // account, a switch to another Plex Home user) also clears the server
     // selection: its token was the previous person's.
+    // `token_expires_at`: the end of a short-lived Plex JWT (unix seconds),
+    // 0 for a classic token; `device_key`: the key it was issued to (stored
+    // with it). Another person's device key is never kept.
     [[nodiscard]] common::Status sign_in(const vault::Secret& token, const plexapi::Account& account,
                                          const plexapi::Resource* server = nullptr,
-                                         const plexapi::Connection* chosen = nullptr);
+                                         const plexapi::Connection* chosen = nullptr, int64_t token_expires_at = 0,
+                                         const plexapi::DeviceKey* device_key = nullptr);
     // Selects `server`, reached at `chosen` (nullptr: to be chosen later),
     // and remembers every connection for failover.
     [[nodiscard]] common::Status select_server(const plexapi::Resource& server, const plexapi::Connection* chosen);
@@ -176,6 +185,18 @@ public:
     // was stored (try again), `done(false)` when nothing changed.
     void renew_server_token(std::function<void(bool renewed)> done);
 
+    // ---- short-lived tokens (the JWT device sign-in, docs/accounts.md;
+    //      session_token.cpp)
+    // This installation's device key, unsealed; with `create`, a new one
+    // is made and stored sealed when there is none (or it cannot be read).
+    [[nodiscard]] common::Result<plexapi::DeviceKey> device_key(bool create);
+    // Io thread: a Plex JWT for the device key's device JWT (nonce, sign,
+    // exchange, checked against plex.tv's keys), stored sealed with its
+    // end. With a classic token stored, the key is registered with it
+    // first: the move to short-lived tokens. Renewals are scheduled by the
+    // session (start(), sign-in, settings changes); features need not.
+    void renew_device_token(std::function<void(common::Status)> done = {});
+
     // ---- leaving
     // Features add their step while the plugin loads.
     void on_leave(LeaveStep step) { leave_steps_.push_back(std::move(step)); }
@@ -183,6 +204,12 @@ public:
     // everything, resets every setting and replaces the key). `done` gets
     // what was done, in words.
     void leave(Leaving how, std::function<void(common::Result<std::vector<std::string>>)> done);
+
+    // Io thread: before `user_id`'s sign-in replaces another person's, runs
+    // the leave steps as Leaving::hand_over with the previous token (the
+    // webhook on the previous account is removed); nothing when it is the
+    // same person. `then` gets what was done, in words.
+    void hand_over(const std::string& user_id, std::function<void(std::vector<std::string>)> then);
 
     // A new vault key: every stored secret re-sealed with it, the old key
     // destroyed. Each step leaves every secret readable if the process dies
@@ -192,6 +219,7 @@ public:
 
 private:
     friend class PmsClient;
+    friend struct TokenRenewal;  // session_token.cpp
     explicit Session(Environment env, std::unique_ptr<vault::Vault> vault);
     common::Status write(const boost::json::object& patch) { return store_.write(patch); }
     // Re-seals every stored secret with the pending key and installs it.
@@ -201,6 +229,11 @@ private:
     // plex.tv refused `token`; if it is the account's, the account needs a new sign-in.
     void note_rejected(const std::string& token);
     void schedule_check(std::chrono::seconds delay);
+    // Io thread: the next renewal of a short-lived token (a day before it
+    // ends; at once to move a classic token over when jwt_sign_in is on).
+    void schedule_renewal();
+    void renewal_failed(const common::Error& e);
+    [[nodiscard]] common::Status store_device_token(const std::string& jwt, int64_t expires_at);
     struct Leaver;
     void finish_leaving(Leaving how, std::vector<std::string> notes,
                         std::function<void(common::Result<std::vector<std::string>>)> done);
@@ -232,10 +265,18 @@ private:
     std::string ok_stored_;
     int64_t checked_at_ = 0;
     std::unique_ptr<boost::asio::steady_timer> check_timer_;  // io thread
+    // Renewing the short-lived token (io thread).
+    std::unique_ptr<boost::asio::steady_timer> renew_timer_;
+    bool renewing_ = false;
+    std::vector<std::function<void(common::Status)>> renew_waiters_;
+    int renew_failures_ = 0;
+    std::chrono::steady_clock::time_point renew_not_before_{};  // after a failure: the backoff
+    std::string rejected_why_;  // the rejected state's message, when not the usual one (account_mu_)
 
     std::mutex resources_mu_;
     std::vector<plexapi::Resource> resources_;
     std::chrono::steady_clock::time_point resources_at_{};
+    uint64_t resources_generation_ = 0;  // bumped by forget_resources()
 };
 
 }  // namespace pb::session
