@@ -119,6 +119,7 @@ struct Simulator::State {
                         "<html><body>429 Too Many Requests</body></html>"};
     }
     bool resources_v2_broken = false;
+    bool home_v2_gone = false;
     // JWT device sign-in: keys, nonces, Plex JWTs (sim_jwt.cpp).
     JwtAuthority jwt;
     JwtUser jwt_user() const { return JwtUser{account.id, account.uuid, account.username}; }
@@ -287,7 +288,9 @@ void Simulator::State::handle_plextv(Request&& req, Responder respond) {
                 u.pin = arg("pin");
                 u.restriction_profile = arg("profile");
                 u.restricted = !u.restriction_profile.empty();
-                for (auto part : common::text::split(arg("sections"), ','))
+                // (split() gives views: the text must outlive the loop.)
+                std::string sections = arg("sections");
+                for (auto part : common::text::split(sections, ','))
                     if (!part.empty()) u.sections.emplace_back(part);
                 add_home(std::move(u));
             } else if (what == "server" && index < servers.size()) {
@@ -660,6 +663,10 @@ document.getElementById('r').textContent=r.ok?'Linked. You can close this window
         u.set("admin", p.admin).set("guest", false).set("protected", !p.pin.empty());
         return u;
     };
+    if (home_v2_gone && common::text::starts_with(req.path, "/api/v2/home/")) {
+        lock.unlock();
+        return reply(plextv_error(req, 404, 1002, "Not found"));
+    }
     if (req.method == "GET" && req.path == "/api/v2/home/users") {
         Element h{"home", {}, {}};
         h.set("id", int64_t{4242}).set("name", account.username + "'s Home").set("guestUserID", int64_t{33542083});
@@ -1321,6 +1328,11 @@ std::string Simulator::rotate_account_token() {
 SimHomeUser Simulator::add_home_user(SimHomeUser user) {
     std::lock_guard lock(state_->mu);
     return state_->add_home(std::move(user));
+}
+
+void Simulator::set_home_v2_gone(bool gone) {
+    std::lock_guard lock(state_->mu);
+    state_->home_v2_gone = gone;
 }
 
 void Simulator::set_account_pin(const std::string& pin) {

@@ -151,6 +151,9 @@ public:
     SimHomeUser add_home_user(SimHomeUser user);
     // The admin's Home PIN ("" removes it).
     void set_account_pin(const std::string& pin);
+    // plex.tv's v2 Home endpoints answer 404 (as for an older answer or a
+    // removed endpoint): only the legacy XML list and switch work.
+    void set_home_v2_gone(bool gone);
     // A new account token (as after signing out everywhere); returns it.
     std::string rotate_account_token();
     std::string account_token() const;

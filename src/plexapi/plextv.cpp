@@ -147,52 +147,53 @@ void PlexTv::ping(const std::string& token, ApiCallback<bool> cb) {
         [](std::string_view) { return common::Result<bool>(true); }, std::move(cb), token_hook());
 }
 
-void PlexTv::get_resources(const std::string& token, ApiCallback<std::vector<Resource>> cb) {
-    auto req = make("GET", "/api/v2/resources?includeHttps=1&includeRelay=1&includeIPv6=1", token, Accept::json);
-    auto legacy = make("GET", "/api/resources?includeHttps=1&includeRelay=1&includeIPv6=1", token, Accept::xml);
-    auto rejected = token_hook();
-    call<std::vector<Resource>>(
-        client_, std::move(req), parse_resources,
-        [client = client_, legacy = std::move(legacy), cb, rejected](ApiResult<std::vector<Resource>> r) mutable {
-            if (r || r.error().code == common::Errc::token_rejected || r.error().code == common::Errc::cancelled)
-                return cb(std::move(r));
-            call<std::vector<Resource>>(
-                client, std::move(legacy), parse_resources,
-                [first = r.error(), cb](ApiResult<std::vector<Resource>> r2) {
+// v2 first, then the legacy form of the same list when `fall_back` says
+// v2's failure is v2's own. When both fail, the error names both; when
+// neither exists (404 twice) and `if_neither` is given, that is the answer.
+template <class T, class Parse>
+static void call_with_legacy(const std::shared_ptr<http::Client>& client, http::Request req, http::Request legacy,
+                             Parse parse, ApiCallback<T> cb, Rejected hooks,
+                             std::function<bool(const common::Error&)> fall_back,
+                             std::optional<T> if_neither = std::nullopt) {
+    call<T>(
+        client, std::move(req), parse,
+        [client, legacy = std::move(legacy), parse, cb, hooks, fall_back,
+         if_neither = std::move(if_neither)](ApiResult<T> r) mutable {
+            if (r || !fall_back(r.error())) return cb(std::move(r));
+            call<T>(
+                client, std::move(legacy), parse,
+                [first = r.error(), cb, if_neither = std::move(if_neither)](ApiResult<T> r2) mutable {
+                    using common::Errc;
+                    if (!r2 && if_neither && first.code == Errc::not_found && r2.error().code == Errc::not_found)
+                        return cb(std::move(*if_neither));
                     if (!r2)
                         r2.error().message = first.message + "; the legacy list also failed: " + r2.error().message;
                     cb(std::move(r2));
                 },
-                rejected);
+                hooks);
         },
-        rejected);
+        hooks);
+}
+
+void PlexTv::get_resources(const std::string& token, ApiCallback<std::vector<Resource>> cb) {
+    call_with_legacy<std::vector<Resource>>(
+        client_, make("GET", "/api/v2/resources?includeHttps=1&includeRelay=1&includeIPv6=1", token, Accept::json),
+        make("GET", "/api/resources?includeHttps=1&includeRelay=1&includeIPv6=1", token, Accept::xml), parse_resources,
+        std::move(cb), token_hook(), [](const common::Error& e) {
+            using common::Errc;
+            return e.code != Errc::token_rejected && e.code != Errc::token_expired && e.code != Errc::cancelled;
+        });
 }
 
 void PlexTv::get_home_users(const std::string& token, ApiCallback<std::vector<HomeUser>> cb) {
-    auto req = make("GET", "/api/v2/home/users", token, Accept::json);
-    auto legacy = make("GET", "/api/home/users", token, Accept::xml);
-    auto rejected = token_hook();
-    call<std::vector<HomeUser>>(
-        client_, std::move(req), parse_home_users,
-        [client = client_, legacy = std::move(legacy), cb, rejected](ApiResult<std::vector<HomeUser>> r) mutable {
-            // The legacy list only when v2 failed for a reason of its own
-            // (gone, or an answer we cannot read): not for a dead token,
-            // a refusal, or plex.tv being unreachable.
-            using common::Errc;
-            if (r || (r.error().code != Errc::not_found && r.error().code != Errc::bad_answer)) return cb(std::move(r));
-            call<std::vector<HomeUser>>(
-                client, std::move(legacy), parse_home_users,
-                [first = r.error(), cb](ApiResult<std::vector<HomeUser>> r2) {
-                    // Neither list exists for this account: no Home to list.
-                    if (!r2 && first.code == common::Errc::not_found && r2.error().code == common::Errc::not_found)
-                        return cb(std::vector<HomeUser>{});
-                    if (!r2)
-                        r2.error().message = first.message + "; the legacy list also failed: " + r2.error().message;
-                    cb(std::move(r2));
-                },
-                rejected);
-        },
-        rejected);
+    // The legacy list only when v2 failed for a reason of its own (gone, or
+    // an answer we cannot read): not for a dead token, a refusal, or plex.tv
+    // being unreachable. Neither list at all: no Home to list.
+    call_with_legacy<std::vector<HomeUser>>(
+        client_, make("GET", "/api/v2/home/users", token, Accept::json),
+        make("GET", "/api/home/users", token, Accept::xml), parse_home_users, std::move(cb), token_hook(),
+        [](const common::Error& e) { return e.code == common::Errc::not_found || e.code == common::Errc::bad_answer; },
+        std::vector<HomeUser>{});
 }
 
 void PlexTv::switch_home_user(const std::string& token, const HomeUser& user, const std::string& pin,

@@ -365,3 +365,21 @@ TEST_F(ShortLivedTokens, ASwitchToAHomeMemberDoesNotKeepTheAdminsDeviceKey) {
     ASSERT_EQ(registered.size(), 1u);
     EXPECT_EQ(registered[0].token, kid.token);
 }
+
+// plex.tv without the v2 Home endpoints: the legacy XML list and the legacy
+// switch by numeric id, whose answer names the token authenticationToken.
+TEST_F(PlexHome, WithoutTheV2EndpointsTheLegacyListAndSwitchWork) {
+    sim.set_home_v2_gone(true);
+    auto users = rig.api("GET", "/api/plex/home/users");
+    ASSERT_EQ(users.status, 200) << users.body;
+    EXPECT_EQ(users.json.at("data").at("users").as_array().size(), 3u) << users.body;
+    EXPECT_FALSE(sim.requests_matching("GET", "/api/home/users").empty());
+    auto wrong = switch_to(sam.uuid, "4321");
+    EXPECT_EQ(wrong.status, 403) << wrong.body;
+    EXPECT_EQ(sim.requests_matching("POST", "/api/home/users/").size(), 1u) << "the PIN was sent once";
+    auto r = switch_to(sam.uuid, "1234");
+    ASSERT_EQ(r.status, 200) << r.body;
+    auto legacy = sim.requests_matching("POST", "/api/home/users/" + std::to_string(sam.id) + "/switch");
+    ASSERT_EQ(legacy.size(), 2u);
+    EXPECT_EQ(rig.settings_object().at("username").as_string(), "sam");
+}

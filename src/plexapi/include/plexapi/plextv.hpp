@@ -52,7 +52,7 @@ public:
     void get_account(const std::string& token, ApiCallback<Account> cb);
     // GET /api/v2/ping: a cheap "is this token still good" (2xx: yes).
     void ping(const std::string& token, ApiCallback<bool> cb);
-    // v2 JSON first; on any failure but a rejected token, the legacy XML list.
+    // v2 JSON first; on any failure but a refused token, the legacy XML list.
     void get_resources(const std::string& token, ApiCallback<std::vector<Resource>> cb);
     // The people of the account's Plex Home: v2 JSON first; the legacy XML
     // list when v2 is gone or unreadable.
