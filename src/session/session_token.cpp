@@ -24,7 +24,8 @@ static int64_t unix_now() { return static_cast<int64_t>(std::time(nullptr)); }
 
 common::Status Session::settings_changed(std::string_view all_json) {
     auto st = store_.replace(all_json);
-    if (renew_timer_) boost::asio::post(io(), [this] { schedule_renewal(); });
+    // On the io thread, where the timer lives (this is a host thread).
+    boost::asio::post(io(), [this] { schedule_renewal(); });
     return st;
 }
 
