@@ -29,19 +29,18 @@ common::Status Session::settings_changed(std::string_view all_json) {
     return st;
 }
 
-common::Result<plexapi::DeviceKey> Session::device_key(bool create) {
+common::Result<plexapi::DeviceKey> Session::device_key() {
     std::lock_guard lock(secrets_mu_);
-    const std::string& stored = store_.snapshot()->device_key;
-    if (!stored.empty()) {
-        if (auto plain = vault_->unseal(stored)) {
+    auto s = store_.snapshot();  // held: the key's text lives in it
+    if (!s->device_key.empty()) {
+        if (auto plain = vault_->unseal(s->device_key)) {
             auto key = plexapi::device_key_from(plain->str());
             if (key) return key;
-            log().warn("the stored device key is damaged; {}", create ? "making a new one" : "ignoring it");
+            log().warn("the stored device key is damaged; making a new one");
         } else {
-            log().warn("the stored device key cannot be read; {}", create ? "making a new one" : "ignoring it");
+            log().warn("the stored device key cannot be read; making a new one");
         }
     }
-    if (!create) return Error(Errc::not_found, "no device key yet");
     auto key = plexapi::make_device_key();
     if (!key) return key.error();
     std::string text = plexapi::serialize_device_key(*key);
@@ -202,7 +201,7 @@ void Session::renew_device_token(std::function<void(common::Status)> done) {
         if (!token) return finish(token.error());
         classic = token->str();
     }
-    auto key = device_key(true);
+    auto key = device_key();
     if (!key) return finish(key.error().context("no device key"));
     renewing_ = true;
     std::make_shared<TokenRenewal>(*this, std::move(*key), s->client_identifier, finish)->start(classic);

@@ -187,9 +187,6 @@ public:
 
     // ---- short-lived tokens (the JWT device sign-in, docs/accounts.md;
     //      session_token.cpp)
-    // This installation's device key, unsealed; with `create`, a new one
-    // is made and stored sealed when there is none (or it cannot be read).
-    [[nodiscard]] common::Result<plexapi::DeviceKey> device_key(bool create);
     // Io thread: a Plex JWT for the device key's device JWT (nonce, sign,
     // exchange, checked against plex.tv's keys), stored sealed with its
     // end. With a classic token stored, the key is registered with it
@@ -233,6 +230,10 @@ private:
     // ends; at once to move a classic token over when jwt_sign_in is on).
     void schedule_renewal();
     void renewal_failed(const common::Error& e);
+    // The stored device key, unsealed; a new one, stored sealed, when there
+    // is none or it cannot be read (the move of a classic token over). A
+    // sign-in by PIN brings its own key (sign_in()).
+    [[nodiscard]] common::Result<plexapi::DeviceKey> device_key();
     [[nodiscard]] common::Status store_device_token(const std::string& jwt, int64_t expires_at);
     struct Leaver;
     void finish_leaving(Leaving how, std::vector<std::string> notes,
