@@ -56,6 +56,8 @@ std::string_view to_string(Errc code) {
         case Errc::search_refused: return "search_refused";
         case Errc::token_expired: return "token_expired";
         case Errc::wrong_pin: return "wrong_pin";
+        case Errc::profile_unknown: return "profile_unknown";
+        case Errc::profile_limit: return "profile_limit";
     }
     return "unknown";
 }
@@ -125,6 +127,8 @@ RouteAnswer route_answer(const Error& e) {
         case Errc::rate_limited: return {429, "PLEX_RATE_LIMITED"};
         case Errc::token_expired: return {401, "PLEX_TOKEN_EXPIRED"};
         case Errc::wrong_pin: return {403, "PLEX_HOME_PIN_WRONG"};
+        case Errc::profile_unknown: return {404, "PLEX_PROFILE_UNKNOWN"};
+        case Errc::profile_limit: return {409, "PLEX_PROFILE_LIMIT"};
         default:
             if (e.peer == Peer::local && e.code == Errc::too_large) return {413, "PLEX_BODY_TOO_LARGE"};
             return peer_answer(e.code, e.peer);

@@ -26,14 +26,23 @@ void Plugin::diagnostics(route::Call&, route::Reply reply) {
     bj::object settings;
     if (auto v = common::json::parse_lenient(stored); v && v->is_object()) settings = v->get_object();
     std::vector<std::string> secrets = log_->secrets().snapshot();
-    for (const char* personal : {"email", "user_id"})
-        if (auto it = settings.find(personal); it != settings.end()) it->value() = "(left out)";
-    for (const auto& s : settings::table()) {
-        auto it = settings.find(s.name);
-        if (it == settings.end() || !s.secret) continue;
-        bool set = !(it->value().is_string() && it->value().get_string().empty()) && !it->value().is_null();
-        it->value() = set ? "(set, not included)" : "(empty)";
-    }
+    // The same for the top-level settings and each profile's own.
+    auto mask = [](bj::object& o) {
+        for (const char* personal : {"email", "user_id"})
+            if (auto it = o.find(personal); it != o.end()) it->value() = "(left out)";
+        for (const auto& s : settings::table()) {
+            auto it = o.find(s.name);
+            if (it == o.end() || !s.secret) continue;
+            bool set = !(it->value().is_string() && it->value().get_string().empty()) && !it->value().is_null();
+            it->value() = set ? "(set, not included)" : "(empty)";
+        }
+    };
+    mask(settings);
+    if (auto it = settings.find("profiles"); it != settings.end() && it->value().is_array())
+        for (auto& p : it->value().get_array())
+            if (p.is_object()) mask(p.get_object());
+    bj::object status;
+    for (const auto& u : units()) status[u->id] = u->refresher->status_json();
     bj::array lines;
     for (const auto& line : log_->recent_lines()) lines.push_back(bj::string(common::text::redact(line, secrets)));
     const std::time_t now = std::time(nullptr);
@@ -47,7 +56,8 @@ void Plugin::diagnostics(route::Call&, route::Reply reply) {
                         {"abi", std::to_string(PB_ABI_MAJOR(host_.abi_version)) + "." +
                                     std::to_string(PB_ABI_MINOR(host_.abi_version))}}},
                       {"settings", std::move(settings)},
-                      {"status", refresher_ ? bj::value(refresher_->status_json()) : bj::value(nullptr)},
+                      {"status", status.empty() ? bj::value(nullptr) : bj::value(status.at(settings::kDefaultProfile))},
+                      {"profiles_status", std::move(status)},
                       {"log", std::move(lines)}};
     std::string day = common::text::iso8601_utc(now).substr(0, 10);
     reply.raw(200, "application/json", bj::serialize(bundle),

@@ -54,13 +54,25 @@ static bj::object shown(const bj::object& stored) {
     return bj::object{{"values", std::move(values)}, {"schema", std::move(schema)}};
 }
 
-void Plugin::page_settings_get(route::Call&, route::Reply reply) {
-    auto stored = stored_settings();
+// The stored settings as the request's profile sees them (?profile=).
+static common::Result<bj::object> profile_view(const common::Result<bj::object>& stored, const std::string& id) {
+    if (!stored) return stored.error();
+    auto view = settings::profile_view(*stored, id);
+    if (!view) return Error(Errc::profile_unknown, "There is no profile " + id + ".");
+    return std::move(*view);
+}
+
+void Plugin::page_settings_get(route::Call& call, route::Reply reply) {
+    auto unit = unit_of(call, reply);
+    if (!unit) return;
+    auto stored = profile_view(stored_settings(), unit->id);
     if (!stored) return reply.fail(stored.error());
     reply.data(shown(*stored));
 }
 
 void Plugin::page_settings_patch(route::Call& call, route::Reply reply) {
+    auto unit = unit_of(call, reply);
+    if (!unit) return;
     auto v = common::json::parse_lenient(call.body);
     if (!v || !v->is_object()) return reply.fail(Error(Errc::bad_request, "the body must be a JSON object"));
     bj::object patch;
@@ -75,12 +87,18 @@ void Plugin::page_settings_patch(route::Call& call, route::Reply reply) {
             return reply.fail(Error(Errc::bad_request, std::string(key) +
                                                            ": a secret; store it with POST /api/plex/apikey, "
                                                            "which encrypts it"));
+        // The legacy mode is the default profile's alone.
+        if (unit->id != settings::kDefaultProfile &&
+            (spec->section == settings::Section::legacy || key == "auth_method"))
+            return reply.fail(Error(Errc::bad_request, std::string(key) +
+                                                           ": the legacy mode (address and token by hand) is the "
+                                                           "default profile's alone"));
         patch[key] = value;
     }
     // Read, check and write as one: two saves at once must not each pass
     // against a state the other is about to change.
     std::lock_guard lock(page_settings_mu_);
-    auto stored = stored_settings();
+    auto stored = profile_view(stored_settings(), unit->id);
     if (!stored) return reply.fail(stored.error());
     bj::object candidate = *stored;
     for (const auto& [key, value] : patch) candidate[key] = value;
@@ -93,13 +111,11 @@ void Plugin::page_settings_patch(route::Call& call, route::Reply reply) {
         if (colon != std::string::npos && find_spec(why.substr(0, colon))) body["field"] = why.substr(0, colon);
         return reply.json(answer.status, body);
     }
-    if (!patch.empty()) {
-        std::string err;
-        std::string text = bj::serialize(patch);
-        if (host_.settings_write(host_.host_ctx, view(text), sink_to_string, &err) != PB_OK)
-            return reply.fail(Error(Errc::storage, err.empty() ? "the host could not store the settings" : err));
-    }
-    auto now = stored_settings();
+    // Through the profile's store: a profile's values are written into
+    // its entry, one write at a time with the plugin's own.
+    if (!patch.empty())
+        if (auto st = unit->session->store_user_settings(patch); !st) return reply.fail(st.error());
+    auto now = profile_view(stored_settings(), unit->id);
     if (!now) return reply.fail(now.error());
     reply.data(shown(*now));
 }

@@ -76,6 +76,25 @@ static std::string json_of(const boost::json::object& described, std::string_vie
     return it == described.end() ? std::string() : boost::json::serialize(it->value());
 }
 
+// Forgetting everything: each other profile forgets its own, one after
+// the other, then the default profile's leaving goes on.
+struct Plugin::ForgetProfiles : std::enable_shared_from_this<ForgetProfiles> {
+    std::vector<std::shared_ptr<Unit>> others;
+    std::size_t at = 0;
+    std::vector<std::string> notes;
+    std::function<void(std::vector<std::string>)> next;
+    void go() {
+        if (at == others.size()) return next(std::move(notes));
+        auto u = others[at++];
+        u->session->leave(session::Leaving::forget_everything, [self = shared_from_this(),
+                                                                u](common::Result<std::vector<std::string>> r) {
+            self->notes.push_back("profile " + u->id + ": " +
+                                  (r ? "signed out, its settings and files deleted" : r.error().message));
+            self->go();
+        });
+    }
+};
+
 Plugin::Plugin(const pb_host_api& host) : host_(host) {
     data_dir_ = std::string(view(host_.data_dir));
     log_ = std::make_unique<log::HostLog>(
@@ -113,12 +132,13 @@ pb_status Plugin::init() {
             return common::Error(common::Errc::storage, err.empty() ? "the host could not store the settings" : err);
         return {};
     };
-    auto session = session::Session::open(std::move(env));
-    if (!session) {
-        log().error("not loaded: {}", session.error().message);
+    auto opened = session::Session::open(std::move(env));
+    if (!opened) {
+        log().error("not loaded: {}", opened.error().message);
         return PB_ERR_IO;
     }
-    session_ = std::move(*session);
+    std::unique_ptr<session::Session> session = std::move(*opened);
+    session_ = session.get();
     // Settings first: the host must know them before it can hand them back.
     for (const auto& s : settings::table()) {
         pb_setting_desc d{};
@@ -154,17 +174,39 @@ pb_status Plugin::init() {
         return PB_ERR_IO;
     }
     session_->load(json);
-    auth_ = std::make_unique<auth::Auth>(*session_, routes_);
-    discovery_ = std::make_unique<discovery::Discovery>(*session_, routes_);
-    refresher_ = refresh::Refresher::create(*session_, routes_);
-    refresher_->load();
-    webhooks_ = std::make_unique<webhooks::Webhooks>(*session_, routes_, *this);
+    auto main = make_unit(std::move(session), &routes_);
+    // A webhook goes to the profile whose server sent it.
+    (*main)->webhooks->route_to([this] {
+        std::vector<webhooks::Webhooks*> to;
+        for (const auto& u : units())
+            if (u->id == settings::kDefaultProfile || u->has_server()) to.push_back(u->webhooks.get());
+        return to;
+    });
+    // Forgetting everything lets go of every profile, each signed out first
+    // (its webhook off its account) and its files deleted.
+    session_->on_leave([this](session::Leaving how, const std::string&, auto next) {
+        if (how != session::Leaving::forget_everything) return next({});
+        auto chain = std::make_shared<ForgetProfiles>();
+        chain->others = units();
+        chain->others.erase(chain->others.begin());
+        chain->next = std::move(next);
+        chain->go();
+    });
+    {
+        std::lock_guard lock(units_mu_);
+        units_.push_back(*main);
+    }
+    reconcile(session_->settings().all());
     // The page's files only for a host that shows pages (1.1, register_page
     // set): a 1.0 host refuses routes outside /api/, and would refuse the plugin.
     if (host_shows_pages()) page::add_routes(routes_);
     routes_.add("GET", "/api/plex/diagnostics", route::member_handler(this, &Plugin::diagnostics));
     routes_.add("GET", "/api/plex/settings", route::member_handler(this, &Plugin::page_settings_get));
     routes_.add("PATCH", "/api/plex/settings", route::member_handler(this, &Plugin::page_settings_patch));
+    routes_.add("GET", "/api/plex/profiles", route::member_handler(this, &Plugin::profiles_list));
+    routes_.add("POST", "/api/plex/profiles", route::member_handler(this, &Plugin::profiles_add));
+    routes_.add("PATCH", "/api/plex/profiles/{id}", route::member_handler(this, &Plugin::profiles_rename));
+    routes_.add("DELETE", "/api/plex/profiles/{id}", route::member_handler(this, &Plugin::profiles_remove));
     apply_log_level();
     return register_with_host();
 }
@@ -220,11 +262,14 @@ pb_status Plugin::start() {
             }
         }
     });
-    boost::asio::post(*ioc_, [this] {
-        session_->start();
-        webhooks_->start();
-        refresher_->start();
-        auth_->start();
+    std::vector<std::shared_ptr<Unit>> now;
+    {
+        std::lock_guard lock(units_mu_);
+        started_ = true;  // units made from now on start themselves
+        now = units_;
+    }
+    boost::asio::post(*ioc_, [now] {
+        for (const auto& u : now) start_unit(*u);
     });
     log().info("started (ABI {}.{})", PB_ABI_VERSION_MAJOR, PB_ABI_VERSION_MINOR);
     return PB_OK;
@@ -232,8 +277,14 @@ pb_status Plugin::start() {
 
 void Plugin::destroy() {
     stopping_ = true;
+    std::vector<std::shared_ptr<Unit>> all;
+    {
+        std::lock_guard lock(units_mu_);
+        all = units_;
+        all.insert(all.end(), retired_.begin(), retired_.end());
+    }
     // Cancels what is in flight; the io thread then runs its handlers out.
-    if (session_) session_->cancel_requests();
+    for (const auto& u : all) u->session->cancel_requests();
     work_.reset();
     ioc_->stop();
     if (thread_.joinable()) thread_.join();
@@ -255,14 +306,18 @@ void Plugin::destroy() {
     // Work still queued (and the connections it owns) is destroyed now,
     // while everything it refers to is alive; its replies find nothing
     // pending and stay silent.
-    if (refresher_) refresher_->shutdown();
-    if (session_) session_->shutdown();
+    for (const auto& u : all) {
+        u->refresher->shutdown();
+        u->session->shutdown();
+    }
     ioc_.reset();
-    webhooks_.reset();
-    refresher_.reset();
-    discovery_.reset();
-    auth_.reset();
-    session_.reset();
+    {
+        std::lock_guard lock(units_mu_);
+        units_.clear();
+        retired_.clear();
+    }
+    session_ = nullptr;
+    all.clear();  // the last references: each unit's features, then its session
     log_->detach();
 }
 
@@ -291,6 +346,23 @@ void Plugin::route_trampoline(void* ctx, const pb_http_request* req, pb_responde
         route::Reply reply(self, responder);
         if (self->stopping_)
             return reply.fail(common::Error(common::Errc::unavailable, "the Plex plugin is shutting down"));
+        // Another profile's request: its own handler of this route; the
+        // plugin's own routes read the profile themselves.
+        if (common::text::starts_with(route.pattern, "/api/plex/")) {
+            auto unit = self->unit_of(call, reply);
+            if (!unit) return;
+            // The legacy mode's and the key's routes are the whole plugin's.
+            static constexpr std::string_view kWholePlugin[] = {"/api/plex/apikey", "/api/plex/encrypt-apikey",
+                                                                "/api/plex/rotate-key", "/api/plex/migration"};
+            if (unit->id != settings::kDefaultProfile &&
+                std::find(std::begin(kWholePlugin), std::end(kWholePlugin), route.pattern) != std::end(kWholePlugin))
+                return reply.fail(common::Error(common::Errc::bad_request,
+                                                route.pattern + " is the whole plugin's, not a profile's: call it "
+                                                                "without ?profile="));
+            if (unit->id != settings::kDefaultProfile)
+                for (const auto& r : unit->own_routes.routes())
+                    if (r.method == route.method && r.pattern == route.pattern) return r.handler(call, reply);
+        }
         route.handler(call, reply);
     } catch (const std::exception& e) {
         self->log().error("route {} failed: {}", route.pattern, e.what());
@@ -344,7 +416,15 @@ webhooks::SearchOutcome Plugin::request_search(const webhooks::Media& m, std::st
 }
 
 void Plugin::on_event(std::string_view name, std::string_view payload) {
-    if (refresher_) refresher_->on_event(std::string(name), std::string(payload));
+    // Every profile with a server gets it: the one whose libraries hold
+    // the item refreshes it, the others let it go.
+    std::vector<std::shared_ptr<Unit>> to;
+    for (const auto& u : units())
+        if (u->id == settings::kDefaultProfile || u->has_server()) to.push_back(u);
+    for (const auto& u : to) {
+        u->refresher->share_events(to.size() > 1);
+        u->refresher->on_event(std::string(name), std::string(payload));
+    }
 }
 
 pb_status Plugin::validate_settings(std::string_view candidate, std::string* error) const {
@@ -366,7 +446,11 @@ void Plugin::settings_changed(std::string_view js) {
         log().error("{}; keeping the previous settings", st.error().message);
         return;
     }
-    if (refresher_) refresher_->settings_changed();
+    for (const auto& u : units()) {
+        if (u->session.get() != session_) (void)u->session->settings_changed(js);
+        u->refresher->settings_changed();
+    }
+    reconcile(session_->settings().all());
     apply_log_level();
     // A legacy token typed into a host's own form arrives in plain text:
     // sealed at once, off this thread (the sealing writes the settings

@@ -595,9 +595,11 @@ void Refresher::partial_scan(const Job& job) {
     if (host_path.empty() && !job.expect.empty()) host_path = job.expect.front().subtitle.path;
     std::string path = to_plex(host_path, session_.settings().snapshot()->path_mappings, style);
     std::string dir = folder_of(path, style);
+    // One of several profiles: an item outside this one's libraries is
+    // another's (each profile gets every event).
+    const Outcome outside = one_of_several_ ? Outcome::elsewhere : Outcome::dropped;
     if (host_path.empty() || dir.empty())
-        return finish(job, Outcome::dropped,
-                      "the item is not in the selected Plex libraries and the event gave no file path");
+        return finish(job, outside, "the item is not in the selected Plex libraries and the event gave no file path");
     const LibraryIndex::Section* section = nullptr;
     std::string dir_key = compare_key(dir, style);
     for (const auto& sec : index_->sections)
@@ -607,7 +609,7 @@ void Refresher::partial_scan(const Job& job) {
                 section = &sec;
         }
     if (section == nullptr)
-        return finish(job, Outcome::dropped,
+        return finish(job, outside,
                       "the file " + path + " is outside every selected Plex library folder" +
                           (path == host_path ? std::string(" (if Plex sees it under another name, add a path "
                                                            "mapping)")
@@ -723,6 +725,12 @@ void Refresher::finish(const Job& job, Outcome outcome, const std::string& error
         }
         std::lock_guard lock(status_mu_);
         last_refresh_ = bj::object{{"item", job.key}, {"at", iso(now_ms())}, {"subtitle", "checking"}};
+    } else if (outcome == Outcome::elsewhere) {
+        // Another profile's libraries hold it, or none do: not this one's error.
+        if (it != queue_.end()) queue_.erase(it);
+        session_.log().debug("Plex refresh of {} left to the other profiles: {}", job.key, error);
+        persist();
+        return schedule();
     } else if (outcome == Outcome::done || outcome == Outcome::dropped) {
         if (it != queue_.end()) queue_.erase(it);
         std::lock_guard lock(status_mu_);

@@ -38,13 +38,29 @@ std::vector<plexapi::Connection> to_plexapi(const settings::Connections& connect
 common::Result<std::unique_ptr<Session>> Session::open(Environment env) {
     auto vault = vault::Vault::open(env.data_dir);
     if (!vault) return vault.error();
-    return std::unique_ptr<Session>(new Session(std::move(env), std::move(*vault)));
+    return std::unique_ptr<Session>(
+        new Session(std::move(env), std::move(*vault), std::make_shared<std::mutex>(), nullptr, {}));
 }
 
-Session::Session(Environment env, std::unique_ptr<vault::Vault> vault)
+common::Result<std::unique_ptr<Session>> Session::open_profile(const std::string& id) {
+    Environment env = env_;
+    env.data_dir = common::fs::join(common::fs::join(data_dir(), "profiles"), id);
+    std::error_code ec;
+    std::filesystem::create_directories(env.data_dir, ec);
+    std::filesystem::permissions(common::fs::join(data_dir(), "profiles"), std::filesystem::perms::owner_all, ec);
+    std::filesystem::permissions(env.data_dir, std::filesystem::perms::owner_all, ec);
+    if (!std::filesystem::is_directory(env.data_dir))
+        return Error(Errc::storage,
+                     "cannot make the profile's folder " + env.data_dir + (ec ? ": " + ec.message() : std::string()));
+    return std::unique_ptr<Session>(new Session(std::move(env), vault_, secrets_mu_, &store_, id));
+}
+
+Session::Session(Environment env, std::shared_ptr<vault::Vault> vault, std::shared_ptr<std::mutex> secrets_mu,
+                 const settings::Store* like, const std::string& profile)
     : env_(std::move(env)),
       vault_(std::move(vault)),
-      store_(env_.write_settings, env_.migrations),
+      secrets_mu_(std::move(secrets_mu)),
+      store_(like ? settings::Store(*like, profile) : settings::Store(env_.write_settings, env_.migrations)),
       pms_(std::make_shared<PmsClient>(*this)) {}
 
 Session::~Session() = default;
@@ -89,9 +105,14 @@ void Session::start() {
     schedule_check(std::chrono::seconds(0));
     renew_timer_ = std::make_unique<boost::asio::steady_timer>(io());
     schedule_renewal();
-    if (vault_->rotation_pending()) {
+    // Another profile: plex.tv sees it as a device of its own, so two
+    // profiles of one account are two sign-ins, not one replacing the other.
+    if (!store_.is_default() && store_.snapshot()->client_identifier.empty())
+        if (auto st = write(bj::object{{"client_identifier", common::text::random_hex(16)}}); !st)
+            log().warn("could not store the profile's client identifier: {}", st.error().message);
+    if (store_.is_default() && vault_->rotation_pending()) {
         log().warn("a change of the encryption key was interrupted; finishing it");
-        std::lock_guard lock(secrets_mu_);
+        std::lock_guard lock(*secrets_mu_);
         if (auto st = finish_rotation_locked(); !st)
             log().error("could not finish changing the key: {}", st.error().message);
     }
@@ -257,7 +278,7 @@ void Session::renew_server_token(std::function<void(bool)> done) {
                     log().error("could not store who owns the server: {}", st.error().message);
             auto current = server_token();
             if (current && current->str() == res.access_token) return done(false);
-            std::lock_guard lock(secrets_mu_);
+            std::lock_guard lock(*secrets_mu_);
             env_.secrets->add(res.access_token);
             if (auto st =
                     write(bj::object{{"server_token", vault_->seal(res.access_token)}, {"server_owned", res.owned}});
@@ -387,7 +408,7 @@ static bj::object selection_patch(const vault::Vault& vault, const plexapi::Reso
 common::Status Session::sign_in(const vault::Secret& token, const plexapi::Account& account,
                                 const plexapi::Resource* server, const plexapi::Connection* chosen,
                                 int64_t token_expires_at, const plexapi::DeviceKey* device_key) {
-    std::lock_guard lock(secrets_mu_);
+    std::lock_guard lock(*secrets_mu_);
     forget_resources();  // another account may have other servers
     env_.secrets->add(token.str());
     std::string user_id = std::to_string(account.id);
@@ -438,7 +459,7 @@ common::Status Session::sign_in(const vault::Secret& token, const plexapi::Accou
 }
 
 common::Status Session::select_server(const plexapi::Resource& server, const plexapi::Connection* chosen) {
-    std::lock_guard lock(secrets_mu_);
+    std::lock_guard lock(*secrets_mu_);
     if (!server.access_token.empty()) env_.secrets->add(server.access_token);
     return write(selection_patch(*vault_, server, chosen));
 }
@@ -450,13 +471,13 @@ common::Status Session::adopt_connection(const plexapi::Connection& best, const 
 }
 
 common::Status Session::store_legacy_token(const vault::Secret& token) {
-    std::lock_guard lock(secrets_mu_);
+    std::lock_guard lock(*secrets_mu_);
     env_.secrets->add(token.str());
     return write(bj::object{{"apikey", vault_->seal(token.str())}});
 }
 
 common::Result<bool> Session::seal_plaintext_secrets() {
-    std::lock_guard lock(secrets_mu_);
+    std::lock_guard lock(*secrets_mu_);
     auto all = store_.json();
     bj::object patch;
     for (const auto& spec : settings::table()) {
@@ -473,7 +494,7 @@ common::Result<bool> Session::seal_plaintext_secrets() {
 }
 
 common::Result<std::string> Session::generated_secret(std::string_view setting, std::size_t random_bytes) {
-    std::lock_guard lock(secrets_mu_);
+    std::lock_guard lock(*secrets_mu_);
     auto all = store_.json();
     if (const bj::value* v = all.if_contains(setting); v && v->is_string() && !v->get_string().empty()) {
         if (auto plain = vault_->unseal(v->get_string())) {
@@ -491,7 +512,7 @@ common::Result<std::string> Session::generated_secret(std::string_view setting, 
 }
 
 common::Status Session::restore_settings(const bj::object& backup) {
-    std::lock_guard lock(secrets_mu_);
+    std::lock_guard lock(*secrets_mu_);
     forget_resources();
     bj::object patch = backup;
     auto current = store_.json();
@@ -538,6 +559,30 @@ void Session::leave(Leaving how, std::function<void(common::Result<std::vector<s
     leaver->next();
 }
 
+common::Status Session::edit_profiles(const std::function<common::Status(bj::array&)>& edit) {
+    if (!store_.is_default()) return Error(Errc::internal, "the profiles are changed from the default profile");
+    return store_.update([&](const bj::object& all, bj::object& patch) -> common::Status {
+        const bj::value* now = all.if_contains("profiles");
+        bj::array list =
+            now && now->is_array() ? now->get_array() : bj::parse(settings::find("profiles")->default_json).get_array();
+        if (auto st = edit(list); !st) return st;
+        patch["profiles"] = std::move(list);
+        return {};
+    });
+}
+
+bool Session::account_shared() const {
+    auto all = store_.all();
+    auto mine = store_.snapshot();
+    if (mine->user_id.empty()) return false;
+    for (const auto& p : settings::parse(all).profiles) {
+        if (p.id == profile()) continue;
+        auto view = settings::profile_view(all, p.id);
+        if (view && settings::parse(*view).user_id == mine->user_id) return true;
+    }
+    return false;
+}
+
 void Session::hand_over(const std::string& user_id, std::function<void(std::vector<std::string>)> then) {
     auto s = store_.snapshot();
     if (s->token.empty() || (!s->user_id.empty() && s->user_id == user_id)) return then({});
@@ -548,14 +593,19 @@ void Session::hand_over(const std::string& user_id, std::function<void(std::vect
 void Session::finish_leaving(Leaving how, std::vector<std::string> notes,
                              std::function<void(common::Result<std::vector<std::string>>)> done) {
     if (how == Leaving::hand_over) return done(std::move(notes));  // the new sign-in writes the rest
-    std::lock_guard lock(secrets_mu_);
+    std::lock_guard lock(*secrets_mu_);
     forget_resources();
     bj::object patch;
+    // Another profile forgets its own settings only; the key and the rest
+    // are the whole plugin's.
+    const bool everything = how == Leaving::forget_everything && store_.is_default();
     for (const auto& spec : settings::table()) {
-        bool reset = how == Leaving::forget_everything ? spec.name != "settings_version" : spec.cleared_at_sign_out;
+        bool reset = everything                          ? spec.name != "settings_version"
+                     : how == Leaving::forget_everything ? spec.per_profile && spec.name != "client_identifier"
+                                                         : spec.cleared_at_sign_out;
         if (reset) patch[spec.name] = bj::parse(spec.default_json);
     }
-    if (how == Leaving::forget_everything) {
+    if (everything) {
         // A new installation's identity: plex.tv will see a new device.
         patch["client_identifier"] = common::text::random_hex(16);
         if (auto st = vault_->reset(); !st) return done(st.error().context("could not replace the encryption key"));
@@ -568,10 +618,14 @@ void Session::finish_leaving(Leaving how, std::vector<std::string> notes,
                 backups += std::filesystem::remove(entry.path(), ec) ? 1 : 0;
         }
         if (backups > 0) notes.push_back("deleted " + std::to_string(backups) + " settings backup(s)");
+        // The other profiles' folders (the plugin signed each out first).
+        if (std::filesystem::remove_all(common::fs::join(data_dir(), "profiles"), ec) > 0)
+            notes.emplace_back("deleted the other profiles' files");
     }
     if (auto st = write(patch); !st) return done(st.error().context("could not clear the settings"));
-    notes.emplace_back(how == Leaving::forget_everything ? "reset every Plex setting to its default"
-                                                         : "removed the Plex token and the server selection");
+    notes.emplace_back(everything                          ? "reset every Plex setting to its default"
+                       : how == Leaving::forget_everything ? "reset this profile's settings to their defaults"
+                                                           : "removed the Plex token and the server selection");
     {
         std::lock_guard account_lock(account_mu_);
         rejected_stored_.clear();
@@ -597,13 +651,38 @@ common::Status Session::finish_rotation_locked() {
         }
         patch[spec.name] = std::move(*again);
     }
+    // The other profiles' secrets, in their entries (the default's view is
+    // the stored object, so only its session rotates).
+    if (const bj::value* list = all.if_contains("profiles"); store_.is_default() && list && list->is_array()) {
+        bj::array next = list->get_array();
+        bool changed = false;
+        for (auto& e : next) {
+            if (!e.is_object()) continue;
+            for (auto& [k, v] : e.get_object()) {
+                const auto* spec = settings::find(k);
+                if (!spec || !spec->secret || !v.is_string() || !vault::Vault::is_sealed(v.get_string())) continue;
+                auto again = vault_->reseal(v.get_string());
+                if (!again) {
+                    log().warn("a profile's {} cannot be decrypted ({}); it is left as it is", k,
+                               again.error().message);
+                    continue;
+                }
+                v = std::move(*again);
+                changed = true;
+            }
+        }
+        if (changed) patch["profiles"] = std::move(next);
+    }
     if (!patch.empty())
         if (auto st = write(patch); !st) return st.error().context("cannot store the re-encrypted secrets");
     return vault_->finish_rotation();
 }
 
 common::Status Session::rotate_key() {
-    std::lock_guard lock(secrets_mu_);
+    if (!store_.is_default())
+        return Error(Errc::bad_request,
+                     "The encryption key is the whole plugin's: change it from the default profile.");
+    std::lock_guard lock(*secrets_mu_);
     // One left unfinished by a crash may already seal values: finish it
     // first, so the new key below is really new.
     if (vault_->rotation_pending())

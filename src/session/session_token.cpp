@@ -30,7 +30,7 @@ common::Status Session::settings_changed(std::string_view all_json) {
 }
 
 common::Result<plexapi::DeviceKey> Session::device_key() {
-    std::lock_guard lock(secrets_mu_);
+    std::lock_guard lock(*secrets_mu_);
     auto s = store_.snapshot();  // held: the key's text lives in it
     if (!s->device_key.empty()) {
         if (auto plain = vault_->unseal(s->device_key)) {
@@ -52,7 +52,7 @@ common::Result<plexapi::DeviceKey> Session::device_key() {
 }
 
 common::Status Session::store_device_token(const std::string& jwt, int64_t expires_at) {
-    std::lock_guard lock(secrets_mu_);
+    std::lock_guard lock(*secrets_mu_);
     env_.secrets->add(jwt);
     if (auto st = write(bj::object{{"token", vault_->seal(jwt)}, {"token_expires_at", expires_at}}); !st) return st;
     std::lock_guard account_lock(account_mu_);

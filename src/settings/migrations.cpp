@@ -6,10 +6,22 @@ namespace pb::settings {
 
 namespace bj = boost::json;
 
-// No row has been renamed, split or retyped since versions began: the
-// table is at version 1. Append here, oldest first, never reorder.
+// Version 2: profiles. The settings of version 1 are one Plex sign-in's;
+// they become the default profile's, kept where they are (the top-level
+// keys), and `profiles` lists it.
+static common::Status into_default_profile(bj::object& s) {
+    const bj::value* list = s.if_contains("profiles");
+    if (list == nullptr || list->is_null()) s["profiles"] = bj::array{bj::object{{"id", "default"}, {"name", ""}}};
+    return {};
+}
+
+// Append here, oldest first, never reorder.
 static constexpr Migration kMigrations[] = {
     {.from_version = 0, .what = "", .retires = {}, .apply = nullptr},
+    {.from_version = 1,
+     .what = "the settings become the default profile's (profiles: several Plex sign-ins side by side)",
+     .retires = {},
+     .apply = into_default_profile},
 };
 
 std::span<const Migration> migrations() {

@@ -65,9 +65,11 @@ boost::json::object describe(const Spec& s) {
         for (const auto& c : s.choices) choices.push_back(boost::json::object{{"value", c.value}, {"label", c.label}});
         o["choices"] = choices;
     }
-    if (!s.fields.empty()) {
+    // A profile's fields are the per_profile rows': derived, not written twice.
+    std::span<const Field> shape = s.name == "profiles" ? profile_fields() : s.fields;
+    if (!shape.empty()) {
         boost::json::array fields;
-        for (const auto& f : s.fields)
+        for (const auto& f : shape)
             fields.push_back(boost::json::object{{"name", f.name}, {"type", name_of(f.type)}, {"label", f.label}});
         o["fields"] = fields;
     }

@@ -2,6 +2,8 @@
 
 #include <boost/json.hpp>
 
+#include <algorithm>
+
 #include "common/json.hpp"
 #include "http/url.hpp"
 
@@ -59,6 +61,15 @@ void read(const bj::value& v, Connections& out) {
     }
 }
 
+void read(const bj::value& v, ProfileList& out) {
+    if (!v.is_array()) return;
+    out.clear();
+    for (const auto& e : v.get_array()) {
+        Profile p{common::json::get_string_or(e, "id", ""), common::json::get_string_or(e, "name", "")};
+        if (!p.id.empty()) out.push_back(std::move(p));
+    }
+}
+
 void read(const bj::value& v, PathMappings& out) {
     if (!v.is_array()) return;
     out.clear();
@@ -84,6 +95,46 @@ std::optional<std::string> check_shape(const bj::value& v, const PathMappings*) 
         if (host.size() > kMaxString || plex.size() > kMaxString) return "a path is too long";
     }
     if (v.get_array().size() > 64) return "at most 64 mappings";
+    return std::nullopt;
+}
+
+bool valid_profile_id(std::string_view id) {
+    if (id == kDefaultProfile) return true;
+    if (id.size() < 8 || id.size() > 32) return false;
+    return std::all_of(id.begin(), id.end(),
+                       [](char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-'; });
+}
+
+std::optional<std::string> check_shape(const bj::value& v, const ProfileList*) {
+    if (!v.is_array() || v.get_array().empty()) return "must be a list of profiles, the default one first";
+    const auto& list = v.get_array();
+    if (list.size() > kMaxProfiles) return "at most " + std::to_string(kMaxProfiles) + " profiles";
+    std::vector<std::string_view> seen;
+    for (std::size_t i = 0; i < list.size(); ++i) {
+        if (!list[i].is_object()) return "each profile must be an object";
+        const auto& e = list[i].get_object();
+        const bj::value* id = e.if_contains("id");
+        if (!id || !id->is_string() || !valid_profile_id(id->get_string()))
+            return "each profile needs an \"id\": \"default\" or 8 to 32 of a-z, 0-9 and -";
+        if ((i == 0) != (id->get_string() == kDefaultProfile)) return "the default profile comes first, once";
+        if (std::find(seen.begin(), seen.end(), std::string_view(id->get_string())) != seen.end())
+            return "two profiles have the id " + std::string(id->get_string());
+        seen.emplace_back(id->get_string());
+        if (const bj::value* name = e.if_contains("name");
+            name && (!name->is_string() || name->get_string().size() > kMaxProfileName))
+            return "a profile's name must be a string of at most " + std::to_string(kMaxProfileName) + " characters";
+        bj::object own;
+        for (const auto& [k, x] : e) {
+            if (k == "id" || k == "name") continue;
+            const Spec* spec = find(k);
+            if (spec == nullptr || !spec->per_profile)
+                return "profile " + std::string(id->get_string()) + ": " + std::string(k) +
+                       " is not a setting a profile has";
+            if (i == 0) return "the default profile's " + std::string(k) + " is the top-level setting";
+            own[k] = x;
+        }
+        if (auto st = validate(own); !st) return "profile " + std::string(id->get_string()) + ": " + st.error().message;
+    }
     return std::nullopt;
 }
 
@@ -169,6 +220,82 @@ bj::object defaults() {
     return o;
 }
 
+std::span<const Field> profile_fields() {
+    static const std::vector<Field> fields = [] {
+        std::vector<Field> f{{"id", Type::string, "Id"}, {"name", Type::string, "Name"}};
+        for (const auto& s : kTable)
+            if (s.per_profile) f.push_back({s.name, s.type, s.label});
+        return f;
+    }();
+    return fields;
+}
+
+namespace {
+const bj::object* profile_entry(const bj::object& all, std::string_view id, std::size_t* index = nullptr) {
+    const bj::value* list = all.if_contains("profiles");
+    if (list == nullptr || !list->is_array()) return nullptr;
+    for (std::size_t i = 0; i < list->get_array().size(); ++i) {
+        const auto& e = list->get_array()[i];
+        if (e.is_object() && common::json::get_string_or(e, "id", "") == id) {
+            if (index) *index = i;
+            return &e.get_object();
+        }
+    }
+    return nullptr;
+}
+
+// Another profile's view: the whole plugin's keys, and its own values.
+bj::object other_view(const bj::object& all, const bj::object* entry) {
+    bj::object view = all;
+    for (const auto& s : kTable)
+        if (s.per_profile) view.erase(s.name);
+    if (entry)
+        for (const auto& [k, v] : *entry)
+            if (k != "id" && k != "name") view[k] = v;
+    view["auth_method"] = to_string(AuthMethod::oauth);
+    return view;
+}
+}  // namespace
+
+std::optional<bj::object> profile_view(const bj::object& all, std::string_view id) {
+    if (id == kDefaultProfile) return all;
+    const bj::object* entry = profile_entry(all, id);
+    if (entry == nullptr) return std::nullopt;
+    return other_view(all, entry);
+}
+
+common::Result<bj::object> profile_patch(const bj::object& all, std::string_view id, const bj::object& patch) {
+    if (id == kDefaultProfile) return patch;
+    std::size_t index = 0;
+    const bj::object* entry = profile_entry(all, id, &index);
+    if (entry == nullptr) return Error(Errc::not_found, "There is no profile " + std::string(id) + ".");
+    bj::object out;
+    bj::object mine = *entry;
+    bool changed = false;
+    for (const auto& [k, v] : patch) {
+        const Spec* spec = find(k);
+        if (spec != nullptr && spec->per_profile) {
+            changed = true;
+            if (v.is_null())
+                mine.erase(k);
+            else
+                mine[k] = v;
+        } else if (k == "auth_method") {
+            // Always "oauth" in another profile's view: only that is no change.
+            if (v != bj::value(to_string(AuthMethod::oauth)))
+                return Error(Errc::bad_request, "auth_method: the legacy mode is the default profile's alone");
+        } else {
+            out[k] = v;
+        }
+    }
+    if (changed) {
+        bj::array list = all.at("profiles").get_array();
+        list[index] = std::move(mine);
+        out["profiles"] = std::move(list);
+    }
+    return out;
+}
+
 Settings parse(const bj::object& o) {
     // The defaults, parsed once: every row's starting value.
     static const bj::object kDefaults = defaults();
@@ -212,6 +339,12 @@ bj::value to_json(const PathMappings& mappings) {
     return a;
 }
 
+bj::value to_json(const ProfileList& profiles) {
+    bj::array a;
+    for (const auto& p : profiles) a.push_back(bj::object{{"id", p.id}, {"name", p.name}});
+    return a;
+}
+
 bj::value to_json(const Connections& connections) {
     bj::array a;
     for (const auto& c : connections) a.push_back(bj::object{{"uri", c.uri}, {"local", c.local}, {"relay", c.relay}});
@@ -228,14 +361,30 @@ std::string Settings::legacy_url() const {
 Store::Store(Writer writer, std::span<const Migration> table)
     : writer_(std::move(writer)), table_(table), typed_(std::make_shared<const Settings>(parse({}))) {}
 
+Store::Store(const Store& like, std::string profile)
+    : writer_(like.writer_),
+      table_(like.table_),
+      profile_(std::move(profile)),
+      write_mu_(like.write_mu_),
+      typed_(std::make_shared<const Settings>(parse(other_view({}, nullptr)))) {
+    (void)replace(like.all());
+}
+
 common::Status Store::replace(std::string_view all_json) {
     auto v = common::json::parse_lenient(all_json);
     if (!v || !v->is_object())
         return Error(Errc::bad_request,
                      "the host's settings are not a JSON object" + (v ? std::string() : ": " + v.error().message));
-    auto typed = std::make_shared<const Settings>(parse(v->get_object()));
+    return replace(v->get_object());
+}
+
+common::Status Store::replace(const bj::object& all) {
+    // A profile that was removed reads as signed out, with nothing of its own.
+    bj::object view = is_default() ? all : profile_view(all, profile_).value_or(other_view(all, nullptr));
+    auto typed = std::make_shared<const Settings>(parse(view));
     std::lock_guard lock(mu_);
-    json_ = std::move(v->get_object());
+    json_ = all;
+    view_ = std::move(view);
     typed_ = std::move(typed);
     return {};
 }
@@ -247,6 +396,11 @@ std::shared_ptr<const Settings> Store::snapshot() const {
 
 bj::object Store::json() const {
     std::lock_guard lock(mu_);
+    return is_default() ? json_ : view_;
+}
+
+bj::object Store::all() const {
+    std::lock_guard lock(mu_);
     return json_;
 }
 
@@ -254,7 +408,29 @@ common::Status Store::write(const bj::object& patch) {
     // The plugin writes only what it made: a value the table refuses is a bug.
     if (auto st = validate(patch, table_); !st)
         return Error(Errc::internal, "the plugin tried to store an invalid setting: " + st.error().message);
-    // Not under mu_: the host calls replace() from inside the writer.
+    // One write at a time across the profiles' stores: a profile's write
+    // rewrites the whole list from the stored object as it is now, which
+    // the write before it has already replaced (the host calls replace()
+    // from inside the writer). Not under mu_, for that same reason.
+    if (is_default()) {
+        std::lock_guard lock(*write_mu_);
+        return writer_(bj::serialize(patch));
+    }
+    return update([&](const bj::object& all, bj::object& whole) -> common::Status {
+        auto p = profile_patch(all, profile_, patch);
+        if (!p) return p.error();
+        whole = std::move(*p);
+        return {};
+    });
+}
+
+common::Status Store::update(const Change& make) {
+    std::lock_guard lock(*write_mu_);
+    bj::object patch;
+    if (auto st = make(all(), patch); !st) return st;
+    if (patch.empty()) return {};
+    if (auto st = validate(patch, table_); !st)
+        return Error(Errc::internal, "the plugin tried to store an invalid setting: " + st.error().message);
     return writer_(bj::serialize(patch));
 }
 

@@ -34,6 +34,9 @@ void Webhooks::leave(const std::string& token, std::function<void(std::vector<st
     // Ours is the URL with our key; the user's other webhooks stay.
     std::string ours = session_.settings().snapshot()->webhook_key.empty() ? std::string() : "apikey=" + key();
     if (token.empty() || ours == "apikey=") return next({});
+    // The webhook is the account's: another profile of it still needs it.
+    if (session_.account_shared())
+        return next({"kept the webhook on plex.tv: another profile is signed in to the same Plex account"});
     auto tv = std::make_shared<plexapi::PlexTv>(session_.plextv());
     tv->get_webhooks(token, [tv, token, ours, next](plexapi::ApiResult<std::vector<plexapi::Webhook>> r) {
         const std::string by_hand = "; remove it at https://app.plex.tv/desktop/#!/settings/webhooks";
@@ -149,22 +152,38 @@ void Webhooks::receive(Call& call, Reply reply) {
     if (!payload) return reply.fail(payload.error());
     const Payload& p = *payload;
 
-    auto snapshot = session_.settings().snapshot();
-    const auto& s = *snapshot;
+    // The profile whose server sent it, and whose filters take it (the
+    // default profile alone when there are no others).
+    std::string why;
+    for (Webhooks* w : profiles_ ? profiles_() : std::vector<Webhooks*>{this}) {
+        auto snapshot = w->session_.settings().snapshot();
+        auto no = w->declines(p, *snapshot);
+        if (!no) return w->take(p, std::move(reply));
+        if (why.empty()) why = *no;
+    }
+    reply.no_content();
+    session_.log().debug("webhook {} ignored: {}", p.event, why.empty() ? "no profile has that server" : why);
+}
+
+std::optional<std::string> Webhooks::declines(const Payload& p, const settings::Settings& s) const {
+    // Turning Plex off stops what Plex starts too, not only the refreshes
+    // (dispatch() checks again after a slow resolution).
+    if (!s.use_plex) return "Use Plex is off";
+    if (std::find(s.webhook_events.begin(), s.webhook_events.end(), p.event) == s.webhook_events.end())
+        return "event not enabled";
+    if (!s.server_machine_id.empty() && p.server_uuid != s.server_machine_id) return "another server";
+    if (p.type != "movie" && p.type != "episode") return "not a movie or an episode";
+    const auto& libs = p.type == "movie" ? s.movie_library : s.series_library;
+    if (!libs.empty() && !listed(libs, p.section_id, p.section_title)) return "library not selected";
+    if (!account_selected(s.webhook_accounts, p, s)) return "account not selected";
+    return std::nullopt;
+}
+
+void Webhooks::take(const Payload& p, Reply reply) {
     auto ignored = [&](const std::string& why) {
         reply.no_content();
         session_.log().debug("webhook {} ignored: {}", p.event, why);
     };
-    // Turning Plex off stops what Plex starts too, not only the refreshes
-    // (dispatch() checks again after a slow resolution).
-    if (!s.use_plex) return ignored("Use Plex is off");
-    if (std::find(s.webhook_events.begin(), s.webhook_events.end(), p.event) == s.webhook_events.end())
-        return ignored("event not enabled");
-    if (!s.server_machine_id.empty() && p.server_uuid != s.server_machine_id) return ignored("another server");
-    if (p.type != "movie" && p.type != "episode") return ignored("not a movie or an episode");
-    const auto& libs = p.type == "movie" ? s.movie_library : s.series_library;
-    if (!libs.empty() && !listed(libs, p.section_id, p.section_title)) return ignored("library not selected");
-    if (!account_selected(s.webhook_accounts, p, s)) return ignored("account not selected");
     std::string media_key = p.server_uuid + "/" + p.rating_key;
     if (!p.rating_key.empty() && duplicate(media_key)) return ignored("searched recently");
 

@@ -3,6 +3,9 @@
 // session that runs them at load.
 #include <gtest/gtest.h>
 
+#include <mutex>
+#include <thread>
+
 #include <boost/asio/io_context.hpp>
 #include <boost/json.hpp>
 #include <filesystem>
@@ -59,7 +62,7 @@ TEST(SettingsTable, TheStructTakesTheTablesDefaults) {
     EXPECT_TRUE(s.verify_tls);
     EXPECT_EQ(s.webhook_events, (std::vector<std::string>{"media.play", "playback.started"}));
     EXPECT_EQ(s.webhook_max_body_bytes, 10 * 1024 * 1024);
-    EXPECT_EQ(s.settings_version, 1);
+    EXPECT_EQ(s.settings_version, 2);
     // Wrong types keep the default rather than half a value.
     auto odd = settings::parse(bj::parse(R"({"port": "80", "verify_tls": 0, "auth_method": "password"})").as_object());
     EXPECT_EQ(odd.port, 32400);
@@ -178,11 +181,23 @@ TEST(Migrations, StartAtTheStoredVersionAndStopWhenCurrent) {
     auto newer = settings::upgrade(bj::parse(R"({"settings_version": 9})").as_object(), kTestMigrations);
     ASSERT_TRUE(newer);
     EXPECT_FALSE(*newer) << "a downgraded plugin leaves a newer layout alone";
-    // The project's table today: version 1, nothing to migrate.
+    // The project's table today: version 2 (profiles), nothing to migrate.
     auto today = settings::upgrade(settings::defaults());
     ASSERT_TRUE(today);
     EXPECT_FALSE(*today);
-    EXPECT_EQ(settings::current_version(), 1);
+    EXPECT_EQ(settings::current_version(), 2);
+}
+
+TEST(Migrations, VersionOneBecomesTheDefaultProfile) {
+    auto stored = bj::parse(R"({"token": "v1:abc", "username": "plexuser", "server_name": "Living Room"})").as_object();
+    auto up = settings::upgrade(stored);
+    ASSERT_TRUE(up);
+    ASSERT_TRUE(*up);
+    EXPECT_EQ((*up)->from_version, 1);
+    EXPECT_EQ((*up)->patch.at("settings_version"), 2);
+    EXPECT_EQ((*up)->patch.at("profiles"), bj::parse(R"([{"id":"default","name":""}])"));
+    EXPECT_FALSE((*up)->patch.contains("token")) << "the default profile's values stay where they are";
+    EXPECT_TRUE(settings::validate((*up)->patch));
 }
 
 TEST(Migrations, AStepThatCannotCarryAValueChangesNothing) {
@@ -195,8 +210,98 @@ TEST(Migrations, AStepThatCannotCarryAValueChangesNothing) {
 
 TEST(Migrations, NewerSettingsKeepTheirUnknownKeys) {
     // Saved by a later plugin, then the user downgraded: its keys are not typos.
-    EXPECT_TRUE(settings::validate(bj::parse(R"({"settings_version": 5, "profiles": []})").as_object()));
-    EXPECT_FALSE(settings::validate(bj::parse(R"({"settings_version": 1, "profiles": []})").as_object()));
+    EXPECT_TRUE(settings::validate(bj::parse(R"({"settings_version": 5, "collections": []})").as_object()));
+    EXPECT_FALSE(settings::validate(bj::parse(R"({"settings_version": 2, "collections": []})").as_object()));
+}
+
+// ---------------------------------------------------------------- profiles
+
+TEST(Profiles, AProfileNeverReadsTheDefaultProfilesAccount) {
+    auto all = bj::parse(R"({"token": "v1:admin", "username": "admin", "server_machine_id": "living",
+        "webhook_base_url": "http://10.0.0.5:6767", "auth_method": "apikey", "apikey": "v1:legacy",
+        "update_movie_library": true,
+        "profiles": [{"id": "default", "name": ""}, {"id": "cabin123", "name": "Cabin", "username": "friend"}]})")
+                   .as_object();
+    auto view = settings::profile_view(all, "cabin123");
+    ASSERT_TRUE(view);
+    auto s = settings::parse(*view);
+    EXPECT_EQ(s.token, "") << "no fallback to another person's token";
+    EXPECT_EQ(s.server_machine_id, "");
+    EXPECT_FALSE(s.update_movie_library) << "its own switches, from the table's defaults";
+    EXPECT_EQ(s.username, "friend");
+    EXPECT_EQ(s.webhook_base_url, "http://10.0.0.5:6767") << "the whole plugin's settings are shared";
+    EXPECT_FALSE(s.legacy()) << "another profile is a Plex sign-in, never the legacy mode";
+    EXPECT_EQ(settings::parse(*settings::profile_view(all, "default")).token, "v1:admin");
+    EXPECT_FALSE(settings::profile_view(all, "nobody12"));
+}
+
+TEST(Profiles, AProfilesWritesGoIntoItsEntry) {
+    auto all = bj::parse(R"({"token": "v1:admin", "profiles": [{"id": "default", "name": ""},
+        {"id": "cabin123", "name": "Cabin", "movie_library": ["1"]}]})")
+                   .as_object();
+    auto patch = settings::profile_patch(
+        all, "cabin123",
+        bj::parse(R"({"token": "v1:friend", "movie_library": null, "webhook_base_url": "http://h:1"})").as_object());
+    ASSERT_TRUE(patch) << patch.error().message;
+    EXPECT_FALSE(patch->contains("token")) << "not the top-level key: that is the default profile's";
+    EXPECT_EQ(patch->at("webhook_base_url"), "http://h:1");
+    const auto& entry = patch->at("profiles").at(1).as_object();
+    EXPECT_EQ(entry.at("token"), "v1:friend");
+    EXPECT_FALSE(entry.contains("movie_library")) << "null: back to the default";
+    EXPECT_EQ(entry.at("name"), "Cabin");
+    EXPECT_TRUE(settings::validate(*patch));
+    EXPECT_FALSE(settings::profile_patch(all, "cabin123", bj::parse(R"({"auth_method": "apikey"})").as_object()));
+    EXPECT_EQ(settings::profile_patch(all, "gone1234", {}).error().code, common::Errc::not_found);
+}
+
+TEST(Profiles, TheListsShapeIsChecked) {
+    auto why = [](const char* list) {
+        auto st = settings::validate(bj::parse(std::string(R"({"profiles": )") + list + "}").as_object());
+        return st ? std::string() : st.error().message;
+    };
+    EXPECT_EQ(why(R"([{"id": "default", "name": ""}, {"id": "abcd1234", "name": "A", "token": "v1:x"}])"), "");
+    EXPECT_NE(why("[]"), "");
+    EXPECT_NE(why(R"([{"id": "abcd1234"}])"), "") << "the default first";
+    EXPECT_NE(why(R"([{"id": "default"}, {"id": "abcd1234"}, {"id": "abcd1234"}])"), "") << "ids are unique";
+    EXPECT_NE(why(R"([{"id": "default"}, {"id": "../../etc"}])"), "") << "an id names a folder: a-z, 0-9, -";
+    EXPECT_NE(why(R"([{"id": "default"}, {"id": "abcd1234", "webhook_key": "k"}])"), "") << "only what a profile has";
+    EXPECT_NE(why(R"([{"id": "default", "token": "v1:x"}])"), "") << "the default's values are the top-level keys";
+    EXPECT_NE(why(R"([{"id": "default"}, {"id": "abcd1234", "port": 0}])"), "");
+    EXPECT_NE(why(R"([{"id": "default"}, {"id": "abcd1234", "set_movie_added": "yes"}])"), "");
+    std::string many = R"([{"id": "default"})";
+    for (int i = 0; i < 8; ++i) many += R"(, {"id": "abcd000)" + std::to_string(i) + R"("})";
+    EXPECT_NE(why((many + "]").c_str()), "") << "at most 8";
+}
+
+TEST(Profiles, TwoProfilesWritingAtOnceLoseNothing) {
+    // A host that stores the patch and hands the whole object back to every store.
+    bj::object stored = bj::parse(R"({"profiles": [{"id": "default", "name": ""}, {"id": "aaaa1111", "name": "A"},
+        {"id": "bbbb2222", "name": "B"}]})")
+                            .as_object();
+    std::vector<settings::Store*> stores;
+    std::mutex host_mu;
+    settings::Store main([&](std::string_view patch) -> common::Status {
+        std::lock_guard lock(host_mu);
+        auto changes = bj::parse(patch);  // held: the loop reads into it
+        for (const auto& [k, v] : changes.as_object()) stored[k] = v;
+        for (auto* s : stores) (void)s->replace(stored);
+        return {};
+    });
+    ASSERT_TRUE(main.replace(stored));
+    settings::Store a(main, "aaaa1111"), b(main, "bbbb2222");
+    stores = {&main, &a, &b};
+    std::thread ta([&] {
+        for (int i = 0; i < 200; ++i) ASSERT_TRUE(a.write(bj::object{{"server_name", "A" + std::to_string(i)}}));
+    });
+    std::thread tb([&] {
+        for (int i = 0; i < 200; ++i) ASSERT_TRUE(b.write(bj::object{{"server_name", "B" + std::to_string(i)}}));
+    });
+    ta.join();
+    tb.join();
+    EXPECT_EQ(a.snapshot()->server_name, "A199");
+    EXPECT_EQ(b.snapshot()->server_name, "B199");
+    EXPECT_EQ(main.snapshot()->server_name, "") << "the default profile's is its own";
+    EXPECT_EQ(settings::parse(*settings::profile_view(stored, "aaaa1111")).server_name, "A199");
 }
 
 // ---------------------------------------------------------------- the session runs them

@@ -64,6 +64,8 @@ enum class Errc : uint8_t {
     search_refused,        // the host will not search now
     token_expired,         // plex.tv's 498: the short-lived Plex JWT expired (renew it with the device key)
     wrong_pin,             // plex.tv error 1041: a Plex Home user's PIN is wrong or missing
+    profile_unknown,       // no profile has this id (it may have been removed)
+    profile_limit,         // as many profiles as the plugin keeps
 };
 
 // Who failed. Transport errors name their peer; route answers depend on it

@@ -10,6 +10,7 @@
 // the io thread. See docs/architecture.md.
 #pragma once
 #include <boost/asio/io_context.hpp>
+#include <boost/json/object.hpp>
 
 #include <atomic>
 #include <memory>
@@ -18,6 +19,7 @@
 #include <set>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "auth/auth.hpp"
 #include "discovery/discovery.hpp"
@@ -59,6 +61,42 @@ public:
                                            std::string_view reason) override;
 
 private:
+    // One profile's session and features (docs/accounts.md). The default
+    // profile's features register the routes mounted with the host; each
+    // other profile's register into its own registry, and a request with
+    // ?profile=<id> runs that profile's handler of the same route. A unit
+    // is never freed while the plugin runs (its work in flight refers to
+    // it): a removed profile's is retired, and freed at destroy().
+    struct Unit {
+        std::string id;
+        std::unique_ptr<session::Session> session;
+        route::Registry own_routes;  // another profile's
+        std::unique_ptr<auth::Auth> auth;
+        std::unique_ptr<discovery::Discovery> discovery;
+        std::shared_ptr<refresh::Refresher> refresher;
+        std::unique_ptr<webhooks::Webhooks> webhooks;
+        // Whether it has a server to work with: it then takes events and webhooks.
+        bool has_server() const;
+    };
+    // Builds a profile's unit (host thread or io thread); `routes`: where
+    // its features register (nullptr: its own registry).
+    common::Result<std::shared_ptr<Unit>> make_unit(std::unique_ptr<session::Session> session, route::Registry* routes);
+    static void start_unit(Unit& unit);  // io thread
+    struct ForgetProfiles;
+    // The units for the profiles the settings list now: new ones made (and
+    // started, once the plugin is), removed ones retired.
+    void reconcile(const boost::json::object& all);
+    std::shared_ptr<Unit> unit(std::string_view id) const;  // nullptr: no such profile
+    std::vector<std::shared_ptr<Unit>> units() const;       // live ones, the default first
+    // profiles.cpp: GET/POST/PATCH/DELETE /api/plex/profiles.
+    void profiles_list(route::Call& call, route::Reply reply);
+    void profiles_add(route::Call& call, route::Reply reply);
+    void profiles_rename(route::Call& call, route::Reply reply);
+    void profiles_remove(route::Call& call, route::Reply reply);
+    // The profile a request names (?profile=, the default when none);
+    // nullptr after answering when there is no such profile.
+    std::shared_ptr<Unit> unit_of(const route::Call& call, const route::Reply& reply) const;
+
     static void route_trampoline(void* ctx, const pb_http_request* req, pb_responder* responder) noexcept;
     pb_status register_with_host();
     void diagnostics(route::Call& call, route::Reply reply);  // diagnostics.cpp
@@ -91,11 +129,11 @@ private:
     };
     std::deque<Mounted> mounted_;
 
-    std::unique_ptr<session::Session> session_;
-    std::unique_ptr<auth::Auth> auth_;
-    std::unique_ptr<discovery::Discovery> discovery_;
-    std::unique_ptr<webhooks::Webhooks> webhooks_;
-    std::shared_ptr<refresh::Refresher> refresher_;
+    mutable std::mutex units_mu_;
+    std::vector<std::shared_ptr<Unit>> units_;    // live, the default first
+    std::vector<std::shared_ptr<Unit>> retired_;  // removed while running
+    std::atomic<bool> started_{false};
+    session::Session* session_ = nullptr;  // the default profile's (units_[0]), for the whole plugin's work
 };
 
 }  // namespace pb::plugin

@@ -14,6 +14,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/json/object.hpp>
 
+#include <atomic>
 #include <chrono>
 #include <deque>
 #include <memory>
@@ -72,11 +73,12 @@ class Refresher : public std::enable_shared_from_this<Refresher> {
 public:
     // What becomes of a job that ran.
     enum class Outcome : uint8_t {
-        done = 1,  // it worked: off the queue
-        dropped,   // it cannot work (not in Plex, outside every library): off the queue, said
-        retry,     // it may work later: backoff
-        pause,     // nothing will work until the settings change: the queue waits
-        check,     // refreshed: read the item back after a while to see the subtitle
+        done = 1,   // it worked: off the queue
+        dropped,    // it cannot work (not in Plex, outside every library): off the queue, said
+        retry,      // it may work later: backoff
+        pause,      // nothing will work until the settings change: the queue waits
+        check,      // refreshed: read the item back after a while to see the subtitle
+        elsewhere,  // outside this profile's libraries, one of several: off the queue, not an error
     };
 
     // Registers the status route.
@@ -85,6 +87,9 @@ public:
     void start();                                                        // io thread: schedule
     void on_event(const std::string& name, const std::string& payload);  // any thread
     void settings_changed();                                             // any thread
+    // Several profiles get every event: an item outside this one's
+    // libraries is then another's, not an error of this one. Any thread.
+    void share_events(bool shared) { one_of_several_ = shared; }
     // The status the page and the diagnostics bundle show (GET /api/plex/status). Any thread.
     boost::json::object status_json() const;
     // At unload, after the io thread stopped and before the io_context goes:
@@ -144,6 +149,7 @@ private:
     uint64_t index_generation_ = 0;  // bumped when index_ is replaced: older builds stop
     bool index_building_ = false;
     std::vector<std::function<void(std::string, int)>> index_waiters_;
+    std::atomic<bool> one_of_several_{false};
     bool busy_ = false;
     uint64_t running_ = 0;  // the job being processed, while busy_
     uint64_t next_job_id_ = 0;

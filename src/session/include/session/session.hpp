@@ -13,6 +13,7 @@
 #include <spdlog/logger.h>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <boost/json/array.hpp>
 
 #include <chrono>
 #include <functional>
@@ -72,7 +73,8 @@ std::string_view to_string(AccountState state);
 // Why the account is being let go.
 enum class Leaving : uint8_t {
     sign_out = 1,       // forget the token and the server; keep the rest
-    forget_everything,  // also every setting, the key and the plugin's files
+    forget_everything,  // also every setting, the key and the plugin's files; for
+                        // another profile than the default: its own settings and files
     hand_over,          // another person signs in (a Plex Home switch, another account):
                         // undo what was set up with the previous one's token; the new
                         // sign-in then replaces the rest
@@ -95,12 +97,25 @@ public:
     Session(const Session&) = delete;
     Session& operator=(const Session&) = delete;
 
+    // Another profile's session (docs/accounts.md): its own account, server
+    // and health over the profile's view of the settings (settings::Store),
+    // its own folder (<data_dir>/profiles/<id>) and HTTP client; the vault,
+    // the log and the plugin-wide settings are shared with this one, the
+    // default profile's. Call on the default profile's session, after
+    // load(). Errc::storage when the folder cannot be made.
+    [[nodiscard]] common::Result<std::unique_ptr<Session>> open_profile(const std::string& id);
+    // "default", or the profile's id.
+    const std::string& profile() const { return store_.profile(); }
+
     // Reads the stored settings (host thread, while loading): upgrades an
     // older layout (backup first) and gives this installation its client
     // identifier on first run. Problems are logged; the plugin still loads.
+    // The default profile's session only.
     void load(std::string_view stored_json);
-    // Io thread, once, when the plugin starts: seals tokens an old
-    // configuration kept in plain text, finishes an interrupted key rotation.
+    // Io thread, once, when the plugin starts (a profile's: when it is
+    // made): seals tokens an old configuration kept in plain text,
+    // finishes an interrupted key rotation (the default's), gives a new
+    // profile its client identifier.
     void start();
     // At unload, before the io thread stops: cancels requests in flight.
     void cancel_requests();
@@ -164,6 +179,12 @@ public:
     [[nodiscard]] common::Status select_server(const plexapi::Resource& server, const plexapi::Connection* chosen);
     // Stores a legacy token typed by the user, sealed.
     [[nodiscard]] common::Status store_legacy_token(const vault::Secret& token);
+    // Stores settings the user changed on the page (the caller checked
+    // they are the user's to change), into this profile's.
+    [[nodiscard]] common::Status store_user_settings(const boost::json::object& patch) { return write(patch); }
+    // Changes the list of profiles (the plugin's profile routes): `edit`
+    // changes the stored list; one write. The default profile's session.
+    [[nodiscard]] common::Status edit_profiles(const std::function<common::Status(boost::json::array&)>& edit);
     // Seals secrets an old configuration stored in plain text; says whether
     // anything was sealed.
     [[nodiscard]] common::Result<bool> seal_plaintext_secrets();
@@ -202,6 +223,10 @@ public:
     // what was done, in words.
     void leave(Leaving how, std::function<void(common::Result<std::vector<std::string>>)> done);
 
+    // Whether another profile is signed in to the same Plex account (what
+    // is set up on the account, its webhook, is then still in use).
+    bool account_shared() const;
+
     // Io thread: before `user_id`'s sign-in replaces another person's, runs
     // the leave steps as Leaving::hand_over with the previous token (the
     // webhook on the previous account is removed); nothing when it is the
@@ -217,7 +242,9 @@ public:
 private:
     friend class PmsClient;
     friend struct TokenRenewal;  // session_token.cpp
-    explicit Session(Environment env, std::unique_ptr<vault::Vault> vault);
+    // `like`: the default profile's store, for another profile's session.
+    Session(Environment env, std::shared_ptr<vault::Vault> vault, std::shared_ptr<std::mutex> secrets_mu,
+            const settings::Store* like, const std::string& profile);
     common::Status write(const boost::json::object& patch) { return store_.write(patch); }
     // Re-seals every stored secret with the pending key and installs it.
     // Caller holds secrets_mu_.
@@ -245,11 +272,11 @@ private:
                                                                std::string_view remedy) const;
 
     Environment env_;
-    std::unique_ptr<vault::Vault> vault_;
+    std::shared_ptr<vault::Vault> vault_;  // every profile's
     // Held from sealing a secret to storing it, and through a key rotation:
     // a value sealed with a key the rotation is about to destroy must never
-    // be stored after the rotation re-sealed the others.
-    std::mutex secrets_mu_;
+    // be stored after the rotation re-sealed the others. Every profile's.
+    std::shared_ptr<std::mutex> secrets_mu_;
     settings::Store store_;
     std::shared_ptr<PmsClient> pms_;
 

@@ -78,6 +78,7 @@ struct Spec {
     Condition shown_when{};
     bool cleared_at_sign_out = false;
     bool needs_restart = false;
+    bool per_profile = false;  // each profile has its own (table.inc)
 };
 
 // How the plugin reaches Plex. Stored as the first column of kAuthMethods.
@@ -107,6 +108,24 @@ struct ServerConnection {
 };
 using Connections = std::vector<ServerConnection>;
 using StringList = std::vector<std::string>;
+
+// ---- profiles: several Plex sign-ins side by side (docs/accounts.md)
+//
+// `profiles` lists them, the default first. The default profile's values
+// are the top-level settings (a host that knows nothing of profiles works
+// with it unchanged); each other profile's entry holds its own value of
+// every per_profile row it has set, and nothing falls back to the
+// default's: a profile never reads another person's token.
+inline constexpr std::string_view kDefaultProfile = "default";
+inline constexpr std::size_t kMaxProfiles = 8;
+inline constexpr std::size_t kMaxProfileName = 64;
+struct Profile {
+    std::string id;    // "default", or 8 to 32 of [a-z0-9-]
+    std::string name;  // as the user named it; "" for the default: its account's name is shown
+};
+using ProfileList = std::vector<Profile>;
+// The fields of a profile's entry: id, name, then every per_profile row.
+std::span<const Field> profile_fields();
 
 // The typed view of a settings object: one member per table row.
 struct Settings {
@@ -141,11 +160,25 @@ Settings parse(const boost::json::object& obj);
 [[nodiscard]] common::Status validate(const boost::json::object& candidate,
                                       std::span<const Migration> table = migrations());
 
+// The stored object as profile `id` sees it: the whole plugin's keys, and
+// the profile's own values of the per_profile rows (the table's defaults
+// where it has none). Another profile than the default is always a Plex
+// sign-in: never the legacy mode. nullopt when there is no such profile.
+[[nodiscard]] std::optional<boost::json::object> profile_view(const boost::json::object& all, std::string_view id);
+// The patch of the stored object that writes `patch`, a change of profile
+// `id`'s view: its per_profile keys go into its entry (null: back to the
+// default), the others stay as they are. Errc::not_found for no such profile.
+[[nodiscard]] common::Result<boost::json::object> profile_patch(const boost::json::object& all, std::string_view id,
+                                                                const boost::json::object& patch);
+
 // JSON for typed values, the inverse of parse(), for writing patches.
 boost::json::value to_json(const Connections& connections);
 boost::json::value to_json(const PathMappings& mappings);
+boost::json::value to_json(const ProfileList& profiles);
 
 // The cached settings of a running plugin, and the one way to change them.
+// A Store serves one profile: the default one's sees the stored object as
+// it is; another's sees profile_view() and writes through profile_patch().
 //
 // Thread-safe. snapshot() is cheap (a shared pointer), for hot paths.
 // write() must not be called while holding a lock that replace() (called
@@ -156,20 +189,38 @@ public:
     // the host, through the ABI. It calls replace() before returning.
     using Writer = std::function<common::Status(std::string_view patch_json)>;
     explicit Store(Writer writer, std::span<const Migration> table = migrations());
+    // Profile `profile`'s view, writing through `writer` as `like` does
+    // and one write at a time with it and every store made from it (a
+    // profile's write rewrites the whole `profiles` list).
+    Store(const Store& like, std::string profile);
 
     // The whole stored object changed (at load, or the host said so).
     // A text that is not a JSON object is ignored and reported.
     [[nodiscard]] common::Status replace(std::string_view all_json);
+    [[nodiscard]] common::Status replace(const boost::json::object& all);
     std::shared_ptr<const Settings> snapshot() const;
+    // This profile's view of the stored object.
     boost::json::object json() const;
+    // The stored object as it is, every profile's included.
+    boost::json::object all() const;
+    const std::string& profile() const { return profile_; }
+    bool is_default() const { return profile_ == kDefaultProfile; }
     // Validates `patch` and stores it: nothing changes on failure.
     [[nodiscard]] common::Status write(const boost::json::object& patch);
+    // A change made from the stored object as it is (read, changed and
+    // written as one, with no other store's write in between): `make`
+    // fills the patch of the stored object (not of a profile's view).
+    using Change = std::function<common::Status(const boost::json::object& all, boost::json::object& patch)>;
+    [[nodiscard]] common::Status update(const Change& make);
 
 private:
     Writer writer_;
     std::span<const Migration> table_;
+    std::string profile_{kDefaultProfile};
+    std::shared_ptr<std::mutex> write_mu_ = std::make_shared<std::mutex>();
     mutable std::mutex mu_;
-    boost::json::object json_;
+    boost::json::object json_;  // the stored object
+    boost::json::object view_;  // this profile's view of it
     std::shared_ptr<const Settings> typed_;
 };
 

@@ -8,10 +8,13 @@
 #pragma once
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "plexapi/models.hpp"
 #include "route/route.hpp"
@@ -51,6 +54,11 @@ public:
     Webhooks(session::Session& session, route::Registry& routes, SearchHost& host);
     // Io thread, at start: makes the key, so the first webhook never has to.
     void start() { (void)key(); }
+    // Several profiles: the receiving route (this one's) hands each webhook
+    // to the first of `profiles()` (the default first) whose server sent it
+    // (the payload's Server.uuid) and whose filters take it. Set while the
+    // plugin loads; `profiles` is called from the receiving thread.
+    void route_to(std::function<std::vector<Webhooks*>()> profiles) { profiles_ = std::move(profiles); }
 
     // Exposed for the benchmark and tests: the whole receive path.
     void receive(route::Call& call, route::Reply reply);
@@ -66,12 +74,16 @@ private:
     void remove(route::Call& call, route::Reply reply);
     // Signing out: our webhook off plex.tv (a session leave step).
     void leave(const std::string& token, std::function<void(std::vector<std::string>)> next);
+    // Why this profile leaves the webhook alone, or nullopt: it takes it.
+    std::optional<std::string> declines(const Payload& p, const settings::Settings& s) const;
+    void take(const Payload& p, route::Reply reply);  // from the dedupe on
     void dispatch(const Payload& p, const Media& media, route::Reply reply);
     void resolve_then_dispatch(Payload p, Media media, route::Reply reply);
     bool duplicate(const std::string& media_key);
 
     session::Session& session_;
     SearchHost& host_;
+    std::function<std::vector<Webhooks*>()> profiles_;
     std::mutex mu_;
     std::string key_sealed_;
     vault::Secret key_plain_;
