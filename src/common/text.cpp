@@ -195,4 +195,8 @@ std::string redact(std::string_view message, const std::vector<std::string>& sec
     return s;
 }
 
+std::size_t characters(std::string_view s) {
+    return static_cast<std::size_t>(std::count_if(s.begin(), s.end(), [](char c) { return (c & 0xC0) != 0x80; }));
+}
+
 }  // namespace pb::common::text

@@ -174,23 +174,24 @@ pb_status Plugin::init() {
         return PB_ERR_IO;
     }
     session_->load(json);
-    auto main = make_unit(std::move(session), &routes_);
-    // A webhook goes to the profile whose server sent it.
-    (*main)->webhooks->route_to([this] {
-        std::vector<webhooks::Webhooks*> to;
-        for (const auto& u : units())
-            if (u->id == settings::kDefaultProfile || u->has_server()) to.push_back(u->webhooks.get());
-        return to;
-    });
-    // Forgetting everything lets go of every profile, each signed out first
-    // (its webhook off its account) and its files deleted.
-    session_->on_leave([this](session::Leaving how, const std::string&, auto next) {
+    // Forgetting everything lets go of every profile first, each signed out
+    // (its webhook off its account) and its files deleted: registered before
+    // the features' steps, so that the default's webhook step then finds no
+    // other profile of its account, and removes the webhook.
+    session->on_leave([this](session::Leaving how, const std::string&, auto next) {
         if (how != session::Leaving::forget_everything) return next({});
         auto chain = std::make_shared<ForgetProfiles>();
         chain->others = units();
         chain->others.erase(chain->others.begin());
         chain->next = std::move(next);
         chain->go();
+    });
+    auto main = make_unit(std::move(session), &routes_);
+    // A webhook goes to the profile whose server sent it.
+    (*main)->webhooks->route_to([this] {
+        std::vector<webhooks::Webhooks*> to;
+        for (const auto& u : working_units()) to.push_back(u->webhooks.get());
+        return to;
     });
     {
         std::lock_guard lock(units_mu_);
@@ -348,7 +349,10 @@ void Plugin::route_trampoline(void* ctx, const pb_http_request* req, pb_responde
             return reply.fail(common::Error(common::Errc::unavailable, "the Plex plugin is shutting down"));
         // Another profile's request: its own handler of this route; the
         // plugin's own routes read the profile themselves.
-        if (common::text::starts_with(route.pattern, "/api/plex/")) {
+        // (The profiles' own routes and the diagnostics are the whole plugin's.)
+        if (common::text::starts_with(route.pattern, "/api/plex/") &&
+            !common::text::starts_with(route.pattern, "/api/plex/profiles") &&
+            route.pattern != "/api/plex/diagnostics") {
             auto unit = self->unit_of(call, reply);
             if (!unit) return;
             // The legacy mode's and the key's routes are the whole plugin's.
@@ -418,9 +422,7 @@ webhooks::SearchOutcome Plugin::request_search(const webhooks::Media& m, std::st
 void Plugin::on_event(std::string_view name, std::string_view payload) {
     // Every profile with a server gets it: the one whose libraries hold
     // the item refreshes it, the others let it go.
-    std::vector<std::shared_ptr<Unit>> to;
-    for (const auto& u : units())
-        if (u->id == settings::kDefaultProfile || u->has_server()) to.push_back(u);
+    auto to = working_units();
     for (const auto& u : to) {
         u->refresher->share_events(to.size() > 1);
         u->refresher->on_event(std::string(name), std::string(payload));

@@ -46,6 +46,16 @@ std::vector<std::shared_ptr<Plugin::Unit>> Plugin::units() const {
     return units_;
 }
 
+std::vector<std::shared_ptr<Plugin::Unit>> Plugin::working_units() const {
+    auto all = units();
+    std::vector<std::shared_ptr<Unit>> to;
+    for (const auto& u : all)
+        if (u->has_server()) to.push_back(u);
+    // None has a server: the default alone, which says so in its status.
+    if (to.empty()) to.push_back(all.front());
+    return to;
+}
+
 std::shared_ptr<Plugin::Unit> Plugin::unit(std::string_view id) const {
     std::lock_guard lock(units_mu_);
     for (const auto& u : units_)
@@ -64,8 +74,7 @@ std::shared_ptr<Plugin::Unit> Plugin::unit_of(const route::Call& call, const rou
 
 void Plugin::reconcile(const bj::object& all) {
     // Called from settings_changed(), on whichever thread wrote; one at a time.
-    static std::mutex reconciling;
-    std::lock_guard one(reconciling);
+    std::lock_guard one(reconcile_mu_);
     std::vector<std::string> listed;
     for (const auto& p : settings::parse(all).profiles)
         if (p.id != settings::kDefaultProfile) listed.push_back(p.id);
@@ -93,11 +102,17 @@ void Plugin::reconcile(const bj::object& all) {
             log().error("profile {} cannot work: {}", id, session.error().message);
             continue;
         }
+        // (Nothing from here to start_unit() writes the settings: this may
+        // run inside a write, which holds the stores' write lock.)
         auto u = make_unit(std::move(*session), nullptr);
         if (!u) continue;
-        std::lock_guard lock(units_mu_);
-        units_.push_back(*u);
-        if (started_ && !stopping_) boost::asio::post(*ioc_, [u = *u] { start_unit(*u); });
+        {
+            std::lock_guard lock(units_mu_);
+            units_.push_back(*u);
+            if (started_ && !stopping_) boost::asio::post(*ioc_, [u = *u] { start_unit(*u); });
+        }
+        // A change stored while it was being made reached the others only.
+        (void)(*u)->session->settings_changed(bj::serialize(session_->settings().all()));
     }
 }
 
@@ -111,11 +126,18 @@ static common::Result<std::string> profile_name(const route::Call& call) {
     if (!n || !n->is_string()) return Error(Errc::bad_request, "name: give the profile a name");
     std::string name(common::text::trim(std::string_view(n->get_string())));
     if (name.empty()) return Error(Errc::bad_request, "name: give the profile a name");
-    if (name.size() > settings::kMaxProfileName)
+    if (common::text::characters(name) > settings::kMaxProfileName)
         return Error(Errc::bad_request, "name: at most " + std::to_string(settings::kMaxProfileName) + " characters");
     for (unsigned char c : name)
         if (c < 0x20 || c == 0x7f) return Error(Errc::bad_request, "name: no control characters");
     return name;
+}
+
+// A refusal of the name names its field, for the page to show it there.
+static void refuse(const route::Reply& reply, const Error& e) {
+    if (e.code != Errc::bad_request || !common::text::starts_with(e.message, "name: ")) return reply.fail(e);
+    auto answer = common::route_answer(e);
+    reply.json(answer.status, bj::object{{"error", e.message}, {"code", answer.name}, {"field", "name"}});
 }
 
 void Plugin::profiles_list(route::Call&, route::Reply reply) {
@@ -138,7 +160,7 @@ void Plugin::profiles_list(route::Call&, route::Reply reply) {
 
 void Plugin::profiles_add(route::Call& call, route::Reply reply) {
     auto name = profile_name(call);
-    if (!name) return reply.fail(name.error());
+    if (!name) return refuse(reply, name.error());
     std::string id;
     auto st = session_->edit_profiles([&](bj::array& list) -> common::Status {
         if (list.size() >= settings::kMaxProfiles)
@@ -163,7 +185,7 @@ void Plugin::profiles_add(route::Call& call, route::Reply reply) {
 void Plugin::profiles_rename(route::Call& call, route::Reply reply) {
     const std::string& id = call.path_params["id"];
     auto name = profile_name(call);
-    if (!name) return reply.fail(name.error());
+    if (!name) return refuse(reply, name.error());
     auto st = session_->edit_profiles([&](bj::array& list) -> common::Status {
         for (auto& e : list)
             if (e.is_object() && common::json::get_string_or(e, "id", "") == id) {

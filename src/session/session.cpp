@@ -636,45 +636,42 @@ void Session::finish_leaving(Leaving how, std::vector<std::string> notes,
 }
 
 common::Status Session::finish_rotation_locked() {
-    // Every sealed secret, sealed again with the new key. A value that did
-    // not open before cannot be saved by this: it is left, and said.
-    auto all = store_.json();
-    bj::object patch;
-    for (const auto& spec : settings::table()) {
-        if (!spec.secret) continue;
-        const bj::value* v = all.if_contains(spec.name);
-        if (!v || !v->is_string() || !vault::Vault::is_sealed(v->get_string())) continue;
-        auto again = vault_->reseal(v->get_string());
-        if (!again) {
-            log().warn("{} cannot be decrypted ({}); it is left as it is", spec.name, again.error().message);
-            continue;
-        }
-        patch[spec.name] = std::move(*again);
-    }
-    // The other profiles' secrets, in their entries (the default's view is
-    // the stored object, so only its session rotates).
-    if (const bj::value* list = all.if_contains("profiles"); store_.is_default() && list && list->is_array()) {
-        bj::array next = list->get_array();
+    // Every sealed secret, sealed again with the new key: the top-level
+    // ones and, in their entries, the other profiles' (only the default
+    // profile's session rotates). A value that did not open before cannot
+    // be saved by this: it is left, and said. Read and written as one, so
+    // that a profile added meanwhile is not lost.
+    auto reseal = [this](bj::object& o, std::string_view whose) {
         bool changed = false;
-        for (auto& e : next) {
-            if (!e.is_object()) continue;
-            for (auto& [k, v] : e.get_object()) {
-                const auto* spec = settings::find(k);
-                if (!spec || !spec->secret || !v.is_string() || !vault::Vault::is_sealed(v.get_string())) continue;
-                auto again = vault_->reseal(v.get_string());
-                if (!again) {
-                    log().warn("a profile's {} cannot be decrypted ({}); it is left as it is", k,
-                               again.error().message);
-                    continue;
-                }
-                v = std::move(*again);
-                changed = true;
+        for (auto& [k, v] : o) {
+            const auto* spec = settings::find(k);
+            if (!spec || !spec->secret || !v.is_string() || !vault::Vault::is_sealed(v.get_string())) continue;
+            auto again = vault_->reseal(v.get_string());
+            if (!again) {
+                log().warn("{}{} cannot be decrypted ({}); it is left as it is", whose, k, again.error().message);
+                continue;
             }
+            v = std::move(*again);
+            changed = true;
         }
-        if (changed) patch["profiles"] = std::move(next);
-    }
-    if (!patch.empty())
-        if (auto st = write(patch); !st) return st.error().context("cannot store the re-encrypted secrets");
+        return changed;
+    };
+    auto st = store_.update([&](const bj::object& all, bj::object& patch) -> common::Status {
+        bj::object top = all;
+        top.erase("profiles");
+        reseal(top, "");
+        for (const auto& [k, v] : top)
+            if (all.at(k) != v) patch[k] = v;
+        if (const bj::value* list = all.if_contains("profiles"); list && list->is_array()) {
+            bj::array next = list->get_array();
+            bool changed = false;
+            for (auto& e : next)
+                if (e.is_object()) changed = reseal(e.get_object(), "a profile's ") || changed;
+            if (changed) patch["profiles"] = std::move(next);
+        }
+        return {};
+    });
+    if (!st) return st.error().context("cannot store the re-encrypted secrets");
     return vault_->finish_rotation();
 }
 

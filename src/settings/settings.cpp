@@ -5,6 +5,7 @@
 #include <algorithm>
 
 #include "common/json.hpp"
+#include "common/text.hpp"
 #include "http/url.hpp"
 
 namespace pb::settings {
@@ -61,12 +62,23 @@ void read(const bj::value& v, Connections& out) {
     }
 }
 
+bool valid_profile_id(std::string_view id) {
+    if (id == kDefaultProfile) return true;
+    if (id.size() < 8 || id.size() > 32) return false;
+    return std::all_of(id.begin(), id.end(),
+                       [](char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-'; });
+}
+
+// An id names a folder: one that is not an id (a settings file edited by
+// hand, a host that skipped validation) is left out, and so is a second
+// profile of the same id.
 void read(const bj::value& v, ProfileList& out) {
     if (!v.is_array()) return;
     out.clear();
     for (const auto& e : v.get_array()) {
         Profile p{common::json::get_string_or(e, "id", ""), common::json::get_string_or(e, "name", "")};
-        if (!p.id.empty()) out.push_back(std::move(p));
+        bool seen = std::any_of(out.begin(), out.end(), [&](const Profile& q) { return q.id == p.id; });
+        if (valid_profile_id(p.id) && !seen) out.push_back(std::move(p));
     }
 }
 
@@ -98,13 +110,6 @@ std::optional<std::string> check_shape(const bj::value& v, const PathMappings*) 
     return std::nullopt;
 }
 
-bool valid_profile_id(std::string_view id) {
-    if (id == kDefaultProfile) return true;
-    if (id.size() < 8 || id.size() > 32) return false;
-    return std::all_of(id.begin(), id.end(),
-                       [](char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-'; });
-}
-
 std::optional<std::string> check_shape(const bj::value& v, const ProfileList*) {
     if (!v.is_array() || v.get_array().empty()) return "must be a list of profiles, the default one first";
     const auto& list = v.get_array();
@@ -121,7 +126,7 @@ std::optional<std::string> check_shape(const bj::value& v, const ProfileList*) {
             return "two profiles have the id " + std::string(id->get_string());
         seen.emplace_back(id->get_string());
         if (const bj::value* name = e.if_contains("name");
-            name && (!name->is_string() || name->get_string().size() > kMaxProfileName))
+            name && (!name->is_string() || common::text::characters(name->get_string()) > kMaxProfileName))
             return "a profile's name must be a string of at most " + std::to_string(kMaxProfileName) + " characters";
         bj::object own;
         for (const auto& [k, x] : e) {
@@ -246,9 +251,11 @@ const bj::object* profile_entry(const bj::object& all, std::string_view id, std:
 
 // Another profile's view: the whole plugin's keys, and its own values.
 bj::object other_view(const bj::object& all, const bj::object* entry) {
+    // The profile's own values, else the table's defaults: never the default profile's.
+    static const bj::object kDefaults = defaults();
     bj::object view = all;
     for (const auto& s : kTable)
-        if (s.per_profile) view.erase(s.name);
+        if (s.per_profile) view[s.name] = kDefaults.at(s.name);
     if (entry)
         for (const auto& [k, v] : *entry)
             if (k != "id" && k != "name") view[k] = v;

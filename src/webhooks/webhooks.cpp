@@ -154,15 +154,22 @@ void Webhooks::receive(Call& call, Reply reply) {
 
     // The profile whose server sent it, and whose filters take it (the
     // default profile alone when there are no others).
+    // First the profiles that work with the server that sent it; then those
+    // that do not know their server's id (legacy mode, an address typed by
+    // hand), as the only profile did before there were several.
     std::string why;
-    for (Webhooks* w : profiles_ ? profiles_() : std::vector<Webhooks*>{this}) {
-        auto snapshot = w->session_.settings().snapshot();
-        auto no = w->declines(p, *snapshot);
-        if (!no) return w->take(p, std::move(reply));
-        if (why.empty()) why = *no;
-    }
+    const auto candidates = profiles_ ? profiles_() : std::vector<Webhooks*>{this};
+    for (bool knows_id : {true, false})
+        for (Webhooks* w : candidates) {
+            auto snapshot = w->session_.settings().snapshot();
+            if (knows_id ? snapshot->server_machine_id != p.server_uuid : !snapshot->server_machine_id.empty())
+                continue;
+            auto no = w->declines(p, *snapshot);
+            if (!no) return w->take(p, std::move(reply));
+            if (why.empty()) why = *no;
+        }
     reply.no_content();
-    session_.log().debug("webhook {} ignored: {}", p.event, why.empty() ? "no profile has that server" : why);
+    session_.log().debug("webhook {} ignored: {}", p.event, why.empty() ? "another server" : why);
 }
 
 std::optional<std::string> Webhooks::declines(const Payload& p, const settings::Settings& s) const {

@@ -366,3 +366,172 @@ scenario('a person turns on short-lived Plex tokens and sees when the token ends
   assert.equal((await hostSettings(host)).jwt_sign_in, true);
   await state(page, '18-plugin-short-lived-token');
 });
+
+// Several Plex sign-ins side by side: a profile each, with its own account
+// and server, picked at the top of the page; the page's address says which
+// (a reload keeps it). The demo world has one account and one server: the
+// second profile tells itself apart by a Plex Home user.
+scenario('a person adds a profile, signs in there, switches back, renames and removes it', {},
+  async ({ host, page }) => {
+  const plex = async (method, path, body) => {
+    const r = await fetch(`${host.url}${path}`, {
+      method, headers: { 'X-API-KEY': host.apikey, 'Content-Type': 'application/json' },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    return { status: r.status, json: await r.json().catch(() => null) };
+  };
+  const plexData = async (path) => {
+    const r = await plex('GET', path);
+    assert.equal(r.status, 200, `${path}: ${JSON.stringify(r.json)}`);
+    return r.json.data;
+  };
+  await sim(host, 'home-user?title=Sam&username=sam');
+  await signInToPlex(host);
+  await openPluginPage(page, host);
+  await page.locator('#servers .server.chosen h3', { hasText: 'Living Room' }).waitFor();
+
+  // One profile: the page as it was, with a small "Add profile".
+  const profiles = page.locator('#profiles');
+  const add = profiles.getByRole('button', { name: 'Add profile' });
+  await add.waitFor();
+  assert.equal(await profiles.locator('li').count(), 0, 'no list for a single profile');
+  await add.click();
+  const name = profiles.getByLabel('Name', { exact: true });
+  assert.equal(await page.evaluate(() => document.activeElement?.id), 'profile-add-name', 'the name field has the focus');
+  await profiles.getByRole('button', { name: 'Add', exact: true }).click();
+  await profiles.getByRole('alert').filter({ hasText: 'Type a name' }).waitFor();
+  await name.fill('Cabin');
+  await state(page, '19-plugin-profile-add');
+  await profiles.getByRole('button', { name: 'Add', exact: true }).click();
+
+  // The new profile's page: not signed in; the default one listed with its
+  // account and server.
+  await page.waitForURL(/\?profile=/);
+  const cabinId = new URL(page.url()).searchParams.get('profile');
+  assert.ok(cabinId && cabinId !== 'default', cabinId);
+  await page.locator('#main[aria-busy="false"]').waitFor();
+  const profile = (text) => profiles.locator('li.profile', { has: page.getByRole('link', { name: text, exact: true }) });
+  await profile('Cabin').getByText('not signed in').waitFor();
+  assert.equal(await profile('Cabin').getByRole('link').getAttribute('aria-current'), 'page');
+  await profile('plexuser').getByText(/Living Room · signed in/).waitFor();
+  assert.equal(await profile('plexuser').getByRole('button', { name: /^Remove/ }).count(), 0);
+  await page.locator('#status').getByText('Not signed in').waitFor();
+  assert.equal(await page.locator('#servers').isVisible(), false);
+
+  // Signed in within it, by the same window, then as a Home user: the
+  // page's calls name this profile.
+  const popupOpened = page.waitForEvent('popup');
+  await page.getByRole('button', { name: 'Connect to Plex' }).click();
+  const popup = await popupOpened;
+  await popup.waitForURL(/\/sim\/auth#/);
+  await popup.getByRole('button', { name: 'Link this device' }).click();
+  await popup.waitForEvent('close', { timeout: 15000 });
+  await page.locator('#signed-in-as').filter({ hasText: 'Signed in as plexuser' }).waitFor();
+  await page.locator('#servers .server.chosen h3', { hasText: 'Living Room' }).waitFor();
+  await page.getByRole('button', { name: 'Switch Plex Home user…' }).click();
+  await page.locator('#plex-home').getByLabel('Sam').check();
+  await page.locator('#plex-home').getByRole('button', { name: 'Switch', exact: true }).click();
+  await page.locator('#signed-in-as').filter({ hasText: 'Signed in as sam' }).waitFor();
+  await page.locator('#servers .server.chosen h3', { hasText: 'Living Room' }).waitFor();
+  await page.locator('#libraries').getByLabel(/^Movies/).check();
+  await page.waitForFunction(() => document.getElementById('announce').textContent.includes('kept up to date'));
+  await profile('Cabin').getByText('sam · Living Room · signed in').waitFor();
+  await page.locator('#status dd', { hasText: 'Cabin' }).waitFor();
+  await state(page, '20-plugin-profile-signed-in');
+  // The plugin keeps them apart.
+  const cabinStatus = await plexData(`/api/plex/status?profile=${cabinId}`);
+  assert.equal(cabinStatus.username, 'sam');
+  const mainStatus = await plexData('/api/plex/status');
+  assert.equal(mainStatus.username, 'plexuser');
+  assert.equal(mainStatus.server?.name, 'Living Room');
+  assert.deepEqual((await plexData(`/api/plex/settings?profile=${cabinId}`)).values.movie_library, ['1']);
+  assert.deepEqual((await plexData('/api/plex/settings')).values.movie_library, []);
+
+  // Back to the default profile, by its link: its account, server and
+  // libraries as they were; its address names no profile.
+  await profile('plexuser').getByRole('link').click();
+  await page.waitForURL((u) => !u.searchParams.has('profile'));
+  await page.locator('#main[aria-busy="false"]').waitFor();
+  await page.locator('#signed-in-as').filter({ hasText: 'Signed in as plexuser' }).waitFor();
+  await page.locator('#servers .server.chosen h3', { hasText: 'Living Room' }).waitFor();
+  assert.equal(await page.locator('#libraries').getByLabel(/^Movies/).isChecked(), false);
+  assert.equal(await profile('plexuser').getByRole('link').getAttribute('aria-current'), 'page');
+  // And Cabin again: a reload keeps it.
+  await profile('Cabin').getByRole('link').click();
+  await page.waitForURL(/\?profile=/);
+  await page.reload();
+  await page.locator('#signed-in-as').filter({ hasText: 'Signed in as sam' }).waitFor();
+
+  // Renamed; a name with markup is text, in the list, the status and the title.
+  await profile('Cabin').getByRole('button', { name: 'Rename Cabin' }).click();
+  const rename = profiles.getByLabel('Name', { exact: true });
+  assert.equal(await rename.inputValue(), 'Cabin');
+  await rename.fill('Lake cabin');
+  await profiles.getByRole('button', { name: 'Save name' }).click();
+  await profile('Lake cabin').waitFor();
+  await page.locator('#status dd', { hasText: 'Lake cabin' }).waitFor();
+  const evil = '<img src=x onerror=alert(1)>';
+  await profile('Lake cabin').getByRole('button', { name: /^Rename/ }).click();
+  await profiles.getByLabel('Name', { exact: true }).fill(evil);
+  await profiles.getByRole('button', { name: 'Save name' }).click();
+  await profile(evil).waitFor();
+  assert.equal(await profile(evil).getByRole('link').textContent(), evil);
+  assert.equal(await page.locator('img').count(), 0, 'no element was made from the name');
+  assert.equal(await page.title(), `Plex settings: ${evil}`);
+  await state(page, '21-plugin-profile-hostile-name');
+  await page.setViewportSize({ width: 360, height: 800 });
+  assert.ok(await page.evaluate(() => document.documentElement.scrollWidth <= 360), 'nothing wider than 360 px');
+  await page.setViewportSize({ width: 1280, height: 900 });
+
+  // The plugin's limit, said next to the name.
+  const { max } = await plexData('/api/plex/profiles');
+  const extra = [];
+  for (let i = (await plexData('/api/plex/profiles')).profiles.length; i < max; i++) {
+    const r = await plex('POST', '/api/plex/profiles', { name: `Extra ${i}` });
+    assert.equal(r.status, 201, JSON.stringify(r.json));
+    extra.push(r.json.data.id);
+  }
+  await add.click();
+  await profiles.getByLabel('Name', { exact: true }).fill('One too many');
+  await profiles.getByRole('button', { name: 'Add', exact: true }).click();
+  const refusal = profiles.getByRole('alert').filter({ hasText: /\w/ });
+  await refusal.waitFor();
+  assert.equal(await profiles.getByLabel('Name', { exact: true }).getAttribute('aria-invalid'), 'true');
+  assert.ok(page.url().includes(cabinId), 'still on the same profile');
+  assert.equal((await plexData('/api/plex/profiles')).profiles.length, max);
+  for (const id of extra) assert.equal((await plex('DELETE', `/api/plex/profiles/${id}`)).status, 200);
+  await page.reload();
+  await page.locator('#main[aria-busy="false"]').waitFor();
+
+  // Removed, after a confirmation: the page says what was done and shows
+  // the default profile, unchanged; the list is gone with the second one.
+  await profile(evil).getByRole('button', { name: /^Remove/ }).click();
+  const yes = profiles.getByRole('button', { name: `Remove ${evil}`, exact: true });
+  await yes.waitFor();
+  await state(page, '22-plugin-profile-remove');
+  await yes.click();
+  const doneNotice = page.locator('#profile-done');
+  await doneNotice.waitFor();
+  assert.ok(await doneNotice.locator('li').count() >= 1, 'what was done, in words');
+  assert.equal(new URL(page.url()).searchParams.has('profile'), false);
+  await page.locator('#signed-in-as').filter({ hasText: 'Signed in as plexuser' }).waitFor();
+  await page.locator('#servers .server.chosen h3', { hasText: 'Living Room' }).waitFor();
+  assert.equal(await profiles.locator('li.profile').count(), 0);
+  assert.equal(await page.locator('img').count(), 0);
+  await state(page, '23-plugin-profile-removed');
+  const left = (await plexData('/api/plex/profiles')).profiles;
+  assert.deepEqual(left.map((p) => p.id), ['default']);
+  const gone = await plex('GET', `/api/plex/status?profile=${cabinId}`);
+  assert.equal(gone.status, 404);
+  assert.equal(gone.json?.code, 'PLEX_PROFILE_UNKNOWN');
+
+  // A bookmark of the removed profile says so and leads to the main one.
+  await page.goto(`${host.url}/plugins/plexbridge/?profile=${cabinId}`);
+  await page.locator('#main[aria-busy="false"]').waitFor();
+  await page.getByRole('link', { name: 'Open the main profile' }).click();
+  await page.locator('#signed-in-as').filter({ hasText: 'Signed in as plexuser' }).waitFor();
+  await page.reload();
+  await page.locator('#main[aria-busy="false"]').waitFor();
+  await add.waitFor();
+  assert.equal(await profiles.locator('li').count(), 0, 'one profile again: no list');
+});

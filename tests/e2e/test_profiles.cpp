@@ -143,6 +143,11 @@ TEST_F(Profiles, EachProfileKeepsItsOwnSignInServerAndSwitches) {
     // A new profile has nothing of the default's: not its token, not its server.
     auto fresh = status(id);
     EXPECT_EQ(fresh.at("signed_in"), false) << fresh;
+    // Its settings are the table's defaults, every one of them.
+    auto blank = api(id, "GET", "/api/plex/settings").json.at("data").at("values");
+    EXPECT_EQ(blank.at("confirm_subtitles"), true);
+    EXPECT_EQ(blank.at("webhook_events").as_array().size(), 2u);
+    EXPECT_EQ(blank.at("username"), "");
     EXPECT_EQ(api(id, "GET", "/api/plex/oauth/servers").status, 401);
 
     ASSERT_TRUE(sign_in(id));
@@ -240,6 +245,16 @@ TEST_F(Profiles, AWebhookGoesToTheProfileWhoseServerSentIt) {
     auto stranger = send(payload("somebody-elses-server", "5", "tt0165832"));
     EXPECT_EQ(stranger->status, 204);
     EXPECT_EQ(rig->host().searches().size(), 1u);
+    // The default profile signed out: the Cabin's webhooks still go to the
+    // Cabin, and the default takes nobody's.
+    ASSERT_EQ(rig->api("POST", "/api/plex/oauth/logout").status, 200);
+    auto again = send(payload(kCabin, "100002", "tt2000002"));
+    EXPECT_EQ(again->status, 404) << again->body << " (not in the host's catalog, but asked for)";
+    ASSERT_EQ(rig->host().searches().size(), 2u);
+    EXPECT_EQ(rig->host().searches()[1].imdb, "tt2000002");
+    auto living = send(payload(kLivingRoom, "108", "tt0165832"));
+    EXPECT_EQ(living->status, 204) << "no profile works with the Living Room now";
+    EXPECT_EQ(rig->host().searches().size(), 2u);
     (void)id;
 }
 
@@ -296,6 +311,18 @@ TEST_F(Profiles, LimitsNamesAndTheWholePluginsRoutes) {
     EXPECT_EQ(rig->api("POST", "/api/plex/profiles", R"({"name":"  "})").status, 400);
     EXPECT_EQ(rig->api("POST", "/api/plex/profiles", R"({"name":")" + std::string(65, 'x') + R"("})").status, 400);
     EXPECT_EQ(rig->api("POST", "/api/plex/profiles", R"({"name":"a\u0007b"})").status, 400);
+    auto empty = rig->api("POST", "/api/plex/profiles", R"({"name":""})");
+    EXPECT_EQ(empty.json.at("field"), "name") << "the page shows it next to the field";
+    std::string accents;
+    for (int i = 0; i < 64; ++i) accents += "\u00e9";  // 64 characters, 128 bytes
+    auto long_name = rig->api("POST", "/api/plex/profiles", R"({"name":")" + accents + R"("})");
+    ASSERT_EQ(long_name.status, 201) << "64 characters, whatever their bytes: " << long_name.body;
+    EXPECT_EQ(
+        rig->api("DELETE", "/api/plex/profiles/" + std::string(long_name.json.at("data").at("id").as_string())).status,
+        200);
+    // The profiles' own routes and the diagnostics are the whole plugin's.
+    EXPECT_EQ(rig->api("GET", "/api/plex/profiles?profile=nobody12").status, 200);
+    EXPECT_EQ(rig->api("GET", "/api/plex/diagnostics?profile=nobody12").status, 200);
     std::string id = add("<img src=x onerror=alert(1)>");
     EXPECT_EQ(profile_entry(id).at("name"), "<img src=x onerror=alert(1)>") << "stored as typed; the page shows text";
     auto renamed = rig->api("PATCH", "/api/plex/profiles/" + id, R"({"name":"Friends"})");
@@ -366,9 +393,13 @@ TEST(ProfilesMigration, OneSignInOfVersionOneBecomesTheDefaultProfile) {
 }
 
 TEST_F(Profiles, ForgettingEverythingLetsGoOfEveryProfile) {
-    std::string id = cabin_profile();
+    std::string base = "http://127.0.0.1:" + std::to_string(rig->host().port());
+    ASSERT_EQ(rig->api("PATCH", "/api/settings/plex", R"({"webhook_base_url":")" + base + R"("})").status, 200);
+    ASSERT_EQ(rig->api("POST", "/api/plex/webhook/create").status, 200);
+    std::string id = cabin_profile();  // the same account as the default profile
     auto forgot = rig->api("POST", "/api/plex/forget");
     ASSERT_EQ(forgot.status, 200) << forgot.body;
+    EXPECT_TRUE(sim.webhooks().empty()) << "nobody is left to need it: " << forgot.body;
     EXPECT_NE(forgot.body.find("profile " + id + ": signed out"), std::string::npos) << forgot.body;
     EXPECT_EQ(rig->api("GET", "/api/plex/profiles").json.at("data").at("profiles").as_array().size(), 1u);
     EXPECT_EQ(rig->settings_object().at("profiles").as_array().size(), 1u);

@@ -3,6 +3,10 @@
 // unsafe request also carries the CSRF token the host put in the
 // XSRF-TOKEN cookie (the convention in plexbridge_plugin.h, pb_page_desc).
 // No API key ever lives in this page.
+//
+// The page shows one profile (one Plex sign-in of several, docs/accounts.md)
+// at a time: the one its address names (?profile=), the default one when it
+// names none. Every call to a Plex route says which, here and only here.
 
 export class ApiError extends Error {
   constructor(status, code, message, field) {
@@ -23,6 +27,26 @@ function csrfToken() {
   }
 }
 
+// The profile the page's address names ('' for the default one).
+export function profileId() {
+  return new URLSearchParams(location.search).get('profile') || '';
+}
+
+// The page of a profile: the default one's has no ?profile=, so a bookmark
+// of the plain page keeps meaning the default profile.
+export function profileHref(p) {
+  return p.default || !p.id ? location.pathname : `${location.pathname}?profile=${encodeURIComponent(p.id)}`;
+}
+
+// The routes about the whole plugin, not one profile.
+const WHOLE_PLUGIN = /^\/api\/plex\/(profiles|diagnostics)(?:[/?]|$)/;
+
+function forProfile(path) {
+  const id = profileId();
+  if (!id || !path.startsWith('/api/plex/') || WHOLE_PLUGIN.test(path)) return path;
+  return `${path}${path.includes('?') ? '&' : '?'}profile=${encodeURIComponent(id)}`;
+}
+
 export async function api(method, path, body) {
   const headers = { Accept: 'application/json' };
   if (method !== 'GET') {
@@ -32,7 +56,7 @@ export async function api(method, path, body) {
   if (body !== undefined) headers['Content-Type'] = 'application/json';
   let res;
   try {
-    res = await fetch(path, {
+    res = await fetch(forProfile(path), {
       method, headers, credentials: 'same-origin', cache: 'no-store',
       body: body === undefined ? undefined : JSON.stringify(body),
     });
@@ -59,3 +83,4 @@ export async function api(method, path, body) {
 export const get = (path) => api('GET', path);
 export const post = (path, body) => api('POST', path, body ?? {});
 export const patch = (path, body) => api('PATCH', path, body);
+export const del = (path) => api('DELETE', path);

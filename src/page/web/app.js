@@ -3,6 +3,7 @@
 // own module; this one holds what they share (ctx).
 import { get, patch } from './api.js';
 import { h, replace, announce, toggle } from './dom.js';
+import * as profiles from './profiles.js';
 import * as status from './status.js';
 import * as signin from './signin.js';
 import * as servers from './servers.js';
@@ -16,8 +17,10 @@ const ctx = {
   values: {},   // the settings the page may show (secrets masked)
   schema: {},   // name -> description: label, help, choices
   status: null, // GET /api/plex/status
+  profiles: null, // GET /api/plex/profiles: { list, max, error }
   refresh,
   save,
+  profileChanged,
   label: (name) => ctx.schema[name]?.label ?? name,
   help: (name) => ctx.schema[name]?.description ?? '',
   signedIn: () => !!ctx.status?.signed_in,
@@ -42,8 +45,17 @@ function save(changes) {
   return next;
 }
 
+// The profiles are read beside the rest; when they cannot be, the page
+// still shows the profile its address names, and says why in its section.
 async function load() {
-  const [settings, st] = await Promise.all([get('/api/plex/settings'), get('/api/plex/status')]);
+  const [settings, st, known] = await Promise.all([
+    get('/api/plex/settings'),
+    get('/api/plex/status'),
+    get('/api/plex/profiles').then(
+      (p) => ({ list: p?.profiles ?? [], max: p?.max ?? 0, error: '' }),
+      (e) => ({ list: [], max: 0, error: e.message })),
+  ]);
+  ctx.profiles = known;
   if (!settings || !st) throw new Error('the plugin gave an empty answer');
   ctx.values = settings.values;
   ctx.schema = Object.fromEntries(settings.schema.map((s) => [s.name, s]));
@@ -61,13 +73,31 @@ async function refresh(what = {}) {
   } catch (e) {
     if (mine !== refreshing) return;
     document.getElementById('main').setAttribute('aria-busy', 'false');
+    for (const id of ['servers', 'libraries', 'webhooks']) section(id).hidden = true;
+    if (ctx.profiles) profiles.render(section('profiles'), ctx);
+    // A bookmark of a profile removed since.
+    if (e.code === 'PLEX_PROFILE_UNKNOWN') {
+      replace(body('status'), h('p', { class: 'error', role: 'alert' }, e.message),
+        h('p', {}, h('a', { href: location.pathname }, 'Open the main profile')));
+      replace(body('account'));
+      return;
+    }
     replace(body('status'), h('p', { class: 'error', role: 'alert' }, `The settings could not be read: ${e.message}`));
     return;
   }
   if (mine === refreshing) draw(what);
 }
 
+// The page now shows another profile without a reload (the one it showed
+// was removed): nothing of the other one may stay, a sign-in under way
+// above all.
+async function profileChanged() {
+  signin.stop();
+  await refresh({ servers: true, libraries: true, webhooks: true });
+}
+
 function draw(what) {
+  if (ctx.profiles) profiles.render(section('profiles'), ctx);
   status.render(body('status'), ctx);
   signin.render(body('account'), ctx);
   // A token plex.tv refuses makes every Plex section fail the same way:
@@ -115,7 +145,7 @@ document.addEventListener('pb-host-session-ended', (e) => {
   const banner = document.getElementById('session-ended');
   // Shown first, then filled: an alert region announces what arrives in it.
   banner.hidden = false;
-  replace(banner, `${e.detail} `, h('a', { href: location.pathname }, 'Sign in again'));
+  replace(banner, `${e.detail} `, h('a', { href: location.pathname + location.search }, 'Sign in again'));
 });
 
 // The Use Plex switch, drawn by the account section.

@@ -215,6 +215,11 @@ function connect(el, ctx) {
   })();
 }
 
+// Ends a sign-in under way (the profile it was for is gone).
+export function stop() {
+  if (flow) flow.cancel();
+}
+
 // "Sign in again" in the status section (dispatched within the click, so
 // the window may still open).
 document.addEventListener('pb-sign-in', () => {

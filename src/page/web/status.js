@@ -1,6 +1,7 @@
 // Status: signed in or not, the server and address in use, the refresh
 // queue, the last error in words and when it happened.
 import { h, replace, when } from './dom.js';
+import { current, title } from './profiles.js';
 
 // A sign-in that cannot be used until the user acts: plex.tv refuses the
 // token, or the token cannot be decrypted here.
@@ -12,6 +13,9 @@ export function render(el, ctx) {
   const account = s.account || {};
   const rows = [];
   const fact = (term, ...value) => rows.push(h('dt', {}, term), h('dd', {}, ...value));
+  // Several profiles: which one this page shows.
+  const here = ctx.profiles?.list.length > 1 ? current(ctx) : null;
+  if (here) fact('Profile', title(here));
   fact('Plex', s.enabled ? 'On' : 'Off');
   if (s.auth_method === 'apikey') {
     fact('Account', 'Legacy mode: address and token typed by hand');

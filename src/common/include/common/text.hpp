@@ -30,6 +30,9 @@ std::string build_query(const QueryParams& params);
 bool iequals(std::string_view a, std::string_view b);
 std::string to_lower(std::string_view s);
 std::string_view trim(std::string_view s);
+// How many characters (UTF-8 code points) `s` holds, for limits a person
+// reads: "Élodie" is 6, not 7.
+std::size_t characters(std::string_view s);
 std::vector<std::string_view> split(std::string_view s, char sep);
 // The parts split() would return, one by one, without a vector: for paths
 // that run on every request.

@@ -88,6 +88,9 @@ private:
     void reconcile(const boost::json::object& all);
     std::shared_ptr<Unit> unit(std::string_view id) const;  // nullptr: no such profile
     std::vector<std::shared_ptr<Unit>> units() const;       // live ones, the default first
+    // The ones with a server, which take events and webhooks; the default
+    // alone when none has.
+    std::vector<std::shared_ptr<Unit>> working_units() const;
     // profiles.cpp: GET/POST/PATCH/DELETE /api/plex/profiles.
     void profiles_list(route::Call& call, route::Reply reply);
     void profiles_add(route::Call& call, route::Reply reply);
@@ -129,6 +132,7 @@ private:
     };
     std::deque<Mounted> mounted_;
 
+    std::mutex reconcile_mu_;  // one reconcile() at a time
     mutable std::mutex units_mu_;
     std::vector<std::shared_ptr<Unit>> units_;    // live, the default first
     std::vector<std::shared_ptr<Unit>> retired_;  // removed while running
