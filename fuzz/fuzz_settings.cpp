@@ -63,6 +63,9 @@ static bool same(const settings::PathMappings& a, const settings::PathMappings& 
 static bool same(const settings::Connections& a, const settings::Connections& b) {
     return settings::to_json(a) == settings::to_json(b);
 }
+static bool same(const settings::ProfileList& a, const settings::ProfileList& b) {
+    return settings::to_json(a) == settings::to_json(b);
+}
 static bool same(const Settings& a, const Settings& b) {
     bool all = true;
 #define PB_SETTING(member, cpp_type, ...) all = all && same(a.member, b.member);
