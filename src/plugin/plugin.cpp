@@ -188,14 +188,14 @@ pb_status Plugin::init() {
     });
     auto main = make_unit(std::move(session), &routes_);
     // A webhook goes to the profile whose server sent it.
-    (*main)->webhooks->route_to([this] {
+    main->webhooks->route_to([this] {
         std::vector<webhooks::Webhooks*> to;
         for (const auto& u : working_units()) to.push_back(u->webhooks.get());
         return to;
     });
     {
         std::lock_guard lock(units_mu_);
-        units_.push_back(*main);
+        units_.push_back(main);
     }
     reconcile(session_->settings().all());
     // The page's files only for a host that shows pages (1.1, register_page

@@ -20,8 +20,7 @@ using common::Error;
 
 bool Plugin::Unit::has_server() const { return !session->server_url().empty(); }
 
-common::Result<std::shared_ptr<Plugin::Unit>> Plugin::make_unit(std::unique_ptr<session::Session> session,
-                                                                route::Registry* routes) {
+std::shared_ptr<Plugin::Unit> Plugin::make_unit(std::unique_ptr<session::Session> session, route::Registry* routes) {
     auto u = std::make_shared<Unit>();
     u->id = session->profile();
     u->session = std::move(session);
@@ -105,14 +104,13 @@ void Plugin::reconcile(const bj::object& all) {
         // (Nothing from here to start_unit() writes the settings: this may
         // run inside a write, which holds the stores' write lock.)
         auto u = make_unit(std::move(*session), nullptr);
-        if (!u) continue;
         {
             std::lock_guard lock(units_mu_);
-            units_.push_back(*u);
-            if (started_ && !stopping_) boost::asio::post(*ioc_, [u = *u] { start_unit(*u); });
+            units_.push_back(u);
+            if (started_ && !stopping_) boost::asio::post(*ioc_, [u] { start_unit(*u); });
         }
         // A change stored while it was being made reached the others only.
-        (void)(*u)->session->settings_changed(bj::serialize(session_->settings().all()));
+        (void)u->session->settings_changed(bj::serialize(session_->settings().all()));
     }
 }
 

@@ -80,7 +80,7 @@ private:
     };
     // Builds a profile's unit (host thread or io thread); `routes`: where
     // its features register (nullptr: its own registry).
-    common::Result<std::shared_ptr<Unit>> make_unit(std::unique_ptr<session::Session> session, route::Registry* routes);
+    std::shared_ptr<Unit> make_unit(std::unique_ptr<session::Session> session, route::Registry* routes);
     static void start_unit(Unit& unit);  // io thread
     struct ForgetProfiles;
     // The units for the profiles the settings list now: new ones made (and
